@@ -1,0 +1,58 @@
+"""Base class of every model: frozen, strict about unknown fields, SpecError on bad input."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from datalocality.errors import SpecError
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "<root>"
+
+
+def spec_error_from(exc: ValidationError) -> SpecError:
+    """Turn pydantic's first error into a SpecError naming the field path and the value."""
+    first = exc.errors(include_url=False)[0]
+    field = _location(tuple(first["loc"]))
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, SpecError):
+        inner = cause.field
+        # A validator on a model names fields relative to that model; keep the full path.
+        if field == "<root>":
+            field = inner
+        elif not field.endswith(inner):
+            field = f"{field}.{inner}"
+        return SpecError(field, cause.value, cause.reason)
+    reason = str(first["msg"]).removeprefix("Value error, ")
+    return SpecError(field, first.get("input"), reason)
+
+
+class Spec(BaseModel):
+    """Frozen pydantic model whose validation failures are :class:`SpecError`."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, validate_default=True
+    )
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise spec_error_from(exc) from None
+
+    @classmethod
+    def parse(cls, data: object) -> Self:
+        """Validate plain data (parsed YAML/JSON) into this model, raising SpecError."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise spec_error_from(exc) from None
