@@ -25,12 +25,12 @@ def spec_error_from(exc: ValidationError) -> SpecError:
     field = _location(tuple(first["loc"]))
     cause = (first.get("ctx") or {}).get("error")
     if isinstance(cause, SpecError):
+        # Validators name a path relative to where they sit ("" for the field itself).
         inner = cause.field
-        # A validator on a model names fields relative to that model; keep the full path.
         if field == "<root>":
-            field = inner
-        elif not field.endswith(inner):
-            field = f"{field}.{inner}"
+            field = inner or field
+        elif inner:
+            field = f"{field}{'' if inner.startswith('[') else '.'}{inner}"
         return SpecError(field, cause.value, cause.reason)
     reason = str(first["msg"]).removeprefix("Value error, ")
     return SpecError(field, first.get("input"), reason)

@@ -21,7 +21,7 @@ ReclaimPolicy = Literal["Retain", "Delete"]
 ClaimPhase = Literal["Pending", "Bound", "Lost"]
 LOCATION_PREFIXES = ("zone:", "region:", "cluster:")
 
-Size = Annotated[int, BeforeValidator(lambda v: parse_bytes("size", v))]
+Size = Annotated[int, BeforeValidator(lambda v: parse_bytes("", v))]
 
 
 class Chunk(Spec):
@@ -43,7 +43,7 @@ class Chunk(Spec):
         for loc in value:
             if not loc or (":" in loc and not loc.startswith(LOCATION_PREFIXES)):
                 raise SpecError(
-                    "locations", loc, "must be a node name or zone:/region:/cluster:NAME"
+                    "", loc, "must be a node name or zone:/region:/cluster:NAME"
                 )
         return tuple(sorted(set(value)))
 

@@ -37,14 +37,14 @@ class TopologyConstraint(Spec):
     @classmethod
     def _mode(cls, value: object) -> object:
         if value not in ("hard", "soft"):
-            raise SpecError("mode", value, "must be exactly 'hard' or 'soft'")
+            raise SpecError("", value, "must be exactly 'hard' or 'soft'")
         return value
 
     @field_validator("highest_tier_allowed", mode="before")
     @classmethod
     def _tier(cls, value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 4:
-            raise SpecError("highest_tier_allowed", value, "must be an integer tier 0..4")
+            raise SpecError("", value, "must be an integer tier 0..4")
         return value
 
 
@@ -66,13 +66,13 @@ class Consumer(Spec):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return check_dns_label("name", value)
+        return check_dns_label("", value)
 
     @field_validator("replicas", mode="before")
     @classmethod
     def _replicas(cls, value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise SpecError("replicas", value, "must be an integer >= 1")
+            raise SpecError("", value, "must be an integer >= 1")
         return value
 
     @field_validator("requests")
@@ -88,12 +88,12 @@ class Consumer(Spec):
             return None
         for key, weight in value.items():
             if key not in CRITERIA:
-                raise SpecError(f"weights.{key}", key, f"unknown criterion; use {CRITERIA}")
+                raise SpecError(f"{key}", key, f"unknown criterion; use {CRITERIA}")
             if math.isnan(weight) or weight < 0:
-                raise SpecError(f"weights.{key}", weight, "must be a number >= 0")
+                raise SpecError(f"{key}", weight, "must be a number >= 0")
         total = sum(value.values())
         if not math.isclose(total, 1.0, abs_tol=1e-6):
-            raise SpecError("weights", value, f"must sum to 1 (sum is {total:g})")
+            raise SpecError("", value, f"must sum to 1 (sum is {total:g})")
         return {key: value.get(key, 0.0) for key in CRITERIA}
 
     @property

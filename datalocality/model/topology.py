@@ -18,8 +18,8 @@ SAME_NODE, SAME_ZONE, SAME_REGION, SAME_CLUSTER, OTHER_CLUSTER = 0, 1, 2, 3, 4
 TIERS = (SAME_NODE, SAME_ZONE, SAME_REGION, SAME_CLUSTER, OTHER_CLUSTER)
 TIER_NAMES = ("node", "zone", "region", "cluster", "world")
 
-Cpu = Annotated[float, BeforeValidator(lambda v: parse_quantity("cpu", v))]
-Bytes = Annotated[int, BeforeValidator(lambda v: parse_bytes("memory", v))]
+Cpu = Annotated[float, BeforeValidator(lambda v: parse_quantity("", v))]
+Bytes = Annotated[int, BeforeValidator(lambda v: parse_bytes("", v))]
 
 
 class Resources(Spec):
@@ -51,7 +51,7 @@ class Node(Spec):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return check_dns_subdomain("name", value)
+        return check_dns_subdomain("", value)
 
     @property
     def zone_key(self) -> tuple[str, str, str]:
@@ -98,11 +98,11 @@ class Topology(Spec):
     @classmethod
     def _nodes(cls, nodes: tuple[Node, ...]) -> tuple[Node, ...]:
         if not nodes:
-            raise SpecError("nodes", [], "needs at least one node")
+            raise SpecError("", [], "needs at least one node")
         seen: set[str] = set()
         for node in nodes:
             if node.name in seen:
-                raise SpecError("nodes", node.name, "duplicate node name")
+                raise SpecError("", node.name, "duplicate node name")
             seen.add(node.name)
         return tuple(sorted(nodes, key=lambda n: n.name))
 
@@ -111,19 +111,19 @@ class Topology(Spec):
     def _bandwidth(cls, value: object) -> dict[int, float]:
         merged = _default_bandwidth()
         if not isinstance(value, dict):
-            raise SpecError("bandwidth", value, "must map tiers 1..4 to bytes/second")
+            raise SpecError("", value, "must map tiers 1..4 to bytes/second")
         for key, raw in value.items():
             tier = int(key) if isinstance(key, int | str) and str(key).isdigit() else -1
             if tier not in (1, 2, 3, 4):
-                raise SpecError(f"bandwidth.{key}", key, "tier must be 1, 2, 3 or 4")
-            rate = parse_quantity(f"bandwidth.{key}", raw)
+                raise SpecError(f"{key}", key, "tier must be 1, 2, 3 or 4")
+            rate = parse_quantity(f"{key}", raw)
             if rate <= 0:
-                raise SpecError(f"bandwidth.{key}", raw, "must be > 0 bytes/second")
+                raise SpecError(f"{key}", raw, "must be > 0 bytes/second")
             merged[tier] = rate
         for tier in (2, 3, 4):
             if merged[tier] > merged[tier - 1]:
                 raise SpecError(
-                    f"bandwidth.{tier}", merged[tier], f"must not exceed tier {tier - 1}'s"
+                    f"{tier}", merged[tier], f"must not exceed tier {tier - 1}'s"
                 )
         return merged
 
