@@ -1,0 +1,81 @@
+"""The cost model: tiers between a chunk's copies and a node, and seconds to move bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from datalocality.model import Chunk, Node, Topology
+from datalocality.model.topology import (
+    OTHER_CLUSTER,
+    SAME_CLUSTER,
+    SAME_REGION,
+    SAME_ZONE,
+    tier_between,
+)
+
+REMOTE = "remote"
+
+
+class CostModel:
+    """Tier and cost of reading a chunk on a node; locations may be nodes or domains."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.nodes = topology.by_name
+        self._zones: dict[str, set[tuple[str, str, str]]] = {}
+        self._regions: dict[str, set[tuple[str, str]]] = {}
+        for node in topology.nodes:
+            if node.zone:
+                self._zones.setdefault(node.zone, set()).add(node.zone_key)
+            if node.region:
+                self._regions.setdefault(node.region, set()).add(node.region_key)
+        self.per_byte = tuple(topology.cost_per_byte(t) for t in range(5))
+
+    def location_tier(self, location: str, node: Node) -> int:
+        """Tier between one location (node name or ``zone:``/``region:``/``cluster:``)."""
+        kind, _, name = location.rpartition(":")
+        if not kind:
+            return tier_between(self.nodes[name], node)
+        if kind == "zone":
+            keys = self._zones.get(name, set())
+            if node.zone_key in keys:
+                return SAME_ZONE
+            if any(node.region_key == key[:2] for key in keys):
+                return SAME_REGION
+            clusters = {key[0] for key in keys}
+        elif kind == "region":
+            regions = self._regions.get(name, set())
+            if node.region_key in regions:
+                return SAME_REGION
+            clusters = {key[0] for key in regions}
+        else:
+            clusters = {name}
+        return SAME_CLUSTER if node.cluster in clusters else OTHER_CLUSTER
+
+    def nearest(self, chunk: Chunk, node: Node) -> tuple[int, str]:
+        """The tier to the nearest copy of ``chunk`` and that copy's location."""
+        best = (OTHER_CLUSTER, chunk.locations[0] if chunk.locations else REMOTE)
+        for loc in chunk.locations:
+            tier = self.location_tier(loc, node)
+            if tier < best[0]:
+                best = (tier, loc)
+        return best
+
+    def cost(self, chunk: Chunk, node: Node) -> float:
+        """Seconds to read ``chunk`` on ``node`` from its nearest copy."""
+        return chunk.size * self.per_byte[self.nearest(chunk, node)[0]]
+
+    def clusters_of(self, location: str) -> set[str]:
+        """Clusters a location lies in (a zone name may exist in several clusters)."""
+        kind, _, name = location.rpartition(":")
+        if not kind:
+            return {self.nodes[name].cluster}
+        if kind == "zone":
+            return {key[0] for key in self._zones.get(name, set())}
+        if kind == "region":
+            return {key[0] for key in self._regions.get(name, set())}
+        return {name}
+
+    def total_cost(self, pairs: Iterable[tuple[Chunk, Node]]) -> float:
+        """Sum of :meth:`cost` over (chunk, node) pairs."""
+        return sum(self.cost(chunk, node) for chunk, node in pairs)
