@@ -20,11 +20,13 @@ from datalocality.model import (
     Totals,
     Transfer,
 )
+from datalocality.model.base import trusted
 from datalocality.model.topology import TIER_NAMES
 from datalocality.placement.balance import Quota
 from datalocality.placement.candidates import Candidates
 from datalocality.placement.costs import CostModel
 from datalocality.placement.operations import plan_operations
+from datalocality.placement.tree import DomainTree
 
 
 @dataclass
@@ -34,6 +36,16 @@ class Context:
     request: PlacementRequest
     costs: CostModel
     quota: Quota
+    _trees: dict[tuple[tuple[str, int], ...], DomainTree] = field(default_factory=dict)
+
+    def tree(self, candidates: Candidates) -> DomainTree:
+        """The domain tree for these candidates, built once per plan."""
+        key = tuple(sorted(candidates.capacity.items()))
+        if key not in self._trees:
+            self._trees[key] = DomainTree(
+                self.costs, self.request.chunks, candidates.capacity, self.quota
+            )
+        return self._trees[key]
 
     @classmethod
     def of(cls, request: PlacementRequest) -> Context:
@@ -51,14 +63,25 @@ class Decision:
     reasons: list[str] | None = None
     notes: list[str] = field(default_factory=list)
     proven_optimal: bool = False
+    _nearest: list[list[tuple[int, str]]] | None = field(default=None, repr=False)
+
+    def nearest(self, ctx: Context) -> list[list[tuple[int, str]]]:
+        """Per replica, per chunk: the tier and location it is read from (computed once)."""
+        if self._nearest is None:
+            nodes = ctx.request.topology.by_name
+            self._nearest = [
+                [ctx.costs.nearest(chunk, nodes[name]) for chunk in chunks]
+                for name, chunks in zip(self.nodes, self.loads, strict=True)
+            ]
+        return self._nearest
 
     def cost(self, ctx: Context) -> float:
         """Total seconds of transfer this decision implies."""
-        nodes = ctx.request.topology.by_name
+        per_byte = ctx.costs.per_byte
         return sum(
-            ctx.costs.cost(chunk, nodes[name])
-            for name, chunks in zip(self.nodes, self.loads, strict=True)
-            for chunk in chunks
+            chunk.size * per_byte[tier]
+            for chunks, reads in zip(self.loads, self.nearest(ctx), strict=True)
+            for chunk, (tier, _) in zip(chunks, reads, strict=True)
         )
 
 
@@ -94,20 +117,30 @@ def build_plan(
     by_tier = [0] * 5
     replicas: list[ReplicaPlacement] = []
     transfers: list[Transfer] = []
+    reads = decision.nearest(ctx)
     for index, (name, chunks) in enumerate(zip(decision.nodes, decision.loads, strict=True)):
         node = topology.by_name[name]
         local = moved = 0
         cost = 0.0
-        for chunk in sorted(chunks, key=lambda c: c.id):
-            tier, origin = ctx.costs.nearest(chunk, node)
+        for chunk, (tier, origin) in sorted(
+            zip(chunks, reads[index], strict=True), key=lambda pair: pair[0].id
+        ):
             by_tier[tier] += chunk.size
             cost += chunk.size * ctx.costs.per_byte[tier]
             if tier == 0:
                 local += chunk.size
             else:
                 moved += chunk.size
+                # Trusted values built here: skip re-validating 100k small models.
                 transfers.append(
-                    Transfer(chunk=chunk.id, bytes=chunk.size, tier=tier, **{"from": origin, "to": name})
+                    trusted(
+                        Transfer,
+                        chunk=chunk.id,
+                        from_node=origin,
+                        to_node=name,
+                        bytes=chunk.size,
+                        tier=tier,
+                    )
                 )
         total = local + moved
         terms = decision.score_terms[index] if decision.score_terms else {}

@@ -10,7 +10,6 @@ from datalocality.model.topology import (
     SAME_CLUSTER,
     SAME_REGION,
     SAME_ZONE,
-    tier_between,
 )
 
 REMOTE = "remote"
@@ -30,12 +29,24 @@ class CostModel:
             if node.region:
                 self._regions.setdefault(node.region, set()).add(node.region_key)
         self.per_byte = tuple(topology.cost_per_byte(t) for t in range(5))
+        # (name, zone, region, cluster) per node, computed once: tiers are compared a lot.
+        self.keys = {
+            n.name: (n.name, n.zone_key, n.region_key, n.cluster) for n in topology.nodes
+        }
+
+    def node_tier(self, a: str, b: str) -> int:
+        """Tier between two nodes by name (same as ``tier_between``, precomputed keys)."""
+        ka, kb = self.keys[a], self.keys[b]
+        for tier in range(4):
+            if ka[tier] == kb[tier]:
+                return tier
+        return OTHER_CLUSTER
 
     def location_tier(self, location: str, node: Node) -> int:
         """Tier between one location (node name or ``zone:``/``region:``/``cluster:``)."""
         kind, _, name = location.rpartition(":")
         if not kind:
-            return tier_between(self.nodes[name], node)
+            return self.node_tier(name, node.name)
         if kind == "zone":
             keys = self._zones.get(name, set())
             if node.zone_key in keys:
@@ -54,6 +65,9 @@ class CostModel:
 
     def nearest(self, chunk: Chunk, node: Node) -> tuple[int, str]:
         """The tier to the nearest copy of ``chunk`` and that copy's location."""
+        locations = chunk.locations
+        if len(locations) == 1 and ":" not in locations[0]:
+            return self.node_tier(locations[0], node.name), locations[0]
         best = (OTHER_CLUSTER, chunk.locations[0] if chunk.locations else REMOTE)
         for loc in chunk.locations:
             tier = self.location_tier(loc, node)

@@ -19,14 +19,17 @@ def plan_operations(
 ) -> list[Operation]:
     """Operations implied by the request's shapes and a replica assignment."""
     consumer = request.consumer
-    where = {c.id: (r, nodes[r]) for r, chunks in enumerate(loads) for c in chunks}
     operations: list[Operation] = []
+    where: dict[str, tuple[int, str]] = {}
     for source in request.sources:
         streams = sorted((c for c in source.chunks if c.kind == "stream"), key=lambda c: c.id)
+        count = len(source.chunks)
+        repartition = consumer.partitioning == "one-per-replica" and count != consumer.replicas
+        if (streams or repartition) and not where:
+            where = {c.id: (r, nodes[r]) for r, chunks in enumerate(loads) for c in chunks}
         if streams and consumer.input_format == "chunks":
             operations.extend(_assembly(source.key, streams, where))
-        count = len(source.chunks)
-        if consumer.partitioning == "one-per-replica" and count and count != consumer.replicas:
+        if repartition and count:
             by_id = {c.id: c for c in source.chunks}
             per_replica: dict[int, list[str]] = defaultdict(list)
             for chunk in sorted(source.chunks, key=lambda c: c.id):

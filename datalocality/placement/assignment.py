@@ -1,0 +1,156 @@
+"""Chunk assignment once the replica nodes are fixed.
+
+Bottom-up matching on the domain tree: each domain first feeds its own replicas from the
+chunks it holds, and passes what is left (chunks and room) to its parent. On a tree metric
+this is exactly optimal for unit chunks with one copy each (every domain then sends out
+only its unavoidable surplus); the spare "+1" slots of non-divisible counts go first where
+they save most (a greedy over convex gains, exact on a laminar family). Unit chunks with
+several copies go through a min-cost flow instead; chunks of uneven sizes are packed
+largest first into the replica with most room, which keeps every replica under its cap.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+
+from datalocality.model import Chunk
+from datalocality.placement.build import Context
+from datalocality.placement.flow import assign_by_flow
+from datalocality.placement.tree import ROOT, Domain, DomainTree
+
+
+def replica_nodes(counts: Mapping[str, int]) -> list[str]:
+    """Replica index order: nodes by name, each repeated by its replica count."""
+    return [name for name in sorted(counts) for _ in range(counts[name])]
+
+
+def assign_fixed(
+    ctx: Context, tree: DomainTree, counts: Mapping[str, int]
+) -> tuple[list[str], list[list[Chunk]]]:
+    """Assign every chunk to one replica on the given nodes, cheaply and balanced."""
+    nodes = replica_nodes(counts)
+    quota = ctx.quota
+    chunks = ctx.request.chunks
+    if quota.unit and any(len(c.locations) > 1 for c in chunks):
+        per_node = assign_by_flow(ctx, tree, counts)
+        return nodes, _split_nodes(nodes, per_node, quota.lo)
+    if quota.unit:
+        extras = _extras(tree, counts)
+        rooms = [quota.unit_size * quota.lo] * len(nodes)
+        first = {name: nodes.index(name) for name in counts}
+        for name, extra in extras.items():
+            for offset in range(extra):
+                rooms[first[name] + offset] += quota.unit_size
+    else:
+        rooms = [quota.byte_cap] * len(nodes)
+    return nodes, _pack(tree, nodes, rooms, chunks)
+
+
+def _extras(tree: DomainTree, counts: Mapping[str, int]) -> dict[str, int]:
+    """Where the ``extras`` replicas that read one chunk more should sit (unit chunks)."""
+    quota = tree.quota
+    if quota.extras == 0:
+        return {}
+    demand: dict[Domain, int] = {}
+    for name, k in counts.items():
+        for domain in tree.path[name]:
+            demand[domain] = demand.get(domain, 0) + quota.lo * k * quota.unit_size
+
+    def gain(name: str) -> float:
+        saved = 0.0
+        for domain in tree.path[name][:4]:
+            if tree.supply.get(domain, 0) - demand.get(domain, 0) >= quota.unit_size:
+                saved += tree.delta[domain[0]] * quota.unit_size
+        return saved
+
+    extras: dict[str, int] = {}
+    heap = [(-gain(name), name) for name in sorted(counts)]
+    heapq.heapify(heap)
+    for _ in range(quota.extras):
+        while True:
+            stale, name = heapq.heappop(heap)
+            fresh = -gain(name)
+            if fresh <= stale or not heap or fresh <= heap[0][0]:
+                break
+            heapq.heappush(heap, (fresh, name))
+        extras[name] = extras.get(name, 0) + 1
+        for domain in tree.path[name]:
+            demand[domain] = demand.get(domain, 0) + quota.unit_size
+        if extras[name] < counts[name]:
+            heapq.heappush(heap, (-gain(name), name))
+    return extras
+
+
+def _split_nodes(
+    nodes: list[str], per_node: Mapping[str, list[Chunk]], lo: int
+) -> list[list[Chunk]]:
+    """Cut each node's chunks among its replicas: ``lo`` each, the spare ones to the first."""
+    loads: list[list[Chunk]] = []
+    for name in sorted(set(nodes)):
+        chunks = sorted(per_node.get(name, []), key=lambda c: c.id)
+        replicas = nodes.count(name)
+        spare = len(chunks) - lo * replicas
+        start = 0
+        for r in range(replicas):
+            take = lo + (1 if r < spare else 0)
+            loads.append(chunks[start : start + take])
+            start += take
+    return loads
+
+
+def _pack(
+    tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chunk, ...]
+) -> list[list[Chunk]]:
+    """Bottom-up matching: every domain serves its own replicas before passing data up."""
+    loads: list[list[Chunk]] = [[] for _ in nodes]
+    room = list(rooms)
+    waiting: dict[Domain, list[Chunk]] = {}
+    copies = False
+    for chunk in chunks:
+        locations = chunk.locations
+        if len(locations) == 1 and ":" not in locations[0]:
+            waiting.setdefault((0, locations[0]), []).append(chunk)
+            continue
+        homes = {tree.location_domain(loc)[0] for loc in locations} if locations else {ROOT}
+        copies = copies or len(homes) > 1
+        for home in homes:
+            waiting.setdefault(home, []).append(chunk)
+    # Unit chunks fit anywhere alike, so their order does not matter; packing uneven ones
+    # largest first keeps the fewest bytes stranded.
+    unit = len({c.size for c in chunks}) <= 1
+    hosted: dict[Domain, list[int]] = {}
+    for index, name in enumerate(nodes):
+        hosted.setdefault((0, name), []).append(index)
+    done: set[str] = set()
+    for level in range(5):
+        for domain in sorted((d for d in tree.limit if d[0] == level), key=repr):
+            pool = waiting.pop(domain, [])
+            replicas = hosted.pop(domain, [])
+            heap = [(-room[i], i) for i in replicas if room[i] > 0]
+            if not heap:
+                if domain != ROOT:
+                    waiting.setdefault(tree.parent[domain], []).extend(pool)
+                continue
+            heapq.heapify(heap)
+            left: list[Chunk] = []
+            for chunk in pool if unit else sorted(pool, key=lambda c: (-c.size, c.id)):
+                if copies and chunk.id in done:
+                    continue
+                if heap and -heap[0][0] >= chunk.size:
+                    free, index = heapq.heappop(heap)
+                    loads[index].append(chunk)
+                    room[index] -= chunk.size
+                    if copies:
+                        done.add(chunk.id)
+                    if room[index] > 0:
+                        heapq.heappush(heap, (free + chunk.size, index))
+                else:
+                    left.append(chunk)
+            if domain != ROOT:
+                parent = tree.parent[domain]
+                waiting.setdefault(parent, []).extend(left)
+                hosted.setdefault(parent, []).extend(i for i in replicas if room[i] > 0)
+            elif any(c.id not in done for c in left):
+                raise AssertionError(f"chunks left unassigned: {[c.id for c in left][:3]}")
+    return loads
