@@ -40,7 +40,19 @@ if TYPE_CHECKING:
     )
     from datalocality.placement import plan
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "Chunk",
+    "Consumer",
+    "DataInput",
+    "DataSource",
+    "DataSourceClaim",
+    "Node",
+    "PlacementPlan",
+    "PlacementRequest",
+    "Topology",
+    "TopologyConstraint",
+    "plan",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -42,9 +42,7 @@ class Chunk(Spec):
     def _locations(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for loc in value:
             if not loc or (":" in loc and not loc.startswith(LOCATION_PREFIXES)):
-                raise SpecError(
-                    "", loc, "must be a node name or zone:/region:/cluster:NAME"
-                )
+                raise SpecError("", loc, "must be a node name or zone:/region:/cluster:NAME")
         return tuple(sorted(set(value)))
 
 
@@ -73,9 +71,7 @@ class DataInput(Spec):
     def key(self) -> str:
         """A readable identity: system/type/name plus sorted attributes."""
         attrs = ",".join(f"{k}={v}" for k, v in sorted(self.attributes.items()))
-        return f"{self.system}/{self.data_source_type}/{self.name}" + (
-            f"?{attrs}" if attrs else ""
-        )
+        return f"{self.system}/{self.data_source_type}/{self.name}" + (f"?{attrs}" if attrs else "")
 
 
 class Condition(Spec):
@@ -105,22 +101,20 @@ class DataSource(Spec):
     @classmethod
     def for_input(cls, data_input: DataInput, **fields: object) -> DataSource:
         """A DataSource carrying the identity of ``data_input`` plus resolved fields."""
-        return cls(
-            system=data_input.system,
-            dataSourceName=data_input.name,
-            dataSourceType=data_input.data_source_type,
-            attributes=dict(data_input.attributes),
-            requireLocality=data_input.require_locality,
-            **fields,
-        )
+        identity = {
+            "system": data_input.system,
+            "name": data_input.name,
+            "data_source_type": data_input.data_source_type,
+            "attributes": dict(data_input.attributes),
+            "require_locality": data_input.require_locality,
+        }
+        return cls.model_validate({**identity, **fields})
 
     @property
     def key(self) -> str:
         """Same identity string as the DataInput it answers."""
         attrs = ",".join(f"{k}={v}" for k, v in sorted(self.attributes.items()))
-        return f"{self.system}/{self.data_source_type}/{self.name}" + (
-            f"?{attrs}" if attrs else ""
-        )
+        return f"{self.system}/{self.data_source_type}/{self.name}" + (f"?{attrs}" if attrs else "")
 
     @property
     def total_bytes(self) -> int:

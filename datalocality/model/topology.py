@@ -122,9 +122,7 @@ class Topology(Spec):
             merged[tier] = rate
         for tier in (2, 3, 4):
             if merged[tier] > merged[tier - 1]:
-                raise SpecError(
-                    f"{tier}", merged[tier], f"must not exceed tier {tier - 1}'s"
-                )
+                raise SpecError(f"{tier}", merged[tier], f"must not exceed tier {tier - 1}'s")
         return merged
 
     @model_validator(mode="after")

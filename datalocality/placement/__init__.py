@@ -70,14 +70,16 @@ def plan(request: PlacementRequest, strategy: str = "optimal") -> PlacementPlan:
     domains = _allowed_domains(ctx, candidates, notes)
     if domains is None:
         bound = lower_bound(ctx, candidates)
-        return build_plan(ctx, candidates, strategy, place(ctx, candidates), bound, notes)
+        return build_plan(ctx, candidates, strategy, place(ctx, candidates), bound, notes=notes)
     options = [candidates.restricted(names) for names in domains]
     bounds = [lower_bound(ctx, option) for option in options]
     bound = min(bounds)
     if not searches:
         # Peers keep one domain: the one with the most room (ties: first in name order).
-        chosen = max(range(len(options)), key=lambda i: (options[i].total_capacity, -i))
-        return build_plan(ctx, options[chosen], strategy, place(ctx, options[chosen]), bound, notes)
+        pick = max(range(len(options)), key=lambda i: (options[i].total_capacity, -i))
+        decision = place(ctx, options[pick])
+        return build_plan(ctx, options[pick], strategy, decision, bound, notes=notes)
+    # A searching strategy tries domains by their bound and stops when no other can win.
     best: tuple[float, int, Decision] | None = None
     for i in sorted(range(len(options)), key=lambda i: (bounds[i], i)):
         if best is not None and bounds[i] >= best[0] - 1e-12:
@@ -87,11 +89,13 @@ def plan(request: PlacementRequest, strategy: str = "optimal") -> PlacementPlan:
         if best is None or cost < best[0] - 1e-12:
             best = (cost, i, decision)
     assert best is not None
-    _, chosen, decision = best
+    _, pick, decision = best
+    # Proven only if no other domain's bound leaves room for a cheaper plan.
+    rivals = [b for j, b in enumerate(bounds) if j != pick]
     decision.proven_optimal = decision.proven_optimal and all(
-        b >= best[0] - 1e-9 for j, b in enumerate(bounds) if j != chosen
-    ) or decision.proven_optimal and len(options) == 1
-    return build_plan(ctx, options[chosen], strategy, decision, bound, notes)
+        b >= best[0] * (1 - 1e-9) for b in rivals
+    )
+    return build_plan(ctx, options[pick], strategy, decision, bound, notes=notes)
 
 
 def _allowed_domains(

@@ -109,6 +109,7 @@ def build_plan(
     strategy: str,
     decision: Decision,
     lower_bound: float,
+    *,
     notes: Sequence[str] = (),
 ) -> PlacementPlan:
     """Check a decision and explain it as a plan."""
@@ -158,16 +159,15 @@ def build_plan(
                 moved_bytes=moved,
                 cost=cost,
                 score_terms=terms,
-                reason=f"{len(chunks)} chunks, {share} of bytes local" + (f"; {why}" if why else ""),
+                reason=f"{len(chunks)} chunks, {share} of bytes local"
+                + (f"; {why}" if why else ""),
             )
         )
     total_cost = sum(r.cost for r in replicas)
     plan_notes = [*notes, *decision.notes]
     if lower_bound > total_cost + 1e-9 * max(1.0, total_cost):
         raise PlacementError(f"lower bound {lower_bound} above plan cost {total_cost}")
-    mix = ", ".join(
-        f"{TIER_NAMES[t]} {by_tier[t]}" for t in range(5) if by_tier[t]
-    )
+    mix = ", ".join(f"{TIER_NAMES[t]} {by_tier[t]}" for t in range(5) if by_tier[t])
     if mix:
         plan_notes.append(f"bytes read by tier: {mix}")
     return PlacementPlan(

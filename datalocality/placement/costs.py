@@ -30,9 +30,7 @@ class CostModel:
                 self._regions.setdefault(node.region, set()).add(node.region_key)
         self.per_byte = tuple(topology.cost_per_byte(t) for t in range(5))
         # (name, zone, region, cluster) per node, computed once: tiers are compared a lot.
-        self.keys = {
-            n.name: (n.name, n.zone_key, n.region_key, n.cluster) for n in topology.nodes
-        }
+        self.keys = {n.name: (n.name, n.zone_key, n.region_key, n.cluster) for n in topology.nodes}
 
     def node_tier(self, a: str, b: str) -> int:
         """Tier between two nodes by name (same as ``tier_between``, precomputed keys)."""

@@ -41,7 +41,8 @@ def place(ctx: Context, candidates: Candidates) -> Decision:
             best = _local_search(ctx, tree, candidates.capacity, best)
             how = "tree programme, then local search"
     cost, _, decision = best
-    decision.proven_optimal = _meets(cost, bound) or (how.startswith("exhaustive") and ctx.quota.unit)
+    exhaustive = how.startswith("exhaustive") and ctx.quota.unit
+    decision.proven_optimal = _meets(cost, bound) or exhaustive
     decision.reasons = _reasons(ctx, decision.nodes)
     decision.notes = [f"optimal: {how}; cost {cost:.6g} s, lower bound {bound:.6g} s"]
     return decision
@@ -87,9 +88,7 @@ def _vectors(names: list[str], capacity: Mapping[str, int], left: int) -> Iterat
             yield {head: k, **tail} if k else tail
 
 
-def _search_all(
-    ctx: Context, tree: DomainTree, capacity: Mapping[str, int], best: _Best
-) -> _Best:
+def _search_all(ctx: Context, tree: DomainTree, capacity: Mapping[str, int], best: _Best) -> _Best:
     """Every replica layout, cheapest bound first, until the bound passes the best cost."""
     layouts = list(_vectors(sorted(capacity), capacity, ctx.quota.replicas))
     ranked = sorted(layouts, key=lambda c: (tree.bound(c), sorted(c.items())))

@@ -16,6 +16,7 @@ O((replicas + domains) log) however many chunks there are.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -60,13 +61,15 @@ class DomainTree:
         for node in costs.topology.nodes:
             path = node_path(node)
             self.path[node.name] = path
-            for child, parent in zip(path, path[1:], strict=False):
+            for child, parent in itertools.pairwise(path):
                 if child not in self.parent:
                     self.parent[child] = parent
                     self.children.setdefault(parent, []).append(child)
         for kids in self.children.values():
             kids.sort(key=repr)
-        self.capacity = {(0, name): cap for name, cap in capacity.items() if cap > 0}
+        self.capacity: dict[Domain, int] = {
+            (0, name): cap for name, cap in capacity.items() if cap > 0
+        }
         self._domains: dict[str, tuple[Domain, int]] = {}
         self.supply: dict[Domain, int] = {}
         self.base_cost = 0.0
@@ -77,12 +80,9 @@ class DomainTree:
             self.attach[chunk.id] = domain
             self.base_cost += chunk.size * costs.per_byte[level]
             held[domain] = held.get(domain, 0) + chunk.size
-        for domain, size in held.items():
-            while True:
+        for home, size in held.items():
+            for domain in self.ancestors(home):
                 self.supply[domain] = self.supply.get(domain, 0) + size
-                if domain == ROOT:
-                    break
-                domain = self.parent[domain]
         self.limit: dict[Domain, int] = {}
         self._limits(ROOT)
         self._solution: tuple[float, dict[str, int]] | None = None
@@ -222,7 +222,7 @@ class DomainTree:
         heapq.heapify(heap)
         taken = [0] * len(kids)
         for _ in range(k):
-            value, rank, order, step = heapq.heappop(heap)
+            _value, rank, order, step = heapq.heappop(heap)
             taken[order] += 1
             fn = memo[kids[order]]
             if step + 1 < fn.limit:
