@@ -82,18 +82,18 @@ def plan(request: PlacementRequest, strategy: str = "optimal") -> PlacementPlan:
     # A searching strategy tries domains by their bound and stops when no other can win.
     best: tuple[float, int, Decision] | None = None
     for i in sorted(range(len(options)), key=lambda i: (bounds[i], i)):
-        if best is not None and bounds[i] >= best[0] - 1e-12:
+        if best is not None and not ctx.below(bounds[i], best[0]):
             break
         decision = place(ctx, options[i])
         cost = decision.cost(ctx)
-        if best is None or cost < best[0] - 1e-12:
+        if best is None or ctx.below(cost, best[0]):
             best = (cost, i, decision)
     assert best is not None
     _, pick, decision = best
     # Proven only if no other domain's bound leaves room for a cheaper plan.
     rivals = [b for j, b in enumerate(bounds) if j != pick]
-    decision.proven_optimal = decision.proven_optimal and all(
-        b >= best[0] * (1 - 1e-9) for b in rivals
+    decision.proven_optimal = decision.proven_optimal and not any(
+        ctx.below(b, best[0]) for b in rivals
     )
     return build_plan(ctx, options[pick], strategy, decision, bound, notes=notes)
 

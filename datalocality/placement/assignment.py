@@ -102,55 +102,71 @@ def _split_nodes(
 def _pack(
     tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chunk, ...]
 ) -> list[list[Chunk]]:
-    """Bottom-up matching: every domain serves its own replicas before passing data up."""
+    """Bottom-up matching: every domain serves its own replicas before passing data up.
+
+    At each level, chunks whose copies all lie in one domain of that level are packed into
+    that domain's replicas first; chunks with copies in several domains then go to the
+    replica with most room among all of them.
+    """
     loads: list[list[Chunk]] = [[] for _ in nodes]
     room = list(rooms)
-    waiting: dict[Domain, list[Chunk]] = {}
-    copies = False
-    for chunk in chunks:
-        locations = chunk.locations
-        if len(locations) == 1 and ":" not in locations[0]:
-            waiting.setdefault((0, locations[0]), []).append(chunk)
-            continue
-        homes = {tree.location_domain(loc)[0] for loc in locations} if locations else {ROOT}
-        copies = copies or len(homes) > 1
-        for home in homes:
-            waiting.setdefault(home, []).append(chunk)
+    under: list[dict[Domain, list[int]]] = [{} for _ in range(5)]
+    for index, name in enumerate(nodes):
+        for level, domain in enumerate(tree.path[name]):
+            under[level].setdefault(domain, []).append(index)
     # Unit chunks fit anywhere alike, so their order does not matter; packing uneven ones
     # largest first keeps the fewest bytes stranded.
     unit = len({c.size for c in chunks}) <= 1
-    hosted: dict[Domain, list[int]] = {}
-    for index, name in enumerate(nodes):
-        hosted.setdefault((0, name), []).append(index)
-    done: set[str] = set()
+    remaining = list(chunks) if unit else sorted(chunks, key=lambda c: (-c.size, c.id))
     for level in range(5):
-        for domain in sorted((d for d in tree.limit if d[0] == level), key=repr):
-            pool = waiting.pop(domain, [])
-            replicas = hosted.pop(domain, [])
-            heap = [(-room[i], i) for i in replicas if room[i] > 0]
-            if not heap:
-                if domain != ROOT:
-                    waiting.setdefault(tree.parent[domain], []).extend(pool)
-                continue
+        alone: dict[Domain, list[Chunk]] = {}
+        shared: list[tuple[Chunk, list[Domain]]] = []
+        waiting: list[Chunk] = []
+        for chunk in remaining:
+            domains = _domains_at(tree, chunk, level)
+            if len(domains) == 1:
+                alone.setdefault(domains[0], []).append(chunk)
+            elif domains:
+                shared.append((chunk, domains))
+            else:
+                waiting.append(chunk)  # readable only from a higher level
+        left: list[Chunk] = waiting
+        for domain in sorted(alone, key=repr):
+            heap = [(-room[i], i) for i in under[level].get(domain, []) if room[i] > 0]
             heapq.heapify(heap)
-            left: list[Chunk] = []
-            for chunk in pool if unit else sorted(pool, key=lambda c: (-c.size, c.id)):
-                if copies and chunk.id in done:
-                    continue
+            for chunk in alone[domain]:
                 if heap and -heap[0][0] >= chunk.size:
                     free, index = heapq.heappop(heap)
                     loads[index].append(chunk)
                     room[index] -= chunk.size
-                    if copies:
-                        done.add(chunk.id)
                     if room[index] > 0:
                         heapq.heappush(heap, (free + chunk.size, index))
                 else:
                     left.append(chunk)
-            if domain != ROOT:
-                parent = tree.parent[domain]
-                waiting.setdefault(parent, []).extend(left)
-                hosted.setdefault(parent, []).extend(i for i in replicas if room[i] > 0)
-            elif any(c.id not in done for c in left):
-                raise AssertionError(f"chunks left unassigned: {[c.id for c in left][:3]}")
+        for chunk, domains in shared:
+            options = [i for d in domains for i in under[level].get(d, [])]
+            index = max(options, key=lambda i: (room[i], -i), default=-1)
+            if index >= 0 and room[index] >= chunk.size:
+                loads[index].append(chunk)
+                room[index] -= chunk.size
+            else:
+                left.append(chunk)
+        remaining = left if unit else sorted(left, key=lambda c: (-c.size, c.id))
+    if remaining:
+        raise AssertionError(f"chunks left unassigned: {[c.id for c in remaining][:3]}")
     return loads
+
+
+def _domains_at(tree: DomainTree, chunk: Chunk, level: int) -> list[Domain]:
+    """The level-``level`` domains in which some copy of ``chunk`` can be read."""
+    locations = chunk.locations
+    if not locations:
+        return [ROOT] if level == 4 else []
+    if len(locations) == 1 and ":" not in locations[0]:
+        return [tree.path[locations[0]][level]]
+    found: set[Domain] = set()
+    for loc in locations:
+        home, _ = tree.location_domain(loc)
+        if home[0] <= level:
+            found.add(tree.ancestors(home)[level - home[0]])
+    return sorted(found, key=repr)

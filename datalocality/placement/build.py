@@ -24,7 +24,7 @@ from datalocality.model.base import trusted
 from datalocality.model.topology import TIER_NAMES
 from datalocality.placement.balance import Quota
 from datalocality.placement.candidates import Candidates
-from datalocality.placement.costs import CostModel
+from datalocality.placement.costs import CostModel, below
 from datalocality.placement.operations import plan_operations
 from datalocality.placement.tree import DomainTree
 
@@ -37,6 +37,15 @@ class Context:
     costs: CostModel
     quota: Quota
     _trees: dict[tuple[tuple[str, int], ...], DomainTree] = field(default_factory=dict)
+
+    @property
+    def scale(self) -> float:
+        """Cost of reading every byte from the farthest tier: the yardstick for rounding."""
+        return self.request.total_bytes * max(self.costs.per_byte)
+
+    def below(self, a: float, b: float) -> bool:
+        """``a`` is meaningfully cheaper than ``b`` for this request."""
+        return below(a, b, self.scale)
 
     def tree(self, candidates: Candidates) -> DomainTree:
         """The domain tree for these candidates, built once per plan."""
@@ -165,7 +174,7 @@ def build_plan(
         )
     total_cost = sum(r.cost for r in replicas)
     plan_notes = [*notes, *decision.notes]
-    if lower_bound > total_cost + 1e-9 * max(1.0, total_cost):
+    if ctx.below(total_cost, lower_bound):
         raise PlacementError(f"lower bound {lower_bound} above plan cost {total_cost}")
     mix = ", ".join(f"{TIER_NAMES[t]} {by_tier[t]}" for t in range(5) if by_tier[t])
     if mix:

@@ -13,6 +13,14 @@ from datalocality.model.topology import (
 )
 
 REMOTE = "remote"
+RELATIVE_TOLERANCE = 1e-9
+
+
+def below(a: float, b: float, scale: float) -> bool:
+    """``a`` is meaningfully below ``b``. Costs run from 1e-9 s (a byte over 10 Gbit/s) to
+    hours, and sums of them carry rounding relative to ``scale`` (the cost of reading all
+    data from the farthest tier), so both a relative and a scaled absolute slack apply."""
+    return a < b - RELATIVE_TOLERANCE * (abs(b) + 1e-3 * scale)
 
 
 class CostModel:

@@ -23,7 +23,6 @@ SEARCHES_DOMAINS = True
 ENUMERATION_LIMIT = 4000
 LOCAL_SEARCH_EVALUATIONS = 60
 LOCAL_SEARCH_MOVES = 20_000
-_TOL = 1e-9
 
 
 def place(ctx: Context, candidates: Candidates) -> Decision:
@@ -32,7 +31,7 @@ def place(ctx: Context, candidates: Candidates) -> Decision:
     bound, counts = tree.solve()
     best = _evaluate(ctx, tree, counts)
     how = "replica counts from the tree programme"
-    if not _meets(best[0], bound):
+    if not _meets(ctx, best[0], bound):
         space = _count_vectors(candidates.capacity, ctx.quota.replicas, ENUMERATION_LIMIT + 1)
         if space <= ENUMERATION_LIMIT:
             best = _search_all(ctx, tree, candidates.capacity, best)
@@ -42,7 +41,7 @@ def place(ctx: Context, candidates: Candidates) -> Decision:
             how = "tree programme, then local search"
     cost, _, decision = best
     exhaustive = how.startswith("exhaustive") and ctx.quota.unit
-    decision.proven_optimal = _meets(cost, bound) or exhaustive
+    decision.proven_optimal = _meets(ctx, cost, bound) or exhaustive
     decision.reasons = _reasons(ctx, decision.nodes)
     decision.notes = [f"optimal: {how}; cost {cost:.6g} s, lower bound {bound:.6g} s"]
     return decision
@@ -51,8 +50,8 @@ def place(ctx: Context, candidates: Candidates) -> Decision:
 _Best = tuple[float, dict[str, int], Decision]
 
 
-def _meets(cost: float, bound: float) -> bool:
-    return cost <= bound + _TOL * max(1.0, abs(bound)) + 1e-15
+def _meets(ctx: Context, cost: float, bound: float) -> bool:
+    return not ctx.below(bound, cost)
 
 
 def _evaluate(ctx: Context, tree: DomainTree, counts: Mapping[str, int]) -> _Best:
@@ -93,10 +92,10 @@ def _search_all(ctx: Context, tree: DomainTree, capacity: Mapping[str, int], bes
     layouts = list(_vectors(sorted(capacity), capacity, ctx.quota.replicas))
     ranked = sorted(layouts, key=lambda c: (tree.bound(c), sorted(c.items())))
     for counts in ranked:
-        if tree.bound(counts) >= best[0] - _TOL * max(1.0, best[0]):
+        if not ctx.below(tree.bound(counts), best[0]):
             break
         candidate = _evaluate(ctx, tree, counts)
-        if candidate[0] < best[0] - _TOL * max(1.0, best[0]):
+        if ctx.below(candidate[0], best[0]):
             best = candidate
     return best
 
@@ -123,10 +122,10 @@ def _local_search(
         moves.sort(key=lambda m: (m[0], m[1], m[2]))
         for bound, _, _, trial in moves[: min(budget, 12)]:
             budget -= 1
-            if bound >= best[0]:
+            if not ctx.below(bound, best[0]):
                 break
             candidate = _evaluate(ctx, tree, trial)
-            if candidate[0] < best[0] - _TOL * max(1.0, best[0]):
+            if ctx.below(candidate[0], best[0]):
                 best, improved = candidate, True
                 break
     return best
