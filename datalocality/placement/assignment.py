@@ -114,52 +114,57 @@ def _pack(
     for index, name in enumerate(nodes):
         for level, domain in enumerate(tree.path[name]):
             under[level].setdefault(domain, []).append(index)
-    # Unit chunks fit anywhere alike, so their order does not matter; packing uneven ones
-    # largest first keeps the fewest bytes stranded.
-    unit = len({c.size for c in chunks}) <= 1
-    remaining = list(chunks) if unit else sorted(chunks, key=lambda c: (-c.size, c.id))
+    # Chunks are handled by their rank in "largest first" order, as plain ints: sorting
+    # ints is cheap, and packing uneven sizes largest first strands the fewest bytes.
+    order = sorted(chunks, key=lambda c: (-c.size, c.id))
+    remaining = list(range(len(order)))
     for level in range(5):
-        alone: dict[Domain, list[Chunk]] = {}
-        shared: list[tuple[Chunk, list[Domain]]] = []
-        waiting: list[Chunk] = []
-        for chunk in remaining:
-            domains = _domains_at(tree, chunk, level)
+        alone: dict[Domain, list[int]] = {}
+        shared: list[tuple[int, list[Domain]]] = []
+        left: list[int] = []  # starts with chunks readable only from a higher level
+        seen: dict[tuple[str, ...], list[Domain]] = {}
+        for rank in remaining:
+            locations = order[rank].locations
+            domains = seen.get(locations)
+            if domains is None:
+                domains = seen[locations] = _domains_at(tree, locations, level)
             if len(domains) == 1:
-                alone.setdefault(domains[0], []).append(chunk)
+                alone.setdefault(domains[0], []).append(rank)
             elif domains:
-                shared.append((chunk, domains))
+                shared.append((rank, domains))
             else:
-                waiting.append(chunk)  # readable only from a higher level
-        left: list[Chunk] = waiting
+                left.append(rank)
         for domain in sorted(alone, key=repr):
             heap = [(-room[i], i) for i in under[level].get(domain, []) if room[i] > 0]
             heapq.heapify(heap)
-            for chunk in alone[domain]:
-                if heap and -heap[0][0] >= chunk.size:
+            for rank in alone[domain]:
+                size = order[rank].size
+                if heap and -heap[0][0] >= size:
                     free, index = heapq.heappop(heap)
-                    loads[index].append(chunk)
-                    room[index] -= chunk.size
+                    loads[index].append(order[rank])
+                    room[index] -= size
                     if room[index] > 0:
-                        heapq.heappush(heap, (free + chunk.size, index))
+                        heapq.heappush(heap, (free + size, index))
                 else:
-                    left.append(chunk)
-        for chunk, domains in shared:
+                    left.append(rank)
+        for rank, domains in shared:
+            size = order[rank].size
             options = [i for d in domains for i in under[level].get(d, [])]
             index = max(options, key=lambda i: (room[i], -i), default=-1)
-            if index >= 0 and room[index] >= chunk.size:
-                loads[index].append(chunk)
-                room[index] -= chunk.size
+            if index >= 0 and room[index] >= size:
+                loads[index].append(order[rank])
+                room[index] -= size
             else:
-                left.append(chunk)
-        remaining = left if unit else sorted(left, key=lambda c: (-c.size, c.id))
+                left.append(rank)
+        left.sort()
+        remaining = left
     if remaining:
-        raise AssertionError(f"chunks left unassigned: {[c.id for c in remaining][:3]}")
+        raise AssertionError(f"chunks left unassigned: {[order[r].id for r in remaining][:3]}")
     return loads
 
 
-def _domains_at(tree: DomainTree, chunk: Chunk, level: int) -> list[Domain]:
-    """The level-``level`` domains in which some copy of ``chunk`` can be read."""
-    locations = chunk.locations
+def _domains_at(tree: DomainTree, locations: tuple[str, ...], level: int) -> list[Domain]:
+    """The level-``level`` domains in which some copy at these locations can be read."""
     if not locations:
         return [ROOT] if level == 4 else []
     if len(locations) == 1 and ":" not in locations[0]:

@@ -73,13 +73,14 @@ class DomainTree:
         self._domains: dict[str, tuple[Domain, int]] = {}
         self.supply: dict[Domain, int] = {}
         self.base_cost = 0.0
-        self.attach: dict[str, Domain] = {}
         held: dict[Domain, int] = {}
+        by_locations: dict[tuple[str, ...], int] = {}
         for chunk in chunks:
-            domain, level = self.home(chunk)
-            self.attach[chunk.id] = domain
-            self.base_cost += chunk.size * costs.per_byte[level]
-            held[domain] = held.get(domain, 0) + chunk.size
+            by_locations[chunk.locations] = by_locations.get(chunk.locations, 0) + chunk.size
+        for locations, size in by_locations.items():
+            domain, level = self.home(locations)
+            self.base_cost += size * costs.per_byte[level]
+            held[domain] = held.get(domain, 0) + size
         for home, size in held.items():
             for domain in self.ancestors(home):
                 self.supply[domain] = self.supply.get(domain, 0) + size
@@ -131,14 +132,14 @@ class DomainTree:
             chain.append(self.parent[chain[-1]])
         return chain
 
-    def home(self, chunk: Chunk) -> tuple[Domain, int]:
-        """Where a chunk sits for the bound: the smallest domain holding all its copies,
-        and the nearest tier any copy can ever be read at (its base level)."""
-        if not chunk.locations:
+    def home(self, locations: tuple[str, ...]) -> tuple[Domain, int]:
+        """Where data with these copy locations sits for the bound: the smallest domain
+        holding every copy, and the nearest tier any copy can ever be read at."""
+        if not locations:
             return ROOT, 4
-        if len(chunk.locations) == 1 and ":" not in chunk.locations[0]:
-            return (0, chunk.locations[0]), 0
-        found = [self.location_domain(loc) for loc in chunk.locations]
+        if len(locations) == 1 and ":" not in locations[0]:
+            return (0, locations[0]), 0
+        found = [self.location_domain(loc) for loc in locations]
         return self.lca([d for d, _ in found]), min(level for _, level in found)
 
     # --- the convex programme -------------------------------------------------------
