@@ -31,6 +31,7 @@ from datalocality.model.request import (
 from datalocality.model.topology import (
     TIER_NAMES,
     TIERS,
+    Allocatable,
     Node,
     Resources,
     Topology,
@@ -42,6 +43,7 @@ __all__ = [
     "TIERS",
     "TIER_NAMES",
     "WEIGHT_PROFILES",
+    "Allocatable",
     "Chunk",
     "ClusterShare",
     "Condition",

@@ -30,7 +30,12 @@ class Resources(Spec):
     pods: int = Field(default=0, ge=0, strict=True)
 
 
-_UNLIMITED = Resources(cpu=1e9, memory=2**62, pods=110)
+class Allocatable(Resources):
+    """What a node offers; a field left out means "not a limit" (pods: kubelet's 110)."""
+
+    cpu: Cpu = 1e9
+    memory: Bytes = 2**62
+    pods: int = Field(default=110, ge=0, strict=True)
 
 
 class Node(Spec):
@@ -40,7 +45,7 @@ class Node(Spec):
     zone: str = ""
     region: str = ""
     cluster: str = ""
-    allocatable: Resources = _UNLIMITED
+    allocatable: Allocatable = Allocatable()
     requested: Resources = Resources()
     labels: dict[str, str] = Field(default_factory=dict)
     node_type: str = ""
@@ -52,6 +57,14 @@ class Node(Spec):
     @classmethod
     def _name(cls, value: str) -> str:
         return check_dns_subdomain("", value)
+
+    @field_validator("allocatable", mode="before")
+    @classmethod
+    def _allocatable(cls, value: object) -> object:
+        # A Resources object counts only for the fields it was given.
+        if isinstance(value, Resources) and not isinstance(value, Allocatable):
+            return value.model_dump(exclude_unset=True)
+        return value
 
     @property
     def zone_key(self) -> tuple[str, str, str]:
