@@ -21,7 +21,6 @@ from datalocality.model import (
     Transfer,
 )
 from datalocality.model.base import trusted
-from datalocality.model.topology import TIER_NAMES
 from datalocality.placement.balance import Quota
 from datalocality.placement.candidates import Candidates
 from datalocality.placement.costs import CostModel, below
@@ -176,9 +175,6 @@ def build_plan(
     plan_notes = [*notes, *decision.notes]
     if ctx.below(total_cost, lower_bound):
         raise PlacementError(f"lower bound {lower_bound} above plan cost {total_cost}")
-    mix = ", ".join(f"{TIER_NAMES[t]} {by_tier[t]}" for t in range(5) if by_tier[t])
-    if mix:
-        plan_notes.append(f"bytes read by tier: {mix}")
     return PlacementPlan(
         strategy=strategy,
         replicas=tuple(replicas),
