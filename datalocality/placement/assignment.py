@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datalocality.model import Chunk
 from datalocality.placement.build import Context
 from datalocality.placement.flow import assign_by_flow
-from datalocality.placement.tree import ROOT, Domain, DomainTree
+from datalocality.placement.tree import Domain, DomainTree
 
 
 def replica_nodes(counts: Mapping[str, int]) -> list[str]:
@@ -32,7 +32,7 @@ def assign_fixed(
     nodes = replica_nodes(counts)
     quota = ctx.quota
     chunks = ctx.request.chunks
-    if quota.unit and any(len(c.locations) > 1 for c in chunks):
+    if quota.unit and tree.multi_copy:
         per_node = assign_by_flow(ctx, tree, counts)
         return nodes, _split_nodes(nodes, per_node, quota.lo)
     if quota.unit:
@@ -42,9 +42,9 @@ def assign_fixed(
         for name, extra in extras.items():
             for offset in range(extra):
                 rooms[first[name] + offset] += quota.unit_size
-    else:
-        rooms = [quota.byte_cap] * len(nodes)
-    return nodes, _pack(tree, nodes, rooms, chunks)
+        return nodes, _pack(tree, nodes, rooms, chunks)
+    loads = _pack(tree, nodes, [quota.byte_cap] * len(nodes), chunks)
+    return nodes, improve_by_exchange(ctx, nodes, loads, quota.byte_cap)
 
 
 def _extras(tree: DomainTree, counts: Mapping[str, int]) -> dict[str, int]:
@@ -165,13 +165,59 @@ def _pack(
 
 def _domains_at(tree: DomainTree, locations: tuple[str, ...], level: int) -> list[Domain]:
     """The level-``level`` domains in which some copy at these locations can be read."""
-    if not locations:
-        return [ROOT] if level == 4 else []
     if len(locations) == 1 and ":" not in locations[0]:
         return [tree.path[locations[0]][level]]
-    found: set[Domain] = set()
-    for loc in locations:
-        home, _ = tree.location_domain(loc)
-        if home[0] <= level:
-            found.add(tree.ancestors(home)[level - home[0]])
+    found = {
+        tree.ancestors(home)[level - home[0]]
+        for home, _ in tree.copy_domains(locations)
+        if home[0] <= level
+    }
     return sorted(found, key=repr)
+
+
+EXCHANGE_BUDGET = 2_000_000
+
+
+def improve_by_exchange(
+    ctx: Context, nodes: list[str], loads: list[list[Chunk]], cap: int
+) -> list[list[Chunk]]:
+    """Moves and swaps of uneven chunks between replicas on different nodes while they
+    cut cost within the byte cap: local-first packing can strand a large remote chunk
+    that a small local one could have made room for. Skipped when too large to pay off."""
+    names = sorted(set(nodes))
+    if len(names) < 2 or len(ctx.request.chunks) ** 2 > EXCHANGE_BUDGET:
+        return loads
+    by_name = ctx.request.topology.by_name
+    cost = {
+        (c.id, name): ctx.costs.cost(c, by_name[name]) for c in ctx.request.chunks for name in names
+    }
+    used = [sum(c.size for c in chunks) for chunks in loads]
+    budget = EXCHANGE_BUDGET
+    improved = True
+    while improved and budget > 0:
+        improved = False
+        for i, j in ((i, j) for i in range(len(nodes)) for j in range(len(nodes))):
+            if nodes[i] == nodes[j]:
+                continue
+            ni, nj = nodes[i], nodes[j]
+            for a in list(loads[i]):
+                budget -= 1 + len(loads[j])
+                here, there = cost[(a.id, ni)], cost[(a.id, nj)]
+                if used[j] + a.size <= cap and ctx.below(there, here):
+                    loads[i].remove(a)
+                    loads[j].append(a)
+                    used[i] -= a.size
+                    used[j] += a.size
+                    improved = True
+                    continue
+                for b in loads[j]:
+                    gain = here + cost[(b.id, nj)] - there - cost[(b.id, ni)]
+                    fits = used[i] - a.size + b.size <= cap and used[j] - b.size + a.size <= cap
+                    if fits and ctx.below(0.0, gain):
+                        loads[i][loads[i].index(a)] = b
+                        loads[j][loads[j].index(b)] = a
+                        used[i] += b.size - a.size
+                        used[j] += a.size - b.size
+                        improved = True
+                        break
+    return loads

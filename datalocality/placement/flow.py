@@ -17,7 +17,7 @@ import networkx as nx
 
 from datalocality.model import Chunk
 from datalocality.placement.build import Context
-from datalocality.placement.tree import ROOT, Domain, DomainTree
+from datalocality.placement.tree import Domain, DomainTree
 
 _SCALE = 1e9
 
@@ -42,11 +42,8 @@ def assign_by_flow(
         source = ("group", locations)
         graph.add_node(source, demand=-len(members))
         entries: dict[Domain, int] = {}
-        for loc in locations:
-            domain, level = tree.location_domain(loc)
+        for domain, level in tree.copy_domains(locations):
             entries[domain] = min(entries.get(domain, weight[level]), weight[level])
-        if not locations:
-            entries[ROOT] = weight[4]
         for domain, cost in entries.items():
             graph.add_edge(source, ("hub", domain), weight=cost)
     spare = ("spare",)

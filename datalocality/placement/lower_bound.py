@@ -8,4 +8,6 @@ from datalocality.placement.candidates import Candidates
 
 def lower_bound(ctx: Context, candidates: Candidates) -> float:
     """Least cost any plan on these candidates can have (exact for unit, single-copy data)."""
-    return max(0.0, ctx.tree(candidates).solve()[0])
+    bound = ctx.tree(candidates).solve()[0]
+    # Rounding leaves crumbs like 1e-17 where the bound is really zero.
+    return bound if ctx.below(0.0, bound) else 0.0

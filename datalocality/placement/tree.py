@@ -70,13 +70,15 @@ class DomainTree:
         self.capacity: dict[Domain, int] = {
             (0, name): cap for name, cap in capacity.items() if cap > 0
         }
-        self._domains: dict[str, tuple[Domain, int]] = {}
+        self._domains: dict[str, tuple[list[Domain], int]] = {}
         self.supply: dict[Domain, int] = {}
         self.base_cost = 0.0
         held: dict[Domain, int] = {}
         by_locations: dict[tuple[str, ...], int] = {}
         for chunk in chunks:
             by_locations[chunk.locations] = by_locations.get(chunk.locations, 0) + chunk.size
+        # True when some chunk can be read from several domains (copies, shared names).
+        self.multi_copy = any(len(self.copy_domains(locs)) > 1 for locs in by_locations)
         for locations, size in by_locations.items():
             domain, level = self.home(locations)
             self.base_cost += size * costs.per_byte[level]
@@ -96,25 +98,33 @@ class DomainTree:
         self.limit[domain] = min(total, self.quota.replicas)
         return self.limit[domain]
 
-    def location_domain(self, location: str) -> tuple[Domain, int]:
-        """The smallest domain containing a location, and the location's own level."""
+    def location_domains(self, location: str) -> tuple[list[Domain], int]:
+        """The domains a location names, and its level. A zone or region name used in
+        several clusters names several domains: each is then like a copy of its own."""
         kind, _, name = location.rpartition(":")
         if not kind:
-            return (0, name), 0
+            return [(0, name)], 0
         if location not in self._domains:
-            self._domains[location] = self._domain_of(kind, name)
+            level = {"zone": 1, "region": 2, "cluster": 3}[kind]
+            found = {
+                path[level]
+                for node, path in self.path.items()
+                if (kind == "cluster" and path[3][1] == name)
+                or (kind == "zone" and self.costs.nodes[node].zone == name)
+                or (kind == "region" and self.costs.nodes[node].region == name)
+            }
+            self._domains[location] = (sorted(found, key=repr) or [ROOT], level)
         return self._domains[location]
 
-    def _domain_of(self, kind: str, name: str) -> tuple[Domain, int]:
-        level = {"zone": 1, "region": 2, "cluster": 3}[kind]
-        found = [
-            path[level]
-            for node, path in self.path.items()
-            if (kind == "cluster" and path[3][1] == name)
-            or (kind == "zone" and self.costs.nodes[node].zone == name)
-            or (kind == "region" and self.costs.nodes[node].region == name)
-        ]
-        return self.lca(found) if found else ROOT, level
+    def copy_domains(self, locations: tuple[str, ...]) -> list[tuple[Domain, int]]:
+        """Every domain a copy can be read from, with the tier reading there starts at."""
+        if not locations:
+            return [(ROOT, 4)]
+        found: list[tuple[Domain, int]] = []
+        for loc in locations:
+            domains, level = self.location_domains(loc)
+            found.extend((domain, level) for domain in domains)
+        return found
 
     def lca(self, domains: list[Domain]) -> Domain:
         """Lowest common ancestor of domains."""
@@ -139,7 +149,7 @@ class DomainTree:
             return ROOT, 4
         if len(locations) == 1 and ":" not in locations[0]:
             return (0, locations[0]), 0
-        found = [self.location_domain(loc) for loc in locations]
+        found = self.copy_domains(locations)
         return self.lca([d for d, _ in found]), min(level for _, level in found)
 
     # --- the convex programme -------------------------------------------------------
