@@ -152,7 +152,13 @@ def build_plan(
                     )
                 )
         total = local + moved
-        terms = decision.score_terms[index] if decision.score_terms else {}
+        # Every replica shows what it costs and how local it is, beside the strategy's own
+        # terms (mcdm's criteria, spread's allocation score).
+        terms = {
+            "cost_seconds": cost,
+            "local_fraction": local / total if total else 1.0,
+            **(decision.score_terms[index] if decision.score_terms else {}),
+        }
         why = decision.reasons[index] if decision.reasons else ""
         share = f"{100 * local / total:.0f}%" if total else "n/a"
         replicas.append(
