@@ -31,17 +31,19 @@ def place(ctx: Context, candidates: Candidates) -> Decision:
     bound, counts = tree.solve()
     best = _evaluate(ctx, tree, counts)
     how = "replica counts from the tree programme"
+    exhaustive = False
     if not _meets(ctx, best[0], bound):
         space = _count_vectors(candidates.capacity, ctx.quota.replicas, ENUMERATION_LIMIT + 1)
         if space <= ENUMERATION_LIMIT:
             best = _search_all(ctx, tree, candidates.capacity, best)
             how = f"exhaustive search over {space} replica layouts"
+            exhaustive = True
         elif len(best[1]) * len(candidates.capacity) <= LOCAL_SEARCH_MOVES:
             best = _local_search(ctx, tree, candidates.capacity, best)
             how = "tree programme, then local search"
     cost, _, decision = best
-    exhaustive = how.startswith("exhaustive") and ctx.quota.unit
-    decision.proven_optimal = _meets(ctx, cost, bound) or exhaustive
+    # Exhaustive search is a proof only where the fixed-layout assignment is exact.
+    decision.proven_optimal = _meets(ctx, cost, bound) or (exhaustive and ctx.quota.unit)
     decision.reasons = _reasons(ctx, decision.nodes)
     decision.notes = [f"optimal: {how}; cost {cost:.6g} s, lower bound {bound:.6g} s"]
     return decision
