@@ -1,0 +1,75 @@
+"""``datalocality sandbox up``: the emulator in the foreground, until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from datalocality.sandbox.cluster import Sandbox
+from datalocality.sandbox.inventory import InventoryError
+from datalocality.sandbox.kubelet import KubeletTiming
+
+SHIPPED_CRDS = Path(__file__).resolve().parents[1] / "kube" / "crds"
+
+
+def shipped_crds() -> list[Path]:
+    """The package's own CRD manifests (``datalocality/kube/crds/*.yaml``), if any."""
+    return sorted(SHIPPED_CRDS.glob("*.yaml")) if SHIPPED_CRDS.is_dir() else []
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``sandbox up`` to the ``datalocality`` subcommands."""
+    sandbox = commands.add_parser(
+        "sandbox", help="run the embedded Kubernetes API emulator (it runs no containers)"
+    )
+    actions = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="ACTION")
+    up = actions.add_parser("up", help="serve on 127.0.0.1 until Ctrl-C and write a kubeconfig")
+    up.add_argument("--inventory", metavar="FILE", help="node inventory (default: six demo nodes)")
+    up.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    up.add_argument("--kubeconfig", metavar="PATH", default="sandbox.kubeconfig")
+    up.add_argument(
+        "--crd",
+        metavar="FILE",
+        action="append",
+        help="CRD manifest to register (repeatable; default: the package's own CRDs)",
+    )
+    up.add_argument("--start-seconds", type=float, default=1.0, help="bound pod -> Running")
+    up.add_argument("--run-seconds", type=float, default=5.0, help="Running -> Succeeded")
+    up.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    up.set_defaults(run=run_up)
+
+
+def run_up(
+    args: argparse.Namespace,
+    stop: threading.Event | None = None,
+    say: Callable[[str], None] = lambda text: print(text, flush=True),
+) -> int:
+    """Start the sandbox, say where it is, and serve until Ctrl-C (or ``stop`` is set)."""
+    try:
+        sandbox = Sandbox(
+            args.inventory,
+            port=args.port,
+            kubeconfig_path=args.kubeconfig,
+            crds=args.crd if args.crd is not None else shipped_crds(),
+            timing=KubeletTiming(args.start_seconds, args.run_seconds),
+            verbose=args.verbose,
+        )
+    except InventoryError as exc:
+        print(f"error: inventory: {exc}", file=sys.stderr)
+        return 2
+    with sandbox:
+        nodes = sandbox.api.store.objects(("", "nodes"))
+        say(f"sandbox API server (emulated, runs no containers) on {sandbox.url}")
+        say(f"{len(nodes)} nodes: {', '.join(n['metadata']['name'] for n in nodes)}")
+        say(f"kubeconfig: {sandbox.kubeconfig_path}")
+        say(f"  export KUBECONFIG={sandbox.kubeconfig_path.resolve()}")
+        say("Ctrl-C to stop")
+        try:
+            (stop or threading.Event()).wait()
+        except KeyboardInterrupt:
+            say("stopping")
+    return 0
