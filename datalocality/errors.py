@@ -43,6 +43,29 @@ class UnknownResolver(ResolutionError):
     """No resolver is registered for the requested system."""
 
 
+class ResolverResponseError(ResolutionError):
+    """The data system answered with something unusable: not JSON, off-schema, too large.
+
+    ``status`` is the HTTP status (None outside HTTP) and ``excerpt`` a short, redacted start
+    of the body, so the error can be reported without leaking what the body carried.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, excerpt: str = "") -> None:
+        self.status = status
+        self.excerpt = excerpt
+        detail = f" (status {status})" if status is not None else ""
+        tail = f": {excerpt!r}" if excerpt else ""
+        super().__init__(f"{message}{detail}{tail}")
+
+
+class ResponseTooLarge(ResolverResponseError):
+    """A response body exceeded the configured size cap and was refused unread."""
+
+
+class CircuitOpen(ResolverUnavailable):
+    """The endpoint's circuit breaker is open: the call failed fast without a request."""
+
+
 class PlacementError(DataLocalityError):
     """Placement could not produce a plan."""
 
@@ -65,3 +88,21 @@ class KubernetesError(DataLocalityError):
 
 class ObjectConflict(KubernetesError):
     """An object with our deterministic name exists but is not ours to adopt."""
+
+
+class ApiRejected(KubernetesError):
+    """The API server refused the request for good (400, 403, 404, 422); retrying won't help."""
+
+    def __init__(self, status: int, reason: str, message: str = "") -> None:
+        self.status = status
+        self.reason = reason
+        self.message = message
+        super().__init__(f"{status} {reason}" + (f": {message}" if message else ""))
+
+
+class ObjectNotFound(ApiRejected):
+    """The object does not exist (404)."""
+
+
+class ApiUnavailable(KubernetesError):
+    """The API server kept failing (429, 5xx, timeouts, conflicts) until retries ran out."""

@@ -1,0 +1,228 @@
+"""Apply the binding decisions of :mod:`datalocality.binding` through a KubeClient.
+
+Each round reads the claim and every DataSource, asks :func:`~datalocality.binding.bind`
+what to do, and does it: create-or-get for new sources, read-modify-write on the status
+subresource for claim references and phases, a resourceVersion precondition on reclaim
+deletes. When a step finds the world changed under it (the source vanished or started
+terminating), the round ends and the next one decides again from a fresh read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from datalocality.binding import (
+    Action,
+    AddClaimRef,
+    Backoff,
+    CreateSource,
+    DeleteSource,
+    GiveUp,
+    MarkBound,
+    MarkLost,
+    RefreshSource,
+    RemoveClaimRef,
+    Resolve,
+    after_not_found,
+    bind,
+    claim_ref,
+    release,
+)
+from datalocality.errors import ApiUnavailable, DataSourceNotFound, ObjectNotFound
+from datalocality.kube.claims import (
+    CLAIM_KIND,
+    SOURCE_KIND,
+    build_data_source,
+    claim_state,
+    source_state,
+    with_claim_ref,
+    with_phase,
+    with_resolved,
+    without_claim_ref,
+)
+from datalocality.kube.client import KubeClient
+from datalocality.kube.names import build_data_source_name
+from datalocality.kube.objects import name_of, namespace_of
+from datalocality.kube.resources import CRD_API_VERSION, resource_for
+from datalocality.model import DataInput, DataSource
+
+Obj = dict[str, Any]
+Resolver = Callable[[DataInput], DataSource]
+CLAIMS = resource_for(CRD_API_VERSION, CLAIM_KIND)
+SOURCES = resource_for(CRD_API_VERSION, SOURCE_KIND)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A claim bound to its DataSource, as read back from the API."""
+
+    claim: Obj
+    source: Obj
+
+    @property
+    def data_source(self) -> DataSource:
+        """The bound source as a model object."""
+        return source_state(self.source).source
+
+
+class _Restart(Exception):
+    """The world changed under a step; decide again from a fresh read."""
+
+
+@dataclass
+class _Binder:
+    client: KubeClient
+    namespace: str
+    name: str
+    now: Callable[[], datetime]
+
+    def execute(self, action: Action) -> None:
+        client = self.client
+        if isinstance(action, CreateSource):
+            client.create_or_get(build_data_source(action.name, action.source))
+        elif isinstance(action, RefreshSource):
+            self._modify_source(action.name, lambda o: with_resolved(o, action.source), "")
+        elif isinstance(action, AddClaimRef):
+            self._modify_source(
+                action.source_name, lambda o: with_claim_ref(o, action.ref), "status"
+            )
+        elif isinstance(action, MarkBound | MarkLost):
+            phase = "Bound" if isinstance(action, MarkBound) else "Lost"
+            reason = "BindingSuccessful" if phase == "Bound" else "DataSourceLost"
+            message = f"DataSource {action.source_name}" + (
+                "" if phase == "Bound" else " was deleted or replaced while the claim was bound"
+            )
+            client.modify(
+                CLAIMS,
+                self.name,
+                lambda o: with_phase(
+                    o, phase, action.source_name, now=self.now(), reason=reason, message=message
+                ),
+                namespace=self.namespace,
+                subresource="status",
+            )
+        elif isinstance(action, RemoveClaimRef):
+            with contextlib.suppress(ObjectNotFound):
+                client.modify(
+                    SOURCES,
+                    action.source_name,
+                    lambda o: without_claim_ref(o, action.ref),
+                    subresource="status",
+                )
+        elif isinstance(action, DeleteSource):
+            delete_if_unreferenced(client, action.name)
+        else:  # Resolve, RetryAfter, GiveUp are the caller's
+            raise TypeError(f"not an API action: {action!r}")
+
+    def _modify_source(self, name: str, edit: Callable[[Obj], Obj | None], sub: str) -> None:
+        def guarded(obj: Obj) -> Obj | None:
+            if (obj.get("metadata") or {}).get("deletionTimestamp"):
+                raise _Restart(f"DataSource {name} is terminating")
+            return edit(obj)
+
+        try:
+            self.client.modify(SOURCES, name, guarded, subresource=sub)
+        except ObjectNotFound as exc:
+            raise _Restart(f"DataSource {name} is gone") from exc
+
+
+def delete_if_unreferenced(client: KubeClient, name: str, attempts: int = 5) -> bool:
+    """Delete a DataSource only while it holds no claim reference (resourceVersion guard)."""
+    for _ in range(attempts):
+        current = client.get(SOURCES, name)
+        if current is None or (current.get("status") or {}).get("claimRefs"):
+            return False
+        version = str(current["metadata"].get("resourceVersion", ""))
+        if client.delete(SOURCES, name, resource_version=version):
+            return True
+    return False
+
+
+def apply_binding(
+    client: KubeClient,
+    claim_manifest: Obj,
+    *,
+    resolve: Resolver,
+    ttl: timedelta | None = None,
+    backoff: Backoff | None = None,
+    now: Callable[[], datetime] = _utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+    max_rounds: int = 20,
+) -> Bound:
+    """Create or adopt the claim, then bind it; returns the Bound claim and its source.
+
+    Raises DataSourceNotFound once the resolver has said "not found" through every retry
+    of ``backoff`` (the claim keeps a NotFound condition); ApiUnavailable if the binding
+    does not settle in ``max_rounds`` rounds.
+    """
+    backoff = backoff or Backoff()
+    claim = client.create_or_get(claim_manifest).object
+    namespace, name = namespace_of(claim) or "default", name_of(claim)
+    binder = _Binder(client, namespace, name, now)
+    resolved: DataSource | None = None
+    not_found = 0
+    for _ in range(max_rounds):
+        state = claim_state(claim)
+        sources = [source_state(obj) for obj in client.list(SOURCES)[0]]
+        dynamic = build_data_source_name(state.claim.input)
+        actions = bind(state, sources, now=now(), ttl=ttl, dynamic_name=dynamic, resolved=resolved)
+        if not actions:
+            source = client.get(SOURCES, state.claim.bound_data_source)
+            if source is not None:
+                return Bound(claim, source)
+        elif isinstance(actions[0], Resolve):
+            try:
+                resolved = resolve(actions[0].data_input)
+            except DataSourceNotFound:
+                not_found += 1
+                step = after_not_found(actions[0].data_input, not_found, backoff)
+                if isinstance(step, GiveUp):
+                    _mark_not_found(binder, step.reason)
+                    raise DataSourceNotFound(step.reason) from None
+                sleep(step.seconds)
+        else:
+            try:
+                for action in actions:
+                    binder.execute(action)
+            except _Restart:
+                pass
+        claim = _read_claim(client, namespace, name)
+    raise ApiUnavailable(f"claim {namespace}/{name} did not settle in {max_rounds} rounds")
+
+
+def _read_claim(client: KubeClient, namespace: str, name: str) -> Obj:
+    claim = client.get(CLAIMS, name, namespace)
+    if claim is None:
+        raise ObjectNotFound(404, "NotFound", f"DataSourceClaim {namespace}/{name} was deleted")
+    return claim
+
+
+def _mark_not_found(binder: _Binder, reason: str) -> None:
+    def edit(obj: Obj) -> Obj | None:
+        edited = with_phase(
+            obj, "Pending", "", now=binder.now(), reason="DataSourceNotFound", message=reason
+        )
+        return edited
+
+    binder.client.modify(
+        CLAIMS, binder.name, edit, namespace=binder.namespace, subresource="status"
+    )
+
+
+def release_binding(client: KubeClient, namespace: str, name: str) -> tuple[Action, ...]:
+    """Remove the claim's references; delete sources it leaves unreferenced with Delete."""
+    sources = [source_state(obj) for obj in client.list(SOURCES)[0]]
+    actions = release(claim_ref(namespace, name), sources)
+    binder = _Binder(client, namespace, name, _utcnow)
+    for action in actions:
+        binder.execute(action)
+    return actions

@@ -1,0 +1,298 @@
+"""The DataSourceClaim and DataSource custom resources: CRDs, builders, parsers, status edits.
+
+Builders turn model objects into manifests; parsers turn objects read from the API back
+into the binding states of :mod:`datalocality.binding`; the ``with_*`` functions are the
+read-modify-write edits the client applies (each returns the edited copy, or None when
+the object already says so, so a retried write is a no-op).
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from datalocality.binding import ClaimState, SourceState, claim_ref
+from datalocality.errors import SpecError
+from datalocality.kube.names import (
+    ANNOTATION_INPUT,
+    ANNOTATION_SOURCE_KEY,
+    LABEL_MANAGED_BY,
+    LABEL_SYSTEM,
+    MANAGED_BY,
+    TaskKey,
+    build_metadata,
+    identity_hash,
+    label_value,
+    stamp,
+)
+from datalocality.kube.resources import CRD_API_VERSION
+from datalocality.model import DataSource, DataSourceClaim
+from datalocality.model.names import check_dns_label, check_dns_subdomain
+
+CLAIM_KIND = "DataSourceClaim"
+SOURCE_KIND = "DataSource"
+_CRD_FILES = {CLAIM_KIND: "datasourceclaims.yaml", SOURCE_KIND: "datasources.yaml"}
+
+
+@cache
+def _load_crd(kind: str) -> dict[str, Any]:
+    text = resources.files("datalocality.kube").joinpath("crds", _CRD_FILES[kind]).read_text()
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+def crd_manifests() -> list[dict[str, Any]]:
+    """The two CustomResourceDefinitions (apiextensions.k8s.io/v1), fresh copies."""
+    return [copy.deepcopy(_load_crd(kind)) for kind in (CLAIM_KIND, SOURCE_KIND)]
+
+
+def crd_schema(kind: str) -> dict[str, Any]:
+    """The openAPIV3Schema of ``DataSourceClaim`` or ``DataSource`` (a fresh copy)."""
+    if kind not in _CRD_FILES:
+        raise SpecError("kind", kind, f"must be one of {sorted(_CRD_FILES)}")
+    schema: dict[str, Any] = _load_crd(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return copy.deepcopy(schema)
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with a Z, as Kubernetes writes timestamps."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_data_source_claim(
+    claim: DataSourceClaim, *, task: TaskKey, namespace: str
+) -> dict[str, Any]:
+    """The DataSourceClaim object for a task instance's claim (status is the server's)."""
+    check_dns_subdomain("claim.name", claim.name)
+    check_dns_label("namespace", namespace)
+    data_input = claim.input
+    spec: dict[str, Any] = {
+        "system": data_input.system,
+        "dataSourceType": data_input.data_source_type,
+        "dataSourceName": data_input.name,
+        "attributes": dict(sorted(data_input.attributes.items())),
+        "requireLocality": data_input.require_locality,
+        "workload": claim.workload.model_dump(by_alias=True),
+    }
+    manifest = {
+        "apiVersion": CRD_API_VERSION,
+        "kind": CLAIM_KIND,
+        "metadata": build_metadata(
+            task,
+            claim.name,
+            namespace,
+            component="claim",
+            labels={LABEL_SYSTEM: label_value(data_input.system)},
+            annotations={ANNOTATION_INPUT: data_input.key},
+        ),
+        "spec": spec,
+    }
+    return stamp(manifest)
+
+
+def build_data_source(name: str, source: DataSource) -> dict[str, Any]:
+    """The cluster-scoped DataSource object for a resolved source (claim refs are status).
+
+    Its spec hash is the identity hash, so a concurrent creator of the same identity
+    adopts it even though its chunks were observed at another moment.
+    """
+    check_dns_label("name", name)
+    manifest = {
+        "apiVersion": CRD_API_VERSION,
+        "kind": SOURCE_KIND,
+        "metadata": {
+            "name": name,
+            "labels": {
+                LABEL_MANAGED_BY: MANAGED_BY,
+                LABEL_SYSTEM: label_value(source.system),
+            },
+            "annotations": {ANNOTATION_SOURCE_KEY: source.key},
+        },
+        "spec": source_spec(source),
+    }
+    return stamp(manifest, identity_hash(source))
+
+
+def source_spec(source: DataSource) -> dict[str, Any]:
+    """The DataSource spec (Volcano Global's field names, plus chunks and observedAt)."""
+    spec: dict[str, Any] = {
+        "system": source.system,
+        "type": source.data_source_type,
+        "name": source.name,
+        "attributes": dict(sorted(source.attributes.items())),
+        "requireLocality": source.require_locality,
+        "reclaimPolicy": source.reclaim_policy,
+        "locality": {
+            "clusterNames": sorted(source.locality.clusters),
+            "zones": sorted(source.locality.zones),
+            "nodes": sorted(source.locality.nodes),
+        },
+        "chunks": [
+            {"id": c.id, "size": c.size, "kind": c.kind, "locations": list(c.locations)}
+            for c in source.chunks
+        ],
+    }
+    if source.observed_at is not None:
+        spec["observedAt"] = format_time(source.observed_at)
+    return spec
+
+
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or not meta.get("name"):
+        raise SpecError("metadata.name", meta, "an object read from the API needs a name")
+    return meta
+
+
+def claim_state(obj: dict[str, Any]) -> ClaimState:
+    """A DataSourceClaim object as the binding model sees it."""
+    meta = _meta(obj)
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    claim = DataSourceClaim.parse(
+        {
+            "name": meta["name"],
+            "input": {
+                "system": spec.get("system"),
+                "dataSourceType": spec.get("dataSourceType"),
+                "dataSourceName": spec.get("dataSourceName"),
+                "attributes": spec.get("attributes") or {},
+                "requireLocality": bool(spec.get("requireLocality", False)),
+            },
+            "workload": spec.get("workload") or {},
+            "phase": status.get("phase") or "Pending",
+            "boundDataSource": status.get("boundDataSource") or "",
+            "conditions": status.get("conditions") or [],
+        }
+    )
+    return ClaimState(str(meta.get("namespace") or "default"), claim)
+
+
+def source_state(obj: dict[str, Any]) -> SourceState:
+    """A DataSource object as the binding model sees it (deleting = deletionTimestamp set)."""
+    meta = _meta(obj)
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    locality = spec.get("locality") or {}
+    source = DataSource.parse(
+        {
+            "system": spec.get("system"),
+            "dataSourceType": spec.get("type"),
+            "dataSourceName": spec.get("name"),
+            "attributes": spec.get("attributes") or {},
+            "requireLocality": bool(spec.get("requireLocality", False)),
+            "reclaimPolicy": spec.get("reclaimPolicy") or "Retain",
+            "locality": {
+                "clusters": locality.get("clusterNames") or [],
+                "zones": locality.get("zones") or [],
+                "nodes": locality.get("nodes") or [],
+            },
+            "chunks": spec.get("chunks") or [],
+            "observedAt": spec.get("observedAt"),
+            "claimRefs": [
+                claim_ref(ref["namespace"], ref["name"]) for ref in status.get("claimRefs") or []
+            ],
+        }
+    )
+    return SourceState(meta["name"], source, bool(meta.get("deletionTimestamp")))
+
+
+def _split_ref(ref: str) -> tuple[str, str]:
+    namespace, sep, name = ref.partition("/")
+    if not sep or not namespace or not name:
+        raise SpecError("ref", ref, "a claim reference is 'namespace/name'")
+    return namespace, name
+
+
+def with_claim_ref(obj: dict[str, Any], ref: str, uid: str = "") -> dict[str, Any] | None:
+    """The DataSource with ``ref`` in status.claimRefs (None if already there)."""
+    namespace, name = _split_ref(ref)
+    refs = list((obj.get("status") or {}).get("claimRefs") or [])
+    if any(r.get("namespace") == namespace and r.get("name") == name for r in refs):
+        return None
+    entry = {"apiVersion": CRD_API_VERSION, "kind": CLAIM_KIND, "namespace": namespace}
+    entry["name"] = name
+    if uid:
+        entry["uid"] = uid
+    return _with_refs(obj, [*refs, entry])
+
+
+def without_claim_ref(obj: dict[str, Any], ref: str) -> dict[str, Any] | None:
+    """The DataSource without ``ref`` in status.claimRefs (None if it was not there)."""
+    namespace, name = _split_ref(ref)
+    refs = list((obj.get("status") or {}).get("claimRefs") or [])
+    kept = [r for r in refs if (r.get("namespace"), r.get("name")) != (namespace, name)]
+    return None if len(kept) == len(refs) else _with_refs(obj, kept)
+
+
+def _with_refs(obj: dict[str, Any], refs: list[dict[str, Any]]) -> dict[str, Any]:
+    edited = copy.deepcopy(obj)
+    status = edited.setdefault("status", {})
+    status["claimRefs"] = sorted(refs, key=lambda r: (r["namespace"], r["name"]))
+    status["boundClaims"] = len(refs)
+    return edited
+
+
+def with_phase(
+    obj: dict[str, Any],
+    phase: str,
+    source_name: str,
+    *,
+    now: datetime,
+    reason: str,
+    message: str,
+) -> dict[str, Any] | None:
+    """The claim with ``phase`` on ``source_name`` and a matching Bound condition.
+
+    None when the claim already says exactly that (the transition time is kept then).
+    """
+    status = obj.get("status") or {}
+    conditions = list(status.get("conditions") or [])
+    bound_status = "True" if phase == "Bound" else "False"
+    old = next((c for c in conditions if c.get("type") == "Bound"), None)
+    same_condition = old is not None and (
+        old.get("status"),
+        old.get("reason"),
+        old.get("message"),
+    ) == (bound_status, reason, message)
+    if (
+        status.get("phase") == phase
+        and status.get("boundDataSource", "") == source_name
+        and same_condition
+    ):
+        return None
+    edited = copy.deepcopy(obj)
+    new_status = edited.setdefault("status", {})
+    new_status["phase"] = phase
+    new_status["boundDataSource"] = source_name
+    changed = old is None or old.get("status") != bound_status
+    condition = {
+        "type": "Bound",
+        "status": bound_status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": format_time(now)
+        if changed or old is None
+        else old.get("lastTransitionTime", format_time(now)),
+    }
+    others = [c for c in conditions if c.get("type") != "Bound"]
+    new_status["conditions"] = [*others, condition]
+    return edited
+
+
+def with_resolved(obj: dict[str, Any], source: DataSource) -> dict[str, Any] | None:
+    """The DataSource with the freshly resolved spec (identity and reclaim policy kept)."""
+    current = obj.get("spec") or {}
+    fresh = source_spec(source)
+    fresh["reclaimPolicy"] = current.get("reclaimPolicy", fresh["reclaimPolicy"])
+    if fresh == current:
+        return None
+    edited = copy.deepcopy(obj)
+    edited["spec"] = fresh
+    return edited

@@ -1,0 +1,171 @@
+"""Repartition and assembly Jobs (batch/v1), each pinned to the node the plan chose.
+
+An operation runs once before the replicas start: bounded retries (``backoffLimit``),
+a deadline, a TTL so finished Jobs clean themselves up, requests and limits, and the
+restricted security profile. Its chunk list comes as env and as a mounted file, as for
+replicas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from datalocality.errors import SpecError
+from datalocality.kube.affinity import HOSTNAME_KEY
+from datalocality.kube.configmaps import operation_key
+from datalocality.kube.names import TaskKey, build_labels, build_metadata, build_name, stamp
+from datalocality.kube.pods import (
+    CHUNKS_DIR,
+    CHUNKS_FILE,
+    CHUNKS_VOLUME,
+    MAX_ENV_CHUNKS,
+    PodTemplate,
+)
+from datalocality.model import Operation, PlacementPlan, Topology
+from datalocality.model.names import check_dns_label, check_dns_subdomain
+
+
+def _default_requests() -> dict[str, str]:
+    return {"cpu": "500m", "memory": "512Mi"}
+
+
+def _default_limits() -> dict[str, str]:
+    return {"cpu": "2", "memory": "2Gi"}
+
+
+class JobTemplate(PodTemplate):
+    """A PodTemplate plus the Job's retry, deadline and cleanup settings."""
+
+    requests: dict[str, str] = Field(default_factory=_default_requests)
+    limits: dict[str, str] = Field(default_factory=_default_limits)
+    backoff_limit: int = Field(default=2, ge=0, le=100, strict=True, alias="backoffLimit")
+    active_deadline_seconds: int = Field(
+        default=3600, ge=1, strict=True, alias="activeDeadlineSeconds"
+    )
+    ttl_seconds_after_finished: int = Field(
+        default=600, ge=0, strict=True, alias="ttlSecondsAfterFinished"
+    )
+
+
+def build_operation_env(operation: Operation) -> list[dict[str, Any]]:
+    """The ``DATALOCALITY_*`` variables telling the job what to do and on which chunks."""
+    env: list[dict[str, Any]] = [
+        {"name": "DATALOCALITY_OPERATION", "value": operation.kind},
+        {"name": "DATALOCALITY_SCOPE", "value": operation.scope},
+        {"name": "DATALOCALITY_SOURCE", "value": operation.source},
+        {"name": "DATALOCALITY_PLANNED_NODE", "value": operation.node},
+        {"name": "DATALOCALITY_CHUNK_COUNT", "value": str(len(operation.chunks))},
+        {"name": "DATALOCALITY_CHUNKS_FILE", "value": CHUNKS_FILE},
+    ]
+    if operation.replica is not None:
+        env.append({"name": "DATALOCALITY_REPLICA", "value": str(operation.replica)})
+    joined = ",".join(operation.chunks)
+    if len(joined.encode("utf-8")) <= MAX_ENV_CHUNKS:
+        env.append({"name": "DATALOCALITY_CHUNKS", "value": joined})
+    env.append({"name": "NODENAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}})
+    return env
+
+
+def _hostname(topology: Topology | None, node: str) -> str:
+    if topology is None:
+        return node
+    found = topology.by_name.get(node)
+    if found is None:
+        raise SpecError("operation.node", node, "is not a node of the topology")
+    return found.labels.get(HOSTNAME_KEY, found.name)
+
+
+def build_operation_job(
+    plan: PlacementPlan,
+    index: int,
+    *,
+    task: TaskKey,
+    namespace: str,
+    template: JobTemplate,
+    chunk_configmap: str,
+    topology: Topology | None = None,
+) -> dict[str, Any]:
+    """The Job running operation ``index`` of ``plan`` on the operation's node."""
+    if not 0 <= index < len(plan.operations):
+        raise SpecError("index", index, f"plan has {len(plan.operations)} operations")
+    check_dns_label("namespace", namespace)
+    check_dns_subdomain("chunk_configmap", chunk_configmap)
+    operation = plan.operations[index]
+    name = build_name(task, operation.kind, str(index))
+    mounts = [{"name": CHUNKS_VOLUME, "mountPath": CHUNKS_DIR, "readOnly": True}]
+    pod_spec = template.pod_spec(template.container(build_operation_env(operation), mounts))
+    pod_spec["affinity"] = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {
+                                "key": HOSTNAME_KEY,
+                                "operator": "In",
+                                "values": [_hostname(topology, operation.node)],
+                            }
+                        ]
+                    }
+                ]
+            }
+        }
+    }
+    pod_spec["volumes"] = [
+        {
+            "name": CHUNKS_VOLUME,
+            "configMap": {
+                "name": chunk_configmap,
+                "items": [{"key": operation_key(index), "path": "chunks.json"}],
+            },
+        }
+    ]
+    manifest = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": build_metadata(
+            task,
+            name,
+            namespace,
+            component=operation.kind,
+            annotations={"datalocality.io/planned-node": operation.node},
+        ),
+        "spec": {
+            "backoffLimit": template.backoff_limit,
+            "activeDeadlineSeconds": template.active_deadline_seconds,
+            "ttlSecondsAfterFinished": template.ttl_seconds_after_finished,
+            "completions": 1,
+            "parallelism": 1,
+            "template": {
+                "metadata": {"labels": build_labels(task, operation.kind)},
+                "spec": pod_spec,
+            },
+        },
+    }
+    return stamp(manifest)
+
+
+def build_operation_jobs(
+    plan: PlacementPlan,
+    *,
+    task: TaskKey,
+    namespace: str,
+    template: JobTemplate,
+    chunk_configmap: str,
+    topology: Topology | None = None,
+) -> list[dict[str, Any]]:
+    """A Job per operation of the plan, in plan order (empty when none is needed)."""
+    return [
+        build_operation_job(
+            plan,
+            index,
+            task=task,
+            namespace=namespace,
+            template=template,
+            chunk_configmap=chunk_configmap,
+            topology=topology,
+        )
+        for index in range(len(plan.operations))
+    ]

@@ -1,0 +1,3 @@
+"""Tests of the Kubernetes layer: builders, binding, client."""
+
+from __future__ import annotations

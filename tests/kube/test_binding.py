@@ -1,0 +1,240 @@
+"""The pure binding rules: matching, static and dynamic binding, release, Lost, TTL, backoff."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from datalocality.binding import (
+    AddClaimRef,
+    Backoff,
+    ClaimState,
+    CreateSource,
+    DeleteSource,
+    GiveUp,
+    MarkBound,
+    MarkLost,
+    RefreshSource,
+    RemoveClaimRef,
+    Resolve,
+    RetryAfter,
+    SourceState,
+    after_not_found,
+    bind,
+    find_static,
+    is_stale,
+    matches,
+    release,
+)
+from datalocality.errors import SpecError
+from datalocality.kube.names import build_data_source_name
+from datalocality.model import Chunk, DataInput, DataSource, DataSourceClaim, Locality
+from tests.kube.support import NOW
+
+INPUT = DataInput(system="iceberg", dataSourceName="db.events", attributes={"snapshot": "1"})
+OTHER = DataInput(system="iceberg", dataSourceName="db.events", attributes={"snapshot": "2"})
+DYNAMIC = build_data_source_name(INPUT)
+TTL = timedelta(minutes=10)
+RESOLVED = DataSource(
+    system="IGNORED",
+    dataSourceName="ignored",
+    locality=Locality(clusters=("prod",)),
+    chunks=[Chunk(id="c1", locations=["node-a"])],
+)
+
+
+def claim(phase: str = "Pending", bound: str = "", data_input: DataInput = INPUT) -> ClaimState:
+    model = DataSourceClaim(name="c", input=data_input, phase=phase, boundDataSource=bound)
+    return ClaimState("ns", model)
+
+
+def source(
+    name: str = DYNAMIC,
+    data_input: DataInput = INPUT,
+    *,
+    refs: tuple[str, ...] = (),
+    deleting: bool = False,
+    age: timedelta = timedelta(0),
+    policy: str = "Retain",
+) -> SourceState:
+    model = DataSource.for_input(
+        data_input, claim_refs=refs, observed_at=NOW - age, reclaim_policy=policy
+    )
+    return SourceState(name, model, deleting)
+
+
+def decide(state: ClaimState, sources: list[SourceState], **kwargs: object) -> tuple[object, ...]:
+    return bind(state, sources, now=NOW, ttl=TTL, dynamic_name=DYNAMIC, **kwargs)  # type: ignore[arg-type]
+
+
+def test_matching_is_exact_on_identity() -> None:
+    assert matches(INPUT, source().source)
+    assert not matches(OTHER, source().source)
+    assert not matches(INPUT.model_copy(update={"data_source_type": "view"}), source().source)
+
+
+def test_static_binding_never_picks_a_deleting_source() -> None:
+    assert find_static(claim(), [source(deleting=True)]) is None
+    assert find_static(claim(), [source("b"), source("a"), source("c", refs=("ns/c",))]).name == "c"
+    assert (
+        find_static(claim(), [source("b"), source(DYNAMIC), source("a")], DYNAMIC).name == DYNAMIC
+    )
+    assert find_static(claim(), [source("b"), source("a")]).name == "a"
+
+
+def test_dynamic_binding_resolves_then_creates_references_and_binds() -> None:
+    assert decide(claim(), []) == (Resolve(INPUT, "missing", DYNAMIC),)
+    create, add, mark = decide(claim(), [source("x", OTHER)], resolved=RESOLVED)
+    assert isinstance(create, CreateSource) and create.name == DYNAMIC
+    # The claim's identity wins over whatever the resolver called the data.
+    assert matches(INPUT, create.source) and create.source.observed_at == NOW
+    assert create.source.chunks == RESOLVED.chunks and create.source.claim_refs == ()
+    assert (add, mark) == (AddClaimRef(DYNAMIC, "ns/c"), MarkBound("ns/c", DYNAMIC))
+
+
+def test_static_binding_references_first_then_binds() -> None:
+    assert decide(claim(), [source("user-made")]) == (
+        AddClaimRef("user-made", "ns/c"),
+        MarkBound("ns/c", "user-made"),
+    )
+    # A bind that crashed after the reference adopts it and only marks the claim.
+    assert decide(claim(), [source(refs=("ns/c",))]) == (MarkBound("ns/c", DYNAMIC),)
+
+
+def test_stale_sources_are_refreshed_before_binding() -> None:
+    stale = source(age=TTL + timedelta(seconds=1))
+    assert decide(claim(), [stale]) == (Resolve(INPUT, "stale", DYNAMIC),)
+    refresh, add, mark = decide(claim(), [stale], resolved=RESOLVED)
+    assert isinstance(refresh, RefreshSource) and refresh.source.chunks == RESOLVED.chunks
+    assert (add, mark) == (AddClaimRef(DYNAMIC, "ns/c"), MarkBound("ns/c", DYNAMIC))
+    assert decide(claim(), [source(age=TTL)]) == (
+        AddClaimRef(DYNAMIC, "ns/c"),
+        MarkBound("ns/c", DYNAMIC),
+    )
+
+
+def test_staleness() -> None:
+    never = source().source.model_copy(update={"observed_at": None})
+    assert not is_stale(never, NOW, None)
+    assert is_stale(never, NOW, TTL)
+    naive = source().source.model_copy(update={"observed_at": NOW.replace(tzinfo=None)})
+    assert not is_stale(naive, NOW + TTL, TTL)
+    assert is_stale(naive, NOW + TTL + timedelta(microseconds=1), TTL)
+
+
+def test_bound_claims_stay_bound_or_turn_lost() -> None:
+    bound = claim("Bound", DYNAMIC)
+    assert decide(bound, [source(refs=("ns/c",))]) == ()
+    # Without the claim's reference it is a recreated source, not the one bound to.
+    assert decide(bound, [source()]) == (MarkLost("ns/c", DYNAMIC),)
+    assert decide(bound, []) == (MarkLost("ns/c", DYNAMIC),)
+    assert decide(bound, [source(refs=("ns/c",), deleting=True)]) == (MarkLost("ns/c", DYNAMIC),)
+    stale = source(refs=("ns/c",), age=2 * TTL)
+    assert decide(bound, [stale]) == (Resolve(INPUT, "stale", DYNAMIC),)
+    (refresh,) = decide(bound, [stale], resolved=RESOLVED)
+    assert isinstance(refresh, RefreshSource)
+
+
+def test_lost_claims_bind_again() -> None:
+    assert decide(claim("Lost", "gone"), []) == (Resolve(INPUT, "missing", DYNAMIC),)
+    assert decide(claim("Lost", "gone"), [source()]) == (
+        AddClaimRef(DYNAMIC, "ns/c"),
+        MarkBound("ns/c", DYNAMIC),
+    )
+
+
+def test_release_deletes_only_the_last_reference_of_a_delete_policy_source() -> None:
+    assert release("ns/c", [source(refs=("ns/c",), policy="Delete")]) == (
+        RemoveClaimRef(DYNAMIC, "ns/c"),
+        DeleteSource(DYNAMIC),
+    )
+    assert release("ns/c", [source(refs=("ns/c",), policy="Retain")]) == (
+        RemoveClaimRef(DYNAMIC, "ns/c"),
+    )
+    assert release("ns/c", [source(refs=("ns/c", "ns/d"), policy="Delete")]) == (
+        RemoveClaimRef(DYNAMIC, "ns/c"),
+    )
+    assert release("ns/c", [source(refs=("ns/c",), policy="Delete", deleting=True)]) == (
+        RemoveClaimRef(DYNAMIC, "ns/c"),
+    )
+    assert release("ns/c", [source(refs=("ns/d",))]) == ()
+    both = release("ns/c", [source("b", refs=("ns/c",)), source("a", refs=("ns/c",))])
+    assert both == (RemoveClaimRef("a", "ns/c"), RemoveClaimRef("b", "ns/c"))
+
+
+def test_not_found_is_retried_with_backoff_then_given_up() -> None:
+    backoff = Backoff()
+    assert backoff.schedule() == (1.0, 2.0, 4.0)
+    steps = [after_not_found(INPUT, attempt, backoff) for attempt in (1, 2, 3, 4)]
+    assert steps[:3] == [
+        RetryAfter(d, a, f"{INPUT.key} not found") for a, d in ((1, 1.0), (2, 2.0), (3, 4.0))
+    ]
+    assert isinstance(steps[3], GiveUp) and "after 4 attempts" in steps[3].reason
+    assert Backoff(initial=10, maxDelay=15, retries=3).schedule() == (10.0, 15.0, 15.0)
+    assert isinstance(after_not_found(INPUT, 1, Backoff(retries=0)), GiveUp)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("initial", 0), ("factor", 0.5), ("maxDelay", -1), ("retries", -1)]
+)
+def test_bad_backoff_names_the_field(field: str, value: float) -> None:
+    with pytest.raises(SpecError) as caught:
+        Backoff(**{field: value})
+    assert caught.value.field in (field, "max_delay")
+
+
+def test_dynamic_name_must_be_a_dns_label() -> None:
+    with pytest.raises(SpecError, match="dynamic_name"):
+        bind(claim(), [], now=NOW, dynamic_name="Not_Valid")
+
+
+source_states = st.builds(
+    source,
+    name=st.sampled_from(["a", "b", DYNAMIC]),
+    data_input=st.sampled_from([INPUT, OTHER]),
+    refs=st.sampled_from([(), ("ns/c",), ("ns/d",), ("ns/c", "ns/d")]),
+    deleting=st.booleans(),
+    age=st.sampled_from([timedelta(0), 2 * TTL]),
+    policy=st.sampled_from(["Retain", "Delete"]),
+)
+claim_states = st.builds(
+    claim,
+    phase=st.sampled_from(["Pending", "Bound", "Lost"]),
+    bound=st.sampled_from(["", "a", DYNAMIC]),
+)
+
+
+@given(claim_states, st.lists(source_states, max_size=4, unique_by=lambda s: s.name), st.booleans())
+def test_decisions_keep_the_order_and_never_touch_the_wrong_source(
+    state: ClaimState, sources: list[SourceState], resolved: bool
+) -> None:
+    actions = decide(state, sources, resolved=RESOLVED if resolved else None)
+    by_name = {s.name: s for s in sources}
+    resolves = [a for a in actions if isinstance(a, Resolve)]
+    assert not resolves or actions == tuple(resolves[:1])
+    created = {a.name for a in actions if isinstance(a, CreateSource)}
+    for index, action in enumerate(actions):
+        if isinstance(action, AddClaimRef | MarkBound | RefreshSource):
+            name = action.source_name if not isinstance(action, RefreshSource) else action.name
+            target = by_name.get(name)
+            assert name in created or (target is not None and not target.deleting)
+            assert name in created or target is None or matches(INPUT, target.source)
+        if isinstance(action, MarkBound):
+            # Bound only after the source holds the reference (or is told to just before).
+            target = by_name.get(action.source_name)
+            has_ref = target is not None and "ns/c" in target.refs
+            assert has_ref or AddClaimRef(action.source_name, "ns/c") in actions[:index]
+        if isinstance(action, CreateSource):
+            assert find_static(state, sources) is None
+
+
+def test_a_source_replaced_under_a_bound_claim_is_let_go() -> None:
+    bound = claim("Bound", "a")
+    assert decide(bound, [source("a", OTHER, refs=("ns/c",))]) == (
+        RemoveClaimRef("a", "ns/c"),
+        MarkLost("ns/c", "a"),
+    )
+    assert decide(bound, [source("a", OTHER)]) == (MarkLost("ns/c", "a"),)

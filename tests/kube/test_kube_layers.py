@@ -1,0 +1,41 @@
+"""The builders and the binding rules load without the kubernetes client, Airflow or Hera."""
+
+from __future__ import annotations
+
+from tests.test_layers import loaded_after
+
+BUILDERS = (
+    "affinity",
+    "binder",
+    "claims",
+    "configmaps",
+    "jobs",
+    "karmada",
+    "names",
+    "objects",
+    "pods",
+    "resources",
+    "security",
+    "volcano",
+)
+
+
+def test_builders_import_no_adapter_library() -> None:
+    statement = "; ".join(
+        f"import datalocality.kube.{name}" for name in BUILDERS if name != "binder"
+    )
+    loaded = loaded_after(statement)
+    assert not loaded & {"kubernetes", "airflow", "hera", "httpx"}
+
+
+def test_binding_is_core() -> None:
+    assert not loaded_after("import datalocality.binding") & {
+        "kubernetes",
+        "airflow",
+        "hera",
+        "httpx",
+    }
+
+
+def test_only_the_client_loads_kubernetes() -> None:
+    assert "kubernetes" in loaded_after("import datalocality.kube.client")
