@@ -10,7 +10,7 @@ STAMP := $(VENV)/.synced
 
 $(STAMP): pyproject.toml uv.lock
 	$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen --extra test --python $(PYTHON)
+	$(UV) sync --frozen --extra test --extra resolvers --python $(PYTHON)
 	touch $(STAMP)
 
 setup: $(STAMP)

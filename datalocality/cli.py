@@ -1,4 +1,4 @@
-"""The ``datalocality`` console script: plan a request, benchmark strategies, run the demo.
+"""The ``datalocality`` console script: plan, benchmark, demo, and list resolvers.
 
 Bad input (invalid request, unreadable file, unknown strategy) exits 2 with one
 ``error: ...`` line; an infeasible placement exits 1; no tracebacks for either.
@@ -10,10 +10,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import NoReturn
 
+import anyio
 import yaml
 
 from datalocality import bench
@@ -21,6 +23,9 @@ from datalocality.errors import DataLocalityError, InfeasiblePlacement, SpecErro
 from datalocality.model import PlacementPlan, PlacementRequest
 from datalocality.placement import plan, strategy_names
 from datalocality.report import compare_table, plan_table, savings_table
+from datalocality.resolvers import ResolverContext, ResolverRegistry, fetch_resolver_config
+from datalocality.resolvers.report import build_report_table, fetch_report
+from datalocality.sandbox import command as sandbox_command
 from datalocality.synthetic import PRESETS
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_USAGE = 0, 1, 2
@@ -94,6 +99,14 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="plan the clickstream example and compare")
     demo.set_defaults(run=_cmd_demo)
+
+    resolvers = commands.add_parser("resolvers", help="list registered resolvers and their health")
+    resolvers.add_argument("--config", metavar="FILE", help="resolvers config: system -> config")
+    resolvers.add_argument("--timeout", type=float, default=10.0, help="seconds per health probe")
+    resolvers.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    resolvers.set_defaults(run=_cmd_resolvers)
+
+    sandbox_command.add_parser(commands)
     return parser
 
 
@@ -160,6 +173,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"\nbytes moved by each peer strategy, and what {default} saves:")
     print(savings_table(best, {name: _try_plan(request, name) for name in peers}))
     return EXIT_OK
+
+
+def _cmd_resolvers(args: argparse.Namespace) -> int:
+    """List resolvers with their health; exit 1 when a configured system is not healthy."""
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout: must be > 0 (got {args.timeout})")
+    config = fetch_resolver_config(Path(args.config)) if args.config else None
+    rows = anyio.run(
+        partial(
+            fetch_report,
+            config,
+            registry=ResolverRegistry.discover(),
+            context=ResolverContext(),
+            timeout=args.timeout,
+        )
+    )
+    if args.output == "json":
+        print(json.dumps([row.to_json_dict() for row in rows], indent=2))
+    else:
+        print(build_report_table(rows))
+    return EXIT_INFEASIBLE if any(r.configured and r.state != "ok" for r in rows) else EXIT_OK
 
 
 def load_request(source: str) -> PlacementRequest:

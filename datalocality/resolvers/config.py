@@ -1,0 +1,147 @@
+"""Configuration models shared by the resolvers: base config, HTTP endpoint, retry, breaker.
+
+Every model is a frozen :class:`~datalocality.model.Spec`: unknown fields and bad values
+raise SpecError naming the field and the value. Field names are snake_case in Python and
+accept camelCase in YAML/JSON (``locationMapping``, ``maxAttempts``). No model holds a
+credential: fields that need one take a :class:`~datalocality.resolvers.credentials.SecretRef`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from datalocality.errors import SpecError
+from datalocality.model import Spec
+from datalocality.resolvers.credentials import redact_url
+from datalocality.resolvers.location import LocationMapping
+
+MIB: Final = 1024 * 1024
+_HOST_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.[]:")
+
+
+class ConfigModel(Spec):
+    """A Spec that also accepts camelCase field names (``maxAttempts``)."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        validate_default=True,
+        alias_generator=to_camel,
+    )
+
+
+class ResolverConfig(ConfigModel):
+    """Fields every built-in resolver has: where data maps to, and how long it may take."""
+
+    location_mapping: LocationMapping = LocationMapping()
+    deadline: float = Field(default=60.0, gt=0, le=3600)
+
+
+class RetryPolicy(ConfigModel):
+    """Exponential backoff with jitter for retryable failures (429, 5xx, connection errors).
+
+    Attempt ``n`` (from 1) waits ``min(backoff_max, backoff_base * 2**(n-1))``, reduced by up
+    to ``jitter`` of itself at random; a ``Retry-After`` header replaces that wait, unless it
+    asks for more than ``retry_after_max`` seconds, in which case the call gives up at once.
+    """
+
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    backoff_base: float = Field(default=0.5, ge=0, le=60)
+    backoff_max: float = Field(default=30.0, ge=0, le=600)
+    jitter: float = Field(default=0.5, ge=0, le=1)
+    retry_after_max: float = Field(default=60.0, ge=0, le=3600)
+
+
+class BreakerPolicy(ConfigModel):
+    """Circuit breaker: open after ``failure_threshold`` consecutive failures, for ``cooldown``."""
+
+    failure_threshold: int = Field(default=5, ge=1, le=1000)
+    cooldown: float = Field(default=30.0, gt=0, le=3600)
+
+
+class Timeouts(ConfigModel):
+    """Per-request socket timeouts in seconds (the overall deadline is on the resolver)."""
+
+    connect: float = Field(default=5.0, gt=0, le=600)
+    read: float = Field(default=30.0, gt=0, le=600)
+    write: float = Field(default=30.0, gt=0, le=600)
+    pool: float = Field(default=5.0, gt=0, le=600)
+
+
+def parse_endpoint(value: str) -> str:
+    """Check an endpoint URL: http/https, a host, no credentials, no query or fragment."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise SpecError("", redact_url(value), "not a valid URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise SpecError("", redact_url(value), "only http:// and https:// endpoints are allowed")
+    if parts.username is not None or parts.password is not None:
+        raise SpecError(
+            "", redact_url(value), "credentials must not be in the URL; use a SecretRef"
+        )
+    if not parts.hostname:
+        raise SpecError("", value, "the URL has no host")
+    if parts.query or parts.fragment:
+        raise SpecError("", redact_url(value), "the URL must have no query or fragment")
+    return value.rstrip("/")
+
+
+class HttpConfig(ResolverConfig):
+    """An HTTP data system: endpoint and the shared client's policy.
+
+    TLS verification is on; ``ca_bundle`` adds a custom CA file, and only
+    ``insecure_skip_verify: true`` turns verification off (logged as a warning every time a
+    client is built). Redirects are followed only to the endpoint's own host or a host in
+    ``allowed_hosts``; bodies over ``max_response_bytes`` are refused.
+    """
+
+    endpoint: str
+    allowed_hosts: tuple[str, ...] = ()
+    ca_bundle: Path | None = None
+    insecure_skip_verify: bool = False
+    max_response_bytes: int = Field(default=16 * MIB, ge=1024, le=1024 * MIB)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    timeouts: Timeouts = Timeouts()
+    retry: RetryPolicy = RetryPolicy()
+    breaker: BreakerPolicy = BreakerPolicy()
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return parse_endpoint(value)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for index, host in enumerate(value):
+            if not host or not set(host.lower()) <= _HOST_CHARS:
+                raise SpecError(f"[{index}]", host, "a host name, without scheme or path")
+        return tuple(host.lower() for host in value)
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise SpecError("", str(value), "CA bundle file not found")
+        return value
+
+    @model_validator(mode="after")
+    def _tls(self) -> HttpConfig:
+        if self.insecure_skip_verify and self.ca_bundle is not None:
+            raise SpecError(
+                "insecure_skip_verify", True, "contradicts ca_bundle: verify with it or not at all"
+            )
+        return self
+
+    @property
+    def host(self) -> str:
+        """The endpoint's host, lower-case."""
+        return (urlsplit(self.endpoint).hostname or "").lower()

@@ -1,0 +1,208 @@
+"""Credentials: where a resolver reads them, and masking them everywhere they could leak.
+
+A config model never holds a credential, only a :class:`SecretRef` naming where it lives:
+an environment variable or a mounted Secret file. (Inside Airflow, a Connection id is the
+third source; the Airflow layer resolves it into the same :class:`Secret`.) Every value
+read is registered with the masker, and a logging filter on the ``datalocality`` and
+``httpx`` loggers replaces registered values and sensitive URL parts with ``***`` in every
+log line. Error messages are built from :func:`redact` as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import model_validator
+
+from datalocality.errors import ResolverConfigError, SpecError
+from datalocality.model import Spec
+
+MASK: Final = "***"
+# Query parameters that carry credentials in the APIs we speak (Amoro's apiKey/signature,
+# WebHDFS's delegation token) or commonly elsewhere.
+SENSITIVE_PARAMS: Final = frozenset(
+    {
+        "apikey",
+        "api_key",
+        "signature",
+        "delegation",
+        "token",
+        "access_token",
+        "password",
+        "secret",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+    }
+)
+# Keys of pass-through option maps (pyiceberg catalog properties, fsspec storage options)
+# that hold credentials and must therefore come from a SecretRef, never from config.
+SECRET_KEY_WORDS: Final = (
+    "secret",
+    "password",
+    "token",
+    "credential",
+    "session",
+    "signature",
+    "key",
+)
+_MIN_MASKED_LENGTH: Final = 4
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_PAIR = re.compile(
+    r"(?i)\b(" + "|".join(re.escape(p) for p in sorted(SENSITIVE_PARAMS)) + r")=([^&\s'\",;]+)"
+)
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+class Secret:
+    """A credential value that never shows itself in ``str``, ``repr`` or f-strings."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        register_secret(value)
+
+    def reveal(self) -> str:
+        """The real value, for the one place that sends it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class SecretRef(Spec):
+    """Where a credential lives: exactly one of an environment variable or a file."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise SpecError("", self.model_dump(exclude_none=True), "give exactly one of env, file")
+        if self.env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.env):
+            raise SpecError("env", self.env, "must be an environment variable name")
+        return self
+
+
+def register_secret(value: str) -> None:
+    """Mask ``value`` in every log line and redacted message from now on."""
+    if len(value) >= _MIN_MASKED_LENGTH:
+        with _lock:
+            _secrets.add(value)
+
+
+def fetch_secret(ref: SecretRef, env: Mapping[str, str], *, field: str) -> Secret:
+    """Read the credential ``ref`` points at; a missing one is a ResolverConfigError.
+
+    ``field`` names the config field for the error message; the value is never shown.
+    """
+    if ref.env is not None:
+        value = env.get(ref.env)
+        if not value:
+            raise ResolverConfigError(f"{field}: environment variable {ref.env} is not set")
+        return Secret(value)
+    assert ref.file is not None
+    try:
+        text = ref.file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ResolverConfigError(
+            f"{field}: cannot read secret file {ref.file} ({type(exc).__name__})"
+        ) from None
+    value = text.strip()
+    if not value:
+        raise ResolverConfigError(f"{field}: secret file {ref.file} is empty")
+    return Secret(value)
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether an option name looks like it holds a credential."""
+    lowered = key.lower()
+    return any(word in lowered for word in SECRET_KEY_WORDS)
+
+
+def check_no_secret_keys(field: str, options: Mapping[str, object]) -> None:
+    """Reject credential-looking keys in a pass-through option map (use a SecretRef)."""
+    for key in options:
+        if is_secret_key(key):
+            raise SpecError(
+                f"{field}.{key}" if field else key,
+                MASK,
+                "looks like a credential: give it as a SecretRef instead",
+            )
+
+
+def redact_url(url: str) -> str:
+    """The URL with userinfo and sensitive query values replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rsplit('@', 1)[1]}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, MASK if k.lower() in SENSITIVE_PARAMS else v) for k, v in pairs], safe="*"
+        )
+    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact(text: str) -> str:
+    """``text`` with registered secrets, sensitive URL parts and ``token=...``-style pairs
+    replaced by ``***``."""
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for value in known:
+        if value in text:
+            text = text.replace(value, MASK)
+    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    return _PAIR.sub(lambda m: f"{m.group(1)}={MASK}", text)
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that redacts the formatted message of every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace the record's message with its redacted form; never drops a record."""
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        masked = redact(message)
+        if masked != message:
+            record.msg = masked
+            record.args = ()
+        return True
+
+
+def install_masking(*logger_names: str) -> None:
+    """Attach one MaskingFilter to each named logger (idempotent)."""
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, MaskingFilter) for f in logger.filters):
+            logger.addFilter(MaskingFilter())
+
+
+LOGGER: Final = logging.getLogger("datalocality.resolvers")
+install_masking(LOGGER.name, "httpx")

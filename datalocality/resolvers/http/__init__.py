@@ -1,0 +1,3 @@
+"""HTTP machinery shared by the HTTP resolvers: client factory, request loop, breaker, policy."""
+
+from __future__ import annotations
