@@ -19,6 +19,7 @@ demo: setup
 	$(BIN)/datalocality demo
 
 lint: setup
+	$(UV) lock --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
