@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import math
 import random
+import sys
+import types
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
-from datalocality.model import CRITERIA, PlacementRequest
-from datalocality.placement import plan
+from datalocality.errors import InfeasiblePlacement
+from datalocality.model import CRITERIA, Chunk, Node, PlacementRequest
+from datalocality.placement import STRATEGIES, plan
+from datalocality.placement.balance import deal_round_robin
+from datalocality.placement.build import Context, Decision
+from datalocality.placement.candidates import Candidates
+from datalocality.placement.mcdm import (
+    TIER_WEIGHTS,
+    CopyDomains,
+    _fits,
+    data_locality,
+    static_criteria,
+)
+from datalocality.placement.spread import least_allocated
+from datalocality.synthetic import build_instance, preset
 from tests.strategies_support import MULTI_COPY, SHAPES, random_spec, shuffled
 
 PEERS = ("vineyard", "spread", "mcdm")
@@ -322,3 +337,219 @@ def test_random_requests_give_checked_plans(strategy: str) -> None:
         result = plan(req, strategy)  # build_plan checks coverage, balance and capacity
         assert len(result.replicas) == req.consumer.replicas
         assert result.totals.bytes == req.total_bytes
+
+
+# --- reference implementations: the plain per-pair loops the fast modules must match -------
+#
+# spread and mcdm keep heaps and per-domain sums; these are the straightforward versions
+# they replaced (every node rescored per replica, every (chunk, node) and (chunk, replica)
+# pair looked at). The one change: data_locality is summed in exact integer tenths, as the
+# fast module does. A float sum in chunk order rounds differently per node, so nodes with
+# equal locality could come out a few ulps apart and a name tie would then be decided by
+# rounding noise rather than by name.
+
+
+def reference_spread(ctx: Context, candidates: Candidates) -> Decision:
+    """Spread, rescoring every node with room for every replica."""
+    consumer = ctx.request.consumer
+    room = dict(candidates.capacity)
+    placed: Counter[str] = Counter()
+    nodes: list[str] = []
+    reasons: list[str] = []
+    terms: list[dict[str, float]] = []
+    for _ in range(consumer.replicas):
+        scored = sorted(
+            (-least_allocated(node, consumer.requests, placed[node.name]), node.name)
+            for node in candidates.nodes
+            if room[node.name] > 0
+        )
+        negative, name = scored[0]
+        room[name] -= 1
+        placed[name] += 1
+        nodes.append(name)
+        reasons.append(f"least allocated {-negative:.2f} (best of {len(scored)} with room)")
+        terms.append({"least_allocated": -negative})
+    loads = deal_round_robin(ctx.request.chunks, consumer.replicas)
+    return Decision(nodes=nodes, loads=loads, score_terms=terms, reasons=reasons)
+
+
+def pair_locality(ctx: Context, node: Node, exact: bool = True) -> float:
+    """data_locality of one node, chunk by chunk (exact tenths, or the float weights)."""
+    weights = (10, 8, 5, 0, 0) if exact else TIER_WEIGHTS
+    total = sum(c.size * weights[ctx.costs.nearest(c, node)[0]] for c in ctx.request.chunks)
+    return total / 10 if exact else total
+
+
+def normalise(values: Sequence[float]) -> list[float]:
+    """Min-max to 0..1; all equal gives 1.0 to everyone."""
+    low, high = min(values), max(values)
+    if high - low <= 1e-12 * max(1.0, abs(high)):
+        return [1.0] * len(values)
+    return [(v - low) / (high - low) for v in values]
+
+
+def reference_mcdm(ctx: Context, candidates: Candidates) -> Decision:
+    """MCDM, normalising and scoring every node with room for every replica."""
+    consumer = ctx.request.consumer
+    weights = consumer.weight_vector
+    top = max(range(len(CRITERIA)), key=lambda i: (weights[i], -i))
+    fixed = {
+        node.name: (*static_criteria(consumer, node), pair_locality(ctx, node))
+        for node in candidates.nodes
+    }
+    room = dict(candidates.capacity)
+    placed: Counter[str] = Counter()
+    nodes: list[str] = []
+    reasons: list[str] = []
+    terms: list[dict[str, float]] = []
+    for _ in range(consumer.replicas):
+        options = [node for node in candidates.nodes if room[node.name] > 0]
+        raw = [
+            (least_allocated(node, consumer.requests, placed[node.name]), *fixed[node.name])
+            for node in options
+        ]
+        columns = [normalise([row[i] for row in raw]) for i in range(len(CRITERIA))]
+        scored: list[tuple[float, str, dict[str, float]]] = []
+        for j, node in enumerate(options):
+            values = {name: columns[i][j] for i, name in enumerate(CRITERIA)}
+            total = sum(w * columns[i][j] for i, w in enumerate(weights))
+            scored.append((-total, node.name, {**values, "total": total}))
+        scored.sort(key=lambda item: (item[0], item[1]))
+        _, name, values = scored[0]
+        room[name] -= 1
+        placed[name] += 1
+        nodes.append(name)
+        terms.append(values)
+        reasons.append(
+            f"score {values['total']:.2f} ({CRITERIA[top]} {values[CRITERIA[top]]:.2f}), "
+            f"best of {len(options)} with room"
+        )
+    by_name = ctx.request.topology.by_name
+    loads = reference_greedy(ctx, [by_name[name] for name in nodes])
+    return Decision(nodes=nodes, loads=loads, score_terms=terms, reasons=reasons)
+
+
+def reference_greedy(ctx: Context, nodes: Sequence[Node]) -> list[list[Chunk]]:
+    """Largest chunk first, to the cheapest replica that may take it, over every replica."""
+    quota = ctx.quota
+    loads: list[list[Chunk]] = [[] for _ in nodes]
+    sizes = [0] * len(nodes)
+    at_hi = 0
+    for chunk in sorted(ctx.request.chunks, key=lambda c: (-c.size, c.id)):
+        fits = [r for r in range(len(nodes)) if _fits(quota, len(loads[r]), sizes[r], chunk, at_hi)]
+        if fits:
+            r = min(fits, key=lambda r: (ctx.costs.cost(chunk, nodes[r]), sizes[r], r))
+        else:
+            r = min(range(len(nodes)), key=lambda r: (len(loads[r]) if quota.unit else sizes[r], r))
+        loads[r].append(chunk)
+        sizes[r] += chunk.size
+        if quota.unit and len(loads[r]) == quota.hi:
+            at_hi += 1
+    return loads
+
+
+@pytest.fixture
+def references(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register the reference loops as strategies ``spread-reference``, ``mcdm-reference``."""
+    for name, place in (("spread", reference_spread), ("mcdm", reference_mcdm)):
+        module = types.ModuleType(f"tests.reference_{name}")
+        module.place = place  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+        monkeypatch.setitem(STRATEGIES, f"{name}-reference", module.__name__)
+
+
+def scored_spec(seed: int) -> Spec:
+    """A random request that varies every mcdm criterion, with many exact ties."""
+    rng = random.Random(seed)
+    spec = random_spec(seed, SHAPES[rng.choice(sorted(SHAPES))])
+    caps = ("gpu", "nvme", "fpga")
+    for node in spec["topology"]["nodes"]:
+        node["allocatable"] = {
+            **node.get("allocatable", {}),
+            "cpu": rng.choice([2, 4, 8]),
+            "memory": rng.choice(["4Gi", "8Gi", "16Gi"]),
+        }
+        node["requested"] = {**node.get("requested", {}), "cpu": rng.choice([0, 0, 1, 2])}
+        node["node_type"] = rng.choice(["", "edge", "cloud"])
+        node["capabilities"] = rng.sample(caps, rng.randint(0, 3))
+    consumer = spec["consumer"]
+    consumer["requests"] = rng.choice([{}, {"cpu": "500m"}, {"cpu": 1, "memory": "1Gi"}])
+    consumer["preferredNodeType"] = rng.choice(["", "edge", "cloud"])
+    consumer["capabilities"] = rng.sample(caps, rng.randint(0, 2))
+    if rng.random() < 0.5:
+        parts = {c: rng.choice([0, 0, 1, 2, 4]) for c in CRITERIA}
+        parts[rng.choice(CRITERIA)] += 1
+        consumer["weights"] = {c: n / sum(parts.values()) for c, n in parts.items() if n}
+    else:
+        consumer["workloadClass"] = rng.choice(["default", "data-intensive", "compute-intensive"])
+    chunks = [chunk for source in spec["sources"] for chunk in source.get("chunks", [])]
+    zero = rng.random()
+    for chunk in chunks:
+        if zero < 0.1 or (zero < 0.2 and rng.random() < 0.3):
+            chunk["size"] = 0  # all chunks empty (unit quota of 0 bytes), or some
+    return spec
+
+
+def same_plans(request: PlacementRequest, strategy: str) -> None:
+    """The fast strategy and its reference give the same plan, or both raise."""
+    try:
+        expected = plan(request, f"{strategy}-reference").to_json_dict()
+    except InfeasiblePlacement:
+        with pytest.raises(InfeasiblePlacement):
+            plan(request, strategy)
+        return
+    got = plan(request, strategy).to_json_dict()
+    assert got.pop("strategy") == strategy
+    expected.pop("strategy")
+    assert got == expected
+
+
+@pytest.mark.usefixtures("references")
+@pytest.mark.parametrize("strategy", ["spread", "mcdm"])
+def test_same_plans_as_reference_on_random_requests(strategy: str) -> None:
+    for seed in range(150):
+        for shape in sorted(SHAPES):
+            same_plans(PlacementRequest.parse(random_spec(seed, SHAPES[shape])), strategy)
+        same_plans(PlacementRequest.parse(scored_spec(seed)), strategy)
+
+
+def zoned(request: PlacementRequest, rng: random.Random) -> PlacementRequest:
+    """The same request with some chunks' first copy moved to its zone, region or cluster,
+    and some chunks left with no copy at all."""
+    spec = request.model_dump(by_alias=True, exclude_unset=True)
+    nodes = {n["name"]: n for n in spec["topology"]["nodes"]}
+    for chunk in (c for source in spec["sources"] for c in source["chunks"]):
+        locations = list(chunk.get("locations", ()))
+        if locations and rng.random() < 0.3:
+            kind = rng.choice(["zone", "region", "cluster", ""])
+            home = nodes[locations[0]]
+            locations = [f"{kind}:{home[kind]}", *locations[1:]] if kind else []
+            chunk["locations"] = locations
+    return PlacementRequest.parse(spec)
+
+
+@pytest.mark.usefixtures("references")
+@pytest.mark.parametrize("strategy", ["spread", "mcdm"])
+@pytest.mark.parametrize("unit", [True, False])
+def test_same_plans_as_reference_on_synthetic_instances(strategy: str, unit: bool) -> None:
+    rng = random.Random(0)
+    for seed in range(8):
+        same_plans(build_instance("small", seed, unit), strategy)
+        two = build_instance(preset("small", copies=2), seed, unit)
+        same_plans(two, strategy)
+        same_plans(zoned(two, rng), strategy)
+        tight = preset("small", clusters=2, pods_per_node=1, replicas=8, copies=2)
+        same_plans(zoned(build_instance(tight, seed, unit), rng), strategy)
+    medium = preset("medium", chunks=1500, nodes=60, replicas=24, copies=2, clusters=2)
+    same_plans(zoned(build_instance(medium, 0, unit), rng), strategy)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_data_locality_sums_per_domain_equal_the_per_pair_sums(seed: int) -> None:
+    spec = scored_spec(seed) if seed % 2 else random_spec(seed, SHAPES["everything"])
+    ctx = Context.of(PlacementRequest.parse(spec))
+    nodes = ctx.request.topology.nodes
+    fast = data_locality(ctx, nodes, CopyDomains(ctx.costs))
+    assert fast == [pair_locality(ctx, node) for node in nodes]
+    # The float sum of the per-chunk weights differs by rounding only.
+    assert fast == pytest.approx([pair_locality(ctx, n, exact=False) for n in nodes], rel=1e-12)
