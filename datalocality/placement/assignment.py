@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from datalocality.model import Chunk
 from datalocality.placement.build import Context
+from datalocality.placement.exchange import improve_by_exchange
 from datalocality.placement.flow import assign_by_flow
 from datalocality.placement.tree import Domain, DomainTree
 
@@ -26,9 +27,12 @@ def replica_nodes(counts: Mapping[str, int]) -> list[str]:
 
 
 def assign_fixed(
-    ctx: Context, tree: DomainTree, counts: Mapping[str, int]
+    ctx: Context, tree: DomainTree, counts: Mapping[str, int], *, polish: bool = True
 ) -> tuple[list[str], list[list[Chunk]]]:
-    """Assign every chunk to one replica on the given nodes, cheaply and balanced."""
+    """Assign every chunk to one replica on the given nodes, cheaply and balanced.
+
+    ``polish`` runs the exchange search on uneven sizes (a search over many layouts
+    polishes only the most promising ones)."""
     nodes = replica_nodes(counts)
     quota = ctx.quota
     chunks = ctx.request.chunks
@@ -44,7 +48,7 @@ def assign_fixed(
                 rooms[first[name] + offset] += quota.unit_size
         return nodes, _pack(tree, nodes, rooms, chunks)
     loads = _pack(tree, nodes, [quota.byte_cap] * len(nodes), chunks)
-    return nodes, improve_by_exchange(ctx, nodes, loads, quota.byte_cap)
+    return nodes, improve_by_exchange(ctx, nodes, loads, quota.byte_cap) if polish else loads
 
 
 def _extras(tree: DomainTree, counts: Mapping[str, int]) -> dict[str, int]:
@@ -173,51 +177,3 @@ def _domains_at(tree: DomainTree, locations: tuple[str, ...], level: int) -> lis
         if home[0] <= level
     }
     return sorted(found, key=repr)
-
-
-EXCHANGE_BUDGET = 2_000_000
-
-
-def improve_by_exchange(
-    ctx: Context, nodes: list[str], loads: list[list[Chunk]], cap: int
-) -> list[list[Chunk]]:
-    """Moves and swaps of uneven chunks between replicas on different nodes while they
-    cut cost within the byte cap: local-first packing can strand a large remote chunk
-    that a small local one could have made room for. Skipped when too large to pay off."""
-    names = sorted(set(nodes))
-    if len(names) < 2 or len(ctx.request.chunks) ** 2 > EXCHANGE_BUDGET:
-        return loads
-    by_name = ctx.request.topology.by_name
-    cost = {
-        (c.id, name): ctx.costs.cost(c, by_name[name]) for c in ctx.request.chunks for name in names
-    }
-    used = [sum(c.size for c in chunks) for chunks in loads]
-    budget = EXCHANGE_BUDGET
-    improved = True
-    while improved and budget > 0:
-        improved = False
-        for i, j in ((i, j) for i in range(len(nodes)) for j in range(len(nodes))):
-            if nodes[i] == nodes[j]:
-                continue
-            ni, nj = nodes[i], nodes[j]
-            for a in list(loads[i]):
-                budget -= 1 + len(loads[j])
-                here, there = cost[(a.id, ni)], cost[(a.id, nj)]
-                if used[j] + a.size <= cap and ctx.below(there, here):
-                    loads[i].remove(a)
-                    loads[j].append(a)
-                    used[i] -= a.size
-                    used[j] += a.size
-                    improved = True
-                    continue
-                for b in loads[j]:
-                    gain = here + cost[(b.id, nj)] - there - cost[(b.id, ni)]
-                    fits = used[i] - a.size + b.size <= cap and used[j] - b.size + a.size <= cap
-                    if fits and ctx.below(0.0, gain):
-                        loads[i][loads[i].index(a)] = b
-                        loads[j][loads[j].index(b)] = a
-                        used[i] += b.size - a.size
-                        used[j] += a.size - b.size
-                        improved = True
-                        break
-    return loads

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from datalocality.errors import PlacementError
 from datalocality.model import (
@@ -37,7 +38,7 @@ class Context:
     quota: Quota
     _trees: dict[tuple[tuple[str, int], ...], DomainTree] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def scale(self) -> float:
         """Cost of reading every byte from the farthest tier: the yardstick for rounding."""
         return self.request.total_bytes * max(self.costs.per_byte)

@@ -56,8 +56,10 @@ def _meets(ctx: Context, cost: float, bound: float) -> bool:
     return not ctx.below(bound, cost)
 
 
-def _evaluate(ctx: Context, tree: DomainTree, counts: Mapping[str, int]) -> _Best:
-    nodes, loads = assign_fixed(ctx, tree, counts)
+def _evaluate(
+    ctx: Context, tree: DomainTree, counts: Mapping[str, int], polish: bool = True
+) -> _Best:
+    nodes, loads = assign_fixed(ctx, tree, counts, polish=polish)
     decision = Decision(nodes=nodes, loads=loads)
     return decision.cost(ctx), dict(counts), decision
 
@@ -90,16 +92,21 @@ def _vectors(names: list[str], capacity: Mapping[str, int], left: int) -> Iterat
 
 
 def _search_all(ctx: Context, tree: DomainTree, capacity: Mapping[str, int], best: _Best) -> _Best:
-    """Every replica layout, cheapest bound first, until the bound passes the best cost."""
+    """Every replica layout, cheapest bound first, until the bound passes the best cost.
+
+    Layouts are compared on the quick assignment; only the winner is then polished by the
+    exchange search (uneven sizes), which is too slow to run on hundreds of layouts."""
     layouts = list(_vectors(sorted(capacity), capacity, ctx.quota.replicas))
     ranked = sorted(layouts, key=lambda c: (tree.bound(c), sorted(c.items())))
-    for counts in ranked:
-        if not ctx.below(tree.bound(counts), best[0]):
+    quick = _evaluate(ctx, tree, ranked[0], polish=False)
+    for counts in ranked[1:]:
+        if not ctx.below(tree.bound(counts), quick[0]):
             break
-        candidate = _evaluate(ctx, tree, counts)
-        if ctx.below(candidate[0], best[0]):
-            best = candidate
-    return best
+        candidate = _evaluate(ctx, tree, counts, polish=False)
+        if ctx.below(candidate[0], quick[0]):
+            quick = candidate
+    polished = _evaluate(ctx, tree, quick[1])
+    return polished if ctx.below(polished[0], best[0]) else best
 
 
 def _local_search(
