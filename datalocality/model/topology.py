@@ -86,12 +86,12 @@ class Node(Spec):
 
     def replica_capacity(self, per_replica: Resources) -> int:
         """How many replicas with these requests fit on the node (pods, cpu, memory)."""
-        free = self.free()
-        fits = free.pods
+        have, used = self.allocatable, self.requested
+        fits = have.pods - used.pods
         if per_replica.cpu > 0:
-            fits = min(fits, math.floor(free.cpu / per_replica.cpu + 1e-9))
+            fits = min(fits, math.floor((have.cpu - used.cpu) / per_replica.cpu + 1e-9))
         if per_replica.memory > 0:
-            fits = min(fits, free.memory // per_replica.memory)
+            fits = min(fits, (have.memory - used.memory) // per_replica.memory)
         return max(0, fits)
 
 

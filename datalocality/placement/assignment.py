@@ -15,7 +15,8 @@ import heapq
 from collections.abc import Mapping
 
 from datalocality.model import Chunk
-from datalocality.placement.build import Context
+from datalocality.placement.build import Context, Decision
+from datalocality.placement.costs import REMOTE
 from datalocality.placement.exchange import improve_by_exchange
 from datalocality.placement.flow import assign_by_flow
 from datalocality.placement.tree import Domain, DomainTree
@@ -28,7 +29,7 @@ def replica_nodes(counts: Mapping[str, int]) -> list[str]:
 
 def assign_fixed(
     ctx: Context, tree: DomainTree, counts: Mapping[str, int], *, polish: bool = True
-) -> tuple[list[str], list[list[Chunk]]]:
+) -> Decision:
     """Assign every chunk to one replica on the given nodes, cheaply and balanced.
 
     ``polish`` runs the exchange search on uneven sizes (a search over many layouts
@@ -38,7 +39,7 @@ def assign_fixed(
     chunks = ctx.request.chunks
     if quota.unit and tree.multi_copy:
         per_node = assign_by_flow(ctx, tree, counts)
-        return nodes, _split_nodes(nodes, per_node, quota.lo)
+        return Decision(nodes=nodes, loads=_split_nodes(nodes, per_node, quota.lo))
     if quota.unit:
         extras = _extras(tree, counts)
         rooms = [quota.unit_size * quota.lo] * len(nodes)
@@ -46,9 +47,12 @@ def assign_fixed(
         for name, extra in extras.items():
             for offset in range(extra):
                 rooms[first[name] + offset] += quota.unit_size
-        return nodes, _pack(tree, nodes, rooms, chunks)
-    loads = _pack(tree, nodes, [quota.byte_cap] * len(nodes), chunks)
-    return nodes, improve_by_exchange(ctx, nodes, loads, quota.byte_cap) if polish else loads
+        loads, reads = _pack(tree, nodes, rooms, chunks)
+        return Decision(nodes=nodes, loads=loads, reads=reads)
+    loads, reads = _pack(tree, nodes, [quota.byte_cap] * len(nodes), chunks)
+    if polish and improve_by_exchange(ctx, nodes, loads, quota.byte_cap):
+        return Decision(nodes=nodes, loads=loads)  # exchanged: reads are found again
+    return Decision(nodes=nodes, loads=loads, reads=reads)
 
 
 def _extras(tree: DomainTree, counts: Mapping[str, int]) -> dict[str, int]:
@@ -105,7 +109,7 @@ def _split_nodes(
 
 def _pack(
     tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chunk, ...]
-) -> list[list[Chunk]]:
+) -> tuple[list[list[Chunk]], list[list[tuple[int, str]]]]:
     """Bottom-up matching: every domain serves its own replicas before passing data up.
 
     At each level, chunks whose copies all lie in one domain of that level are packed into
@@ -113,7 +117,23 @@ def _pack(
     replica with most room among all of them.
     """
     loads: list[list[Chunk]] = [[] for _ in nodes]
+    reads: list[list[tuple[int, str]]] = [[] for _ in nodes]
     room = list(rooms)
+    costs = tree.costs
+    # Data with one copy is read at the level where it is matched: record the tier now
+    # instead of searching it again for every chunk when the plan is built.
+    one_copy: dict[tuple[str, ...], bool] = {}
+
+    def place(index: int, chunk: Chunk, level: int) -> None:
+        loads[index].append(chunk)
+        single = one_copy.get(chunk.locations)
+        if single is None:
+            single = one_copy[chunk.locations] = len(tree.copy_domains(chunk.locations)) == 1
+        if single:
+            reads[index].append((level, chunk.locations[0] if chunk.locations else REMOTE))
+        else:
+            reads[index].append(costs.nearest(chunk, costs.nodes[nodes[index]]))
+
     under: list[dict[Domain, list[int]]] = [{} for _ in range(5)]
     for index, name in enumerate(nodes):
         for level, domain in enumerate(tree.path[name]):
@@ -145,7 +165,7 @@ def _pack(
                 size = order[rank].size
                 if heap and -heap[0][0] >= size:
                     free, index = heapq.heappop(heap)
-                    loads[index].append(order[rank])
+                    place(index, order[rank], level)
                     room[index] -= size
                     if room[index] > 0:
                         heapq.heappush(heap, (free + size, index))
@@ -156,7 +176,7 @@ def _pack(
             options = [i for d in domains for i in under[level].get(d, [])]
             index = max(options, key=lambda i: (room[i], -i), default=-1)
             if index >= 0 and room[index] >= size:
-                loads[index].append(order[rank])
+                place(index, order[rank], level)
                 room[index] -= size
             else:
                 left.append(rank)
@@ -164,7 +184,7 @@ def _pack(
         remaining = left
     if remaining:
         raise AssertionError(f"chunks left unassigned: {[order[r].id for r in remaining][:3]}")
-    return loads
+    return loads, reads
 
 
 def _domains_at(tree: DomainTree, locations: tuple[str, ...], level: int) -> list[Domain]:

@@ -72,17 +72,18 @@ class Decision:
     reasons: list[str] | None = None
     notes: list[str] = field(default_factory=list)
     proven_optimal: bool = False
-    _nearest: list[list[tuple[int, str]]] | None = field(default=None, repr=False)
+    # Per replica, per chunk: (tier, location read from); filled by whoever knows it first.
+    reads: list[list[tuple[int, str]]] | None = field(default=None, repr=False)
 
     def nearest(self, ctx: Context) -> list[list[tuple[int, str]]]:
         """Per replica, per chunk: the tier and location it is read from (computed once)."""
-        if self._nearest is None:
+        if self.reads is None:
             nodes = ctx.request.topology.by_name
-            self._nearest = [
+            self.reads = [
                 [ctx.costs.nearest(chunk, nodes[name]) for chunk in chunks]
                 for name, chunks in zip(self.nodes, self.loads, strict=True)
             ]
-        return self._nearest
+        return self.reads
 
     def cost(self, ctx: Context) -> float:
         """Total seconds of transfer this decision implies."""

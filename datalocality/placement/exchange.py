@@ -18,21 +18,20 @@ from datalocality.placement.build import Context
 EXCHANGE_BUDGET = 4_000_000
 
 
-def improve_by_exchange(
-    ctx: Context, nodes: list[str], loads: list[list[Chunk]], cap: int
-) -> list[list[Chunk]]:
-    """Improve ``loads`` in place by moves, swaps and one-for-two ejections; return it."""
+def improve_by_exchange(ctx: Context, nodes: list[str], loads: list[list[Chunk]], cap: int) -> bool:
+    """Improve ``loads`` in place by moves, swaps and one-for-two ejections; True if any."""
     names = sorted(set(nodes))
     if len(names) < 2 or len(ctx.request.chunks) ** 2 > EXCHANGE_BUDGET:
-        return loads
+        return False
     by_name = ctx.request.topology.by_name
     cost = {
         (c.id, name): ctx.costs.cost(c, by_name[name]) for c in ctx.request.chunks for name in names
     }
     search = _Search(ctx, nodes, loads, cap, cost)
+    changed = False
     while search.budget > 0 and search.sweep():
-        pass
-    return loads
+        changed = True
+    return changed
 
 
 class _Search:

@@ -59,8 +59,7 @@ def _meets(ctx: Context, cost: float, bound: float) -> bool:
 def _evaluate(
     ctx: Context, tree: DomainTree, counts: Mapping[str, int], polish: bool = True
 ) -> _Best:
-    nodes, loads = assign_fixed(ctx, tree, counts, polish=polish)
-    decision = Decision(nodes=nodes, loads=loads)
+    decision = assign_fixed(ctx, tree, counts, polish=polish)
     return decision.cost(ctx), dict(counts), decision
 
 
