@@ -47,7 +47,7 @@ from datalocality.kube.claims import (
 )
 from datalocality.kube.client import KubeClient
 from datalocality.kube.names import build_data_source_name
-from datalocality.kube.objects import name_of, namespace_of
+from datalocality.kube.objects import is_terminating, name_of, namespace_of
 from datalocality.kube.resources import CRD_API_VERSION, resource_for
 from datalocality.model import DataInput, DataSource
 
@@ -96,6 +96,8 @@ class _Binder:
                 action.source_name, lambda o: with_claim_ref(o, action.ref), "status"
             )
         elif isinstance(action, MarkBound | MarkLost):
+            if isinstance(action, MarkBound):
+                self._check_referenced(action.source_name, action.ref)
             phase = "Bound" if isinstance(action, MarkBound) else "Lost"
             reason = "BindingSuccessful" if phase == "Bound" else "DataSourceLost"
             message = f"DataSource {action.source_name}" + (
@@ -122,6 +124,14 @@ class _Binder:
             delete_if_unreferenced(client, action.name)
         else:  # Resolve, RetryAfter, GiveUp are the caller's
             raise TypeError(f"not an API action: {action!r}")
+
+    def _check_referenced(self, name: str, ref: str) -> None:
+        """Restart unless the source still holds ``ref``: it may have been deleted (and
+        recreated by another binder, without the reference) since the reference was added,
+        and a claim marked Bound on it would be Bound without a reference."""
+        source = self.client.get(SOURCES, name)
+        if source is None or is_terminating(source) or ref not in source_state(source).refs:
+            raise _Restart(f"DataSource {name} no longer holds {ref}")
 
     def _modify_source(self, name: str, edit: Callable[[Obj], Obj | None], sub: str) -> None:
         def guarded(obj: Obj) -> Obj | None:

@@ -6,6 +6,9 @@ CRDs, Volcano, Karmada and built-in kinds, and returns plain dicts. Status codes
 classified: 400/401/403/404/422 are final; 409 and 410 mean something to the caller;
 429 waits for Retry-After; 5xx and timeouts are retried, except that a write which may
 have landed (5xx, timeout, broken connection) is re-read before it is tried again.
+Build the ApiClient with ``Configuration.retries = False``: urllib3's default Retry
+re-sends GET/PUT/DELETE by itself (on 429/503 with Retry-After, on broken connections),
+which is safe (PUTs carry a resourceVersion) but doubles the retries and hides answers.
 """
 
 from __future__ import annotations
@@ -129,16 +132,22 @@ class KubeClient:
                 self.sleep(delay)
         raise ApiUnavailable(f"{method} {path} kept failing after {policy.attempts} attempts")
 
-    def _classify(self, method: str, exc: ApiException, attempt: int) -> float:
-        """Raise for final and meaningful codes; return the wait before retrying the rest."""
+    def _classify(
+        self, method: str, exc: ApiException, attempt: int, *, watching: bool = False
+    ) -> float:
+        """Raise for final and meaningful codes; return the wait before retrying the rest.
+
+        409 means something only to a write and 410 only to a watch; on other requests
+        they are final like any other 4xx (the private signals never reach callers).
+        """
         status = int(exc.status or 0)
         body = _status_body(exc)
         message = str(body.get("message", exc.reason or ""))
         if status == 404:
             raise ObjectNotFound(status, "NotFound", message)
-        if status == 409:
+        if status == 409 and method in _WRITES:
             raise _Conflict(str(body.get("reason") or "Conflict"))
-        if status == 410:
+        if status == 410 and watching:
             raise _Gone(message)
         if status == 429:
             after = _retry_after(exc)
@@ -183,7 +192,9 @@ class KubeClient:
         """Create ``manifest``, or adopt the object with its name if it is ours.
 
         Ours means the same run key and spec hash annotations. A terminating object is
-        waited for; anything else raises ObjectConflict and is left untouched.
+        waited for; anything else raises ObjectConflict and is left untouched. Any 409
+        (AlreadyExists, or a Conflict that may or may not have let the create land) and
+        any write that may have landed is settled by reading the name back.
         """
         resource = resource_of(manifest)
         name, namespace = name_of(manifest), namespace_of(manifest)
@@ -191,11 +202,8 @@ class KubeClient:
         for attempt in range(1, policy.attempts + 1):
             try:
                 return Created(self._request("POST", resource.path(namespace), body=manifest), True)
-            except _Conflict as exc:
-                if exc.reason != "AlreadyExists":
-                    raise ObjectConflict(f"{resource.kind} {name}: {exc.reason}") from exc
-            except _Ambiguous:
-                pass  # maybe created: the read below tells
+            except (_Conflict, _Ambiguous):
+                pass  # taken, or maybe created by us: the read below tells
             existing = self.get(resource, name, namespace)
             if existing is None:
                 self.sleep(policy.delay(attempt))
@@ -257,7 +265,10 @@ class KubeClient:
         resource_version: str = "",
         propagation: str = "Background",
     ) -> bool:
-        """Delete; False when it was already gone or ``resource_version`` no longer held."""
+        """Delete; False when it was already gone or ``resource_version`` no longer held.
+
+        After a failed attempt that may have landed, finding it gone counts as deleted.
+        """
         body: Obj = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation}
         if resource_version:
             body["preconditions"] = {"resourceVersion": resource_version}
@@ -266,9 +277,11 @@ class KubeClient:
                 self._request("DELETE", resource.path(namespace, name), body=body)
                 return True
             except ObjectNotFound:
-                return False
+                return attempt > 1
             except _Conflict:
-                return False
+                if resource_version:
+                    return False  # the precondition no longer holds
+                self.sleep(self.policy.delay(attempt))  # no precondition: a transient 409
             except _Ambiguous:
                 current = self.get(resource, name, namespace)
                 if current is None or is_terminating(current):
@@ -357,7 +370,7 @@ class KubeClient:
                 _request_timeout=self.policy.watch_timeout_seconds + 30,
             )
         except ApiException as exc:
-            self._classify("GET", exc, 1)
+            self._classify("GET", exc, 1, watching=True)
             raise ApiUnavailable(f"watch {resource.plural}: {exc.status}") from exc
         try:
             for line in iter_resp_lines(response):
@@ -375,4 +388,5 @@ class KubeClient:
                     )
                 yield str(event.get("type")), obj
         finally:
+            response.close()  # a stream left early must not go back to the pool half-read
             response.release_conn()

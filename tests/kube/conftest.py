@@ -1,10 +1,15 @@
-"""The one place that decides what the client tests talk to.
+"""The one place that decides what the client tests talk to: the embedded emulator.
 
-Today: :class:`tests.kube.fake_api.FakeApiServer` behind ``ApiClient.rest_client``'s
-pool manager. Switching to the embedded emulator (``datalocality.sandbox``) means
-changing ``api_server`` and ``api_client`` here: the tests use only ``server.inject``
-(the sandbox's fault arguments), ``request_log`` (recorded at the pool manager, so it
-works over real HTTP too) and the KubeClient.
+Each test gets its own sandbox (``datalocality.sandbox``) on a loopback port, with our
+CRDs preloaded, reached over real HTTP through the kubeconfig it writes. The tests use
+``api_server`` (:class:`tests.kube.emulator.EmulatedApi`: the sandbox's fault arguments,
+direct reads, another actor's writes), ``request_log`` (recorded at the pool manager,
+under the real HTTP transport) and the KubeClient.
+
+The ApiClient is built with ``Configuration.retries = False``: urllib3's default Retry
+would otherwise re-send idempotent requests on its own (GET/PUT/DELETE on 429/503 with
+Retry-After, and on broken connections), hiding from the client the very answers whose
+handling these tests count. ``test_faults_on_sandbox`` also runs with urllib3's defaults.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration
 
 from datalocality.kube.client import KubeClient
 from datalocality.kube.objects import RetryPolicy
-from tests.kube.fake_api import FakeApiServer
+from datalocality.sandbox import Sandbox
+from tests.kube.emulator import EmulatedApi, start_emulator
 
 
 @dataclass
@@ -34,7 +41,7 @@ class RequestLog:
 
 
 class _Recording:
-    """Wraps a pool manager (fake or real) and logs each request before sending it."""
+    """Wraps the real pool manager and logs each request before sending it."""
 
     def __init__(self, inner: Any, log: RequestLog) -> None:
         self.inner = inner
@@ -48,9 +55,32 @@ class _Recording:
         return getattr(self.inner, name)
 
 
+def api_client_for(
+    sandbox: Sandbox, log: RequestLog | None = None, *, urllib3_retries: bool = False
+) -> ApiClient:
+    """An ApiClient configured from the sandbox's kubeconfig (close it after use)."""
+    configuration = Configuration()
+    kube_config.load_kube_config(
+        config_file=str(sandbox.kubeconfig_path), client_configuration=configuration
+    )
+    if not urllib3_retries:
+        configuration.retries = False
+    client = ApiClient(configuration)
+    if log is not None:
+        client.rest_client.pool_manager = _Recording(client.rest_client.pool_manager, log)
+    return client
+
+
 @pytest.fixture
-def api_server() -> FakeApiServer:
-    return FakeApiServer()
+def sandbox() -> Iterator[Sandbox]:
+    with start_emulator() as running:
+        yield running
+        assert running.errors == []
+
+
+@pytest.fixture
+def api_server(sandbox: Sandbox) -> EmulatedApi:
+    return EmulatedApi(sandbox)
 
 
 @pytest.fixture
@@ -59,10 +89,8 @@ def request_log() -> RequestLog:
 
 
 @pytest.fixture
-def api_client(api_server: FakeApiServer, request_log: RequestLog) -> Iterator[ApiClient]:
-    config = Configuration(host="http://fake.invalid")
-    client = ApiClient(config)
-    client.rest_client.pool_manager = _Recording(api_server, request_log)
+def api_client(sandbox: Sandbox, request_log: RequestLog) -> Iterator[ApiClient]:
+    client = api_client_for(sandbox, request_log)
     yield client
     client.close()
 

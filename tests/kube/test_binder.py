@@ -16,7 +16,7 @@ from datalocality.kube.client import KubeClient
 from datalocality.kube.names import TaskKey, build_claim_name, build_data_source_name
 from datalocality.model import Chunk, DataInput, DataSource, DataSourceClaim
 from tests.kube.conftest import RequestLog
-from tests.kube.fake_api import FakeApiServer
+from tests.kube.emulator import EmulatedApi
 from tests.kube.support import NOW
 
 INPUT = DataInput(system="iceberg", dataSourceName="db.Events", attributes={"day": "7"})
@@ -68,7 +68,7 @@ def bind(
     return apply_binding(kube, manifest or claim_manifest(), resolve=resolver, **kwargs)
 
 
-def refs(api_server: FakeApiServer, name: str = SOURCE_NAME) -> list[str]:
+def refs(api_server: EmulatedApi, name: str = SOURCE_NAME) -> list[str]:
     source = api_server.stored(SOURCES, name)
     assert source is not None
     status = source.get("status") or {}
@@ -77,7 +77,7 @@ def refs(api_server: FakeApiServer, name: str = SOURCE_NAME) -> list[str]:
 
 
 def test_dynamic_binding_creates_references_and_binds(
-    kube: KubeClient, api_server: FakeApiServer
+    kube: KubeClient, api_server: EmulatedApi
 ) -> None:
     resolver = Resolver()
     bound = bind(kube, resolver)
@@ -89,7 +89,7 @@ def test_dynamic_binding_creates_references_and_binds(
 
 
 def test_a_retried_task_adopts_everything(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog
 ) -> None:
     first = bind(kube, Resolver())
     objects = dict(api_server.objects)
@@ -104,7 +104,7 @@ def test_a_retried_task_adopts_everything(
 
 
 def test_claims_with_one_identity_share_one_source(
-    kube: KubeClient, api_server: FakeApiServer
+    kube: KubeClient, api_server: EmulatedApi
 ) -> None:
     resolver = Resolver()
     a = bind(kube, resolver, claim_manifest("train"))
@@ -117,9 +117,7 @@ def test_claims_with_one_identity_share_one_source(
     assert len([k for k in api_server.objects if k[0].endswith("datasources")]) == 1
 
 
-def test_a_user_made_source_is_bound_statically(
-    kube: KubeClient, api_server: FakeApiServer
-) -> None:
+def test_a_user_made_source_is_bound_statically(kube: KubeClient, api_server: EmulatedApi) -> None:
     user_source = DataSource.for_input(INPUT, chunks=[Chunk(id="mine")], observed_at=NOW)
     api_server.put_object(SOURCES, build_data_source("hand-made", user_source))
     resolver = Resolver()
@@ -129,7 +127,7 @@ def test_a_user_made_source_is_bound_statically(
 
 
 def test_a_rival_reference_written_concurrently_is_kept(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog
 ) -> None:
     api_server.inject("update", "datasources", subresource="status", code=409)
     bound = bind(kube, Resolver())
@@ -138,7 +136,7 @@ def test_a_rival_reference_written_concurrently_is_kept(
 
 
 def test_a_source_create_that_landed_but_failed_is_adopted(
-    kube: KubeClient, api_server: FakeApiServer
+    kube: KubeClient, api_server: EmulatedApi
 ) -> None:
     api_server.inject("create", "datasources", code=500, after=True)
     bind(kube, Resolver())
@@ -146,7 +144,7 @@ def test_a_source_create_that_landed_but_failed_is_adopted(
 
 
 def test_a_crash_between_reference_and_bound_is_adopted_by_the_retry(
-    kube: KubeClient, api_server: FakeApiServer
+    kube: KubeClient, api_server: EmulatedApi
 ) -> None:
     api_server.inject("update", "datasourceclaims", subresource="status", code=403)
     with pytest.raises(ApiRejected):
@@ -163,7 +161,7 @@ def test_a_crash_between_reference_and_bound_is_adopted_by_the_retry(
 
 
 def test_not_found_is_retried_on_schedule_then_reported(
-    kube: KubeClient, api_server: FakeApiServer
+    kube: KubeClient, api_server: EmulatedApi
 ) -> None:
     waits: list[float] = []
     resolver = Resolver(None, None, None, None)
@@ -185,7 +183,7 @@ def test_data_that_appears_while_retrying_is_bound(kube: KubeClient) -> None:
 
 
 def test_a_deleted_source_turns_the_claim_lost_and_the_retry_binds_anew(
-    kube: KubeClient, api_server: FakeApiServer
+    kube: KubeClient, api_server: EmulatedApi
 ) -> None:
     resolver = Resolver()
     bind(kube, resolver)
@@ -207,7 +205,7 @@ def test_a_deleted_source_turns_the_claim_lost_and_the_retry_binds_anew(
 
 
 def test_a_stale_source_is_refreshed_before_binding(
-    kube: KubeClient, api_server: FakeApiServer
+    kube: KubeClient, api_server: EmulatedApi
 ) -> None:
     clock = Clock()
     resolver = Resolver()
@@ -222,7 +220,7 @@ def test_a_stale_source_is_refreshed_before_binding(
 
 @pytest.mark.parametrize(("policy", "kept"), [("Delete", False), ("Retain", True)])
 def test_releasing_the_last_claim_follows_the_reclaim_policy(
-    kube: KubeClient, api_server: FakeApiServer, policy: str, kept: bool
+    kube: KubeClient, api_server: EmulatedApi, policy: str, kept: bool
 ) -> None:
     resolver = Resolver(policy=policy)
     a = bind(kube, resolver, claim_manifest("train"))
@@ -231,3 +229,31 @@ def test_releasing_the_last_claim_follows_the_reclaim_policy(
     assert refs(api_server) == [f"data/{b.claim['metadata']['name']}"]
     release_binding(kube, "data", b.claim["metadata"]["name"])
     assert (api_server.stored(SOURCES, SOURCE_NAME) is not None) == kept
+
+
+def test_a_source_replaced_between_reference_and_bound_is_not_bound_without_it(
+    kube: KubeClient, api_server: EmulatedApi
+) -> None:
+    """Deleted and recreated (without our reference) after AddClaimRef, before MarkBound."""
+    transitions: list[str] = []
+    raced: list[bool] = []
+    original = kube.modify
+
+    def racing(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        result = original(*args, **kwargs)
+        if args[0] is SOURCES and not raced and result["status"].get("claimRefs"):
+            raced.append(True)
+            replacement = {k: v for k, v in result.items() if k != "status"}
+            replacement["metadata"] = {
+                k: v for k, v in result["metadata"].items() if k not in ("uid", "resourceVersion")
+            }
+            api_server.remove_object(SOURCES, SOURCE_NAME)
+            api_server.put_object(SOURCES, replacement)
+        if args[0] is CLAIMS:
+            transitions.append(result["status"]["phase"])
+        return result
+
+    kube.modify = racing  # type: ignore[method-assign]
+    bound = bind(kube, Resolver())
+    assert transitions == ["Bound"]  # never Bound on the replacement, then Lost
+    assert refs(api_server) == [f"data/{bound.claim['metadata']['name']}"]

@@ -127,13 +127,19 @@ class BindingMachine(RuleBasedStateMachine):
             return True
         if isinstance(action, MarkBound | MarkLost):
             phase = "Bound" if isinstance(action, MarkBound) else "Lost"
+            source = self.sources.get(action.source_name)
+            if isinstance(action, MarkBound) and (
+                source is None
+                or source["metadata"].get("deletionTimestamp")
+                or action.ref not in source_state(source).refs
+            ):
+                return False  # the binder re-reads the source first: deleted or replaced
             current = self.claim_objects[action.ref]
             edited = with_phase(
                 current, phase, action.source_name, now=self.now, reason="Test", message=""
             )
             if edited is not None:
                 self.claim_objects[action.ref] = edited
-            source = self.sources.get(action.source_name)
             self.bound_to[action.ref] = source["metadata"]["uid"] if source else None
             return True
         if isinstance(action, RemoveClaimRef):

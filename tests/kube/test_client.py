@@ -15,7 +15,7 @@ from datalocality.kube.names import TaskKey, build_metadata, stamp
 from datalocality.kube.objects import RetryPolicy
 from datalocality.kube.resources import resource_for
 from tests.kube.conftest import RequestLog
-from tests.kube.fake_api import FakeApiServer
+from tests.kube.emulator import EmulatedApi
 
 CONFIGMAPS = resource_for("v1", "ConfigMap")
 PATH = "/api/v1/namespaces/data/configmaps"
@@ -67,7 +67,7 @@ def test_an_equal_object_of_the_same_run_is_adopted(
     ids=["other-spec", "other-run"],
 )
 def test_someone_elses_object_is_refused_and_left_untouched(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog, rival: dict[str, Any]
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog, rival: dict[str, Any]
 ) -> None:
     stored = kube.create_or_get(rival).object
     with pytest.raises(ObjectConflict, match="not ours"):
@@ -77,7 +77,7 @@ def test_someone_elses_object_is_refused_and_left_untouched(
 
 
 def test_a_terminating_object_is_waited_for(
-    api_client: ApiClient, api_server: FakeApiServer, request_log: RequestLog
+    api_client: ApiClient, api_server: EmulatedApi, request_log: RequestLog
 ) -> None:
     old = configmap()
     old["metadata"]["finalizers"] = ["example.com/cleanup"]
@@ -96,7 +96,7 @@ def test_a_terminating_object_is_waited_for(
 
 
 def test_a_terminating_object_that_never_goes_gives_up(
-    api_client: ApiClient, api_server: FakeApiServer
+    api_client: ApiClient, api_server: EmulatedApi
 ) -> None:
     old = configmap()
     old["metadata"].update(finalizers=["x/y"], deletionTimestamp="2026-11-01T00:00:00Z")
@@ -114,7 +114,7 @@ def test_a_terminating_object_that_never_goes_gives_up(
 
 
 def test_read_modify_write_retries_a_conflict(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog
 ) -> None:
     kube.create_or_get(configmap())
     api_server.inject("update", "configmaps", code=409)
@@ -124,7 +124,7 @@ def test_read_modify_write_retries_a_conflict(
 
 
 def test_read_modify_write_against_a_real_rival(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog
 ) -> None:
     kube.create_or_get(configmap())
     rival_done = []  # the rival writes between our GET and our PUT
@@ -143,7 +143,7 @@ def test_read_modify_write_against_a_real_rival(
     assert request_log.count("PUT") == 2
 
 
-def test_rmw_gives_up_after_too_many_conflicts(kube: KubeClient, api_server: FakeApiServer) -> None:
+def test_rmw_gives_up_after_too_many_conflicts(kube: KubeClient, api_server: EmulatedApi) -> None:
     kube.create_or_get(configmap())
     api_server.inject("update", "configmaps", code=409, times=100)
     with pytest.raises(ApiUnavailable, match="kept changing"):
@@ -151,7 +151,7 @@ def test_rmw_gives_up_after_too_many_conflicts(kube: KubeClient, api_server: Fak
 
 
 def test_an_update_that_landed_but_failed_is_not_applied_twice(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog
 ) -> None:
     kube.create_or_get(configmap())
     api_server.inject("update", "configmaps", code=500, after=True)
@@ -165,7 +165,7 @@ def test_an_update_that_landed_but_failed_is_not_applied_twice(
     "fault", [{"code": 500, "after": True}, {"drop": True}], ids=["apply-then-500", "timeout"]
 )
 def test_a_create_that_may_have_landed_is_re_read_not_duplicated(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog, fault: dict[str, Any]
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog, fault: dict[str, Any]
 ) -> None:
     api_server.inject("create", "configmaps", **fault)
     result = kube.create_or_get(configmap())
@@ -175,7 +175,7 @@ def test_a_create_that_may_have_landed_is_re_read_not_duplicated(
 
 
 def test_a_create_that_did_not_land_is_tried_again(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog, sleeps: list[float]
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog, sleeps: list[float]
 ) -> None:
     api_server.inject("create", "configmaps", code=503)
     assert kube.create_or_get(configmap()).created
@@ -184,7 +184,7 @@ def test_a_create_that_did_not_land_is_tried_again(
 
 
 def test_too_many_requests_waits_for_retry_after(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog, sleeps: list[float]
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog, sleeps: list[float]
 ) -> None:
     kube.create_or_get(configmap())
     api_server.inject("get", "configmaps", code=429, retry_after=7)
@@ -197,7 +197,7 @@ def test_too_many_requests_waits_for_retry_after(
 
 
 def test_server_errors_on_reads_are_retried_with_backoff(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog, sleeps: list[float]
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog, sleeps: list[float]
 ) -> None:
     kube.create_or_get(configmap())
     api_server.inject("get", "configmaps", code=500, times=2)
@@ -210,7 +210,7 @@ def test_server_errors_on_reads_are_retried_with_backoff(
 
 
 def test_a_server_that_keeps_failing_is_reported(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog
 ) -> None:
     api_server.inject("get", "configmaps", code=503, times=100)
     with pytest.raises(ApiUnavailable, match="6 attempts"):
@@ -220,7 +220,7 @@ def test_a_server_that_keeps_failing_is_reported(
 
 @pytest.mark.parametrize("code", [400, 403, 422])
 def test_final_errors_are_not_retried(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog, code: int
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog, code: int
 ) -> None:
     api_server.inject("create", "configmaps", code=code)
     with pytest.raises(ApiRejected) as caught:
@@ -235,7 +235,7 @@ def test_not_found_reads_are_none(kube: KubeClient, request_log: RequestLog) -> 
 
 
 def test_delete_honours_its_precondition_and_re_reads_an_ambiguous_answer(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog
 ) -> None:
     created = kube.create_or_get(configmap()).object
     assert not kube.delete(CONFIGMAPS, "cm", "data", resource_version="999")
@@ -262,7 +262,7 @@ def test_watch_lists_then_follows_changes(kube: KubeClient) -> None:
 
 
 def test_watch_re_lists_when_its_version_is_gone(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog
 ) -> None:
     kube.create_or_get(configmap("a"))
     kube.create_or_get(configmap("b"))
@@ -281,7 +281,7 @@ def test_watch_re_lists_when_its_version_is_gone(
 
 
 def test_watch_re_lists_on_an_injected_410(
-    kube: KubeClient, api_server: FakeApiServer, request_log: RequestLog
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog
 ) -> None:
     kube.create_or_get(configmap("a"))
     events = kube.watch(CONFIGMAPS, "data")
@@ -289,3 +289,50 @@ def test_watch_re_lists_on_an_injected_410(
     api_server.inject("watch", "configmaps", code=410)
     kube.create_or_get(configmap("b"))
     assert (next(events).type, request_log.count("GET", PATH)) == ("ADDED", 3)
+
+
+def test_a_watch_left_early_does_not_hand_its_stream_to_the_next_request(
+    kube: KubeClient, sleeps: list[float]
+) -> None:
+    kube.create_or_get(configmap("a"))
+    events = kube.watch(CONFIGMAPS, "data")
+    next(events)
+    kube.create_or_get(configmap("b"))
+    assert next(events).object["metadata"]["name"] == "b"  # now reading the watch stream
+    events.close()  # the stream is still open on the server
+    for name in ("c", "d", "e"):  # events for the abandoned stream, requests on the pool
+        assert kube.create_or_get(configmap(name)).created
+        assert kube.get(CONFIGMAPS, name, "data") is not None
+    assert sleeps == []  # no request failed and was retried
+
+
+def test_conflict_and_gone_on_plain_reads_are_final_errors(
+    kube: KubeClient, api_server: EmulatedApi
+) -> None:
+    api_server.inject("get", "configmaps", code=409)
+    api_server.inject("list", "configmaps", code=410)
+    with pytest.raises(ApiRejected) as conflict:
+        kube.get(CONFIGMAPS, "cm", "data")
+    with pytest.raises(ApiRejected) as gone:
+        kube.list(CONFIGMAPS, "data")
+    assert (conflict.value.status, gone.value.status) == (409, 410)
+
+
+def test_a_conflict_on_an_unconditional_delete_is_retried(
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog, sleeps: list[float]
+) -> None:
+    kube.create_or_get(configmap())
+    api_server.inject("delete", "configmaps", code=409)
+    assert kube.delete(CONFIGMAPS, "cm", "data")
+    assert api_server.stored(CONFIGMAPS, "cm", "data") is None
+    assert [m for m, _ in request_log.seen[1:]] == ["DELETE", "DELETE"]
+    assert sleeps == [0.2]
+
+
+def test_a_delete_that_landed_but_was_answered_409_counts_as_deleted(
+    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog
+) -> None:
+    kube.create_or_get(configmap())
+    api_server.inject("delete", "configmaps", code=409, after=True)
+    assert kube.delete(CONFIGMAPS, "cm", "data")
+    assert [m for m, _ in request_log.seen[1:]] == ["DELETE", "DELETE"]  # 409, then 404
