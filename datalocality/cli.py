@@ -7,6 +7,7 @@ Bad input (invalid request, unreadable file, unknown strategy) exits 2 with one
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -97,7 +98,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-scaling", action="store_true", help="skip the scaling table")
     bench.set_defaults(run=_cmd_bench)
 
-    demo = commands.add_parser("demo", help="plan the clickstream example and compare")
+    demo = commands.add_parser(
+        "demo", help="run example 1 with Airflow against the embedded cluster and compare"
+    )
+    demo.add_argument(
+        "--plan-only",
+        action="store_true",
+        help="only plan examples/clickstream.yaml and compare strategies (no Airflow)",
+    )
     demo.set_defaults(run=_cmd_demo)
 
     resolvers = commands.add_parser("resolvers", help="list registered resolvers and their health")
@@ -163,6 +171,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    """Run example 1 end to end (datalocality.demo), or with --plan-only just plan."""
+    if not args.plan_only:
+        demo = importlib.import_module("datalocality.demo")
+        try:
+            code: int = demo.run_demo(lambda text: print(text, flush=True))
+        except demo.DemoError as exc:
+            return _fail(str(exc), EXIT_INFEASIBLE)
+        return code
+    return _plan_only_demo()
+
+
+def _plan_only_demo() -> int:
     """Plan the clickstream example with the default strategy; show bytes saved vs peers."""
     path = demo_request_path()
     request = load_request(str(path))

@@ -192,7 +192,7 @@ def test_infeasible_request_exits_1(
 
 
 def test_demo_plans_the_example_and_compares_peers(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run(capsys, "demo")
+    code, out, err = _run(capsys, "demo", "--plan-only")
     assert (code, err) == (0, "")
     best = plan(_example())
     assert f"strategy: {best.strategy}" in out

@@ -25,5 +25,5 @@ def import_client(module: str, *, system: str, extra: str) -> ModuleType:
     except ImportError as exc:
         raise ResolverConfigError(
             f"{system}: the client library {exc.name or module} is not installed; install "
-            f"apache-airflow-providers-datalocality[{extra}]"
+            f"airflow-provider-datalocality[{extra}]"
         ) from None

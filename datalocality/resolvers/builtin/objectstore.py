@@ -122,7 +122,7 @@ class ObjectStoreResolver:
         except ImportError as exc:
             raise ResolverConfigError(
                 f"objectstore: protocol {protocol!r} needs {exc.name}; install it "
-                "(s3fs, gcsfs, adlfs) or apache-airflow-providers-datalocality[objectstore]"
+                "(s3fs, gcsfs, adlfs) or airflow-provider-datalocality[objectstore]"
             ) from None
         except (TypeError, ValueError) as exc:
             raise ResolverConfigError(

@@ -39,7 +39,7 @@ from datalocality.resolvers.http.policy import (
 from datalocality.resolvers.protocol import ResolverContext
 
 M = TypeVar("M", bound=BaseModel)
-DISTRIBUTION = "apache-airflow-providers-datalocality"
+DISTRIBUTION = "airflow-provider-datalocality"
 Signer = Callable[[dict[str, str]], dict[str, str]]
 
 

@@ -1,0 +1,182 @@
+"""``datalocality demo``: example 1 run by Airflow against the embedded cluster, then a report.
+
+1. start the embedded Kubernetes API emulator with the demo inventory and our CRDs (in
+   threads of this process; it runs no containers);
+2. ``airflow db migrate`` on SQLite in a temporary AIRFLOW_HOME;
+3. ``airflow dags test chunk_pipeline`` (dags/chunk_pipeline.py) with
+   ``DATALOCALITY_KUBECONFIG`` pointing at the emulator;
+4. print, per replica, the node the plan chose and the node the pod was bound to, the
+   local and moved bytes, and what a locality-blind placement (``spread``, as the
+   kube-scheduler scores) would have moved — read from the run's XComs and the cluster.
+
+Everything is stopped and removed at the end, whatever happens; the Airflow log is
+shown when a step fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from datalocality.kube.claims import crd_manifests
+from datalocality.report import format_bytes, format_table
+from datalocality.sandbox import KubeletTiming, Sandbox, start_sandbox
+
+DAG_ID = "chunk_pipeline"
+PLAN_TASK = "sessionize.plan"
+REPLICA_TASK = "sessionize.replica"
+STEP_TIMEOUT = 600.0
+Say = Callable[[str], None]
+
+
+class DemoError(Exception):
+    """A step of the demo failed; the message says which and how."""
+
+
+def dags_folder() -> Path:
+    """The repository's dags/ (the demo runs from a checkout, as ``make demo`` does)."""
+    folder = Path(__file__).resolve().parents[1] / "dags"
+    if not (folder / f"{DAG_ID}.py").is_file():
+        raise DemoError(f"{folder / DAG_ID}.py not found: run the demo from a checkout")
+    return folder
+
+
+def airflow_env(home: Path, kubeconfig: Path) -> dict[str, str]:
+    """The environment of the Airflow commands: a private home, SQLite, our DAGs only."""
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder()),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "DATALOCALITY_KUBECONFIG": str(kubeconfig),
+        "PYTHONWARNINGS": "ignore",
+    }
+
+
+def run_step(name: str, args: list[str], env: Mapping[str, str], log: Path, say: Say) -> None:
+    """Run one Airflow command, its output appended to ``log``; DemoError if it fails."""
+    airflow = Path(sys.executable).with_name("airflow")
+    start = time.monotonic()
+    with log.open("a", encoding="utf-8") as out:
+        out.write(f"\n$ airflow {' '.join(args)}\n")
+        out.flush()
+        try:
+            code = subprocess.run(
+                [str(airflow), *args],
+                env=dict(env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=STEP_TIMEOUT,
+                check=False,
+            ).returncode
+        except subprocess.TimeoutExpired:
+            code = -1
+    if code != 0:
+        tail = "\n".join(log.read_text(encoding="utf-8").splitlines()[-40:])
+        raise DemoError(f"{name} failed (exit {code}); end of the Airflow log:\n{tail}")
+    say(f"  {name}: done in {time.monotonic() - start:.1f} s")
+
+
+def fetch_xcoms(database: Path, task_id: str) -> dict[str, Any]:
+    """The XComs one task of the demo run pushed, by key (values are JSON in SQLite)."""
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT key, value FROM xcom WHERE dag_id = ? AND task_id = ? AND map_index = -1",
+            (DAG_ID, task_id),
+        ).fetchall()
+    return {str(key): json.loads(value) for key, value in rows}
+
+
+def bound_nodes(sandbox: Sandbox) -> dict[int, str]:
+    """Replica index -> the node its pod was bound to, read from the cluster."""
+    nodes: dict[int, str] = {}
+    for pod in sandbox.api.store.objects(("", "pods")):
+        labels = pod["metadata"].get("labels") or {}
+        if labels.get("datalocality.io/task-id") == REPLICA_TASK:
+            index = int(labels.get("datalocality.io/map-index", "-1"))
+            nodes[index] = str((pod.get("spec") or {}).get("nodeName") or "-")
+    return nodes
+
+
+def build_report(
+    plan: Mapping[str, Any], baseline: Mapping[str, Any], bound: Mapping[int, str]
+) -> str:
+    """The per-replica table and the totals."""
+    blind = {r["index"]: r for r in baseline.get("replicas", [])}
+    rows = []
+    for replica in plan["replicas"]:
+        index = replica["index"]
+        other = blind.get(index, {})
+        rows.append(
+            [
+                str(index),
+                replica["node"],
+                bound.get(index, "-"),
+                str(len(replica["chunks"])),
+                format_bytes(replica["local_bytes"]),
+                format_bytes(replica["moved_bytes"]),
+                str(other.get("node", "-")),
+                format_bytes(other["moved_bytes"]) if other else "-",
+            ]
+        )
+    headers = ["replica", "planned node", "bound to", "chunks", "local", "moved"]
+    headers += [f"{baseline.get('strategy', 'blind')} node", "its moved"]
+    table = format_table(headers, rows, left=3)
+    ours = plan["totals"]["moved_bytes"]
+    theirs = baseline.get("moved_bytes")
+    lines = [table, "", f"bytes moved over the network: {format_bytes(ours)} ({plan['strategy']})"]
+    if theirs is not None:
+        saved = theirs - ours
+        share = f" ({saved / theirs:.0%} less)" if theirs else ""
+        lines.append(
+            f"a locality-blind placement ({baseline['strategy']}) would move "
+            f"{format_bytes(theirs)}: {format_bytes(saved)} saved{share}"
+        )
+    operations = plan.get("operations") or []
+    if operations:
+        nodes = ", ".join(sorted({op["node"] for op in operations}))
+        lines.append(f"{len(operations)} {operations[0]['kind']} job(s) ran first, on {nodes}")
+    return "\n".join(lines)
+
+
+def run_demo(say: Say = print, timing: KubeletTiming | None = None) -> int:
+    """The whole demo; returns 0, or raises DemoError naming the failed step."""
+    with tempfile.TemporaryDirectory(prefix="datalocality-demo-") as tmp:
+        home = Path(tmp) / "airflow"
+        home.mkdir()
+        log = Path(tmp) / "airflow.log"
+        say("starting the embedded Kubernetes cluster (emulated: it runs no containers)")
+        with start_sandbox(
+            None,
+            timing=timing or KubeletTiming(start_seconds=0.2, run_seconds=0.5),
+            crds=crd_manifests(),
+            kubeconfig_path=Path(tmp) / "kubeconfig",
+        ) as sandbox:
+            nodes = [n["metadata"]["name"] for n in sandbox.api.store.objects(("", "nodes"))]
+            say(f"  {len(nodes)} nodes: {', '.join(nodes)}")
+            env = airflow_env(home, sandbox.kubeconfig_path)
+            say(f"initialising Airflow on SQLite in {home}")
+            run_step("airflow db migrate", ["db", "migrate"], env, log, say)
+            say(f"running example 1 with `airflow dags test {DAG_ID}`")
+            run_step(f"airflow dags test {DAG_ID}", ["dags", "test", DAG_ID], env, log, say)
+            xcoms = fetch_xcoms(home / "airflow.db", PLAN_TASK)
+            if "plan" not in xcoms:
+                raise DemoError(f"the run left no plan in XCom ({PLAN_TASK})")
+            bound = bound_nodes(sandbox)
+            if sandbox.errors:
+                raise DemoError("the embedded cluster reported errors:\n" + sandbox.errors[0])
+        say("")
+        say(f"{DAG_ID}: sessionize, 3 replicas, reading the 12 parts extract wrote")
+        say(build_report(xcoms["plan"], xcoms.get("baseline") or {}, bound))
+        say("\nthe cluster is stopped and the temporary Airflow home removed.")
+    return 0

@@ -1,0 +1,168 @@
+"""Pure pieces of the plan task: what its inputs are, and the per-replica entries it returns.
+
+The plan task returns one entry per replica, ``{"replica": {...}}``, so that
+``DataLocalityPodOperator.partial(...).expand_kwargs(plan.output)`` gives one mapped task
+instance per replica. An entry is plain JSON (it travels through XCom): the replica's
+planned node, chunks and bytes, the camelCase node affinity and env from
+:mod:`datalocality.kube.affinity` / :mod:`datalocality.kube.pods`, and the chunk-list
+ConfigMap key to mount.
+
+Inputs are :class:`~datalocality.model.DataInput` objects (or their dicts), or what an
+upstream :class:`~datalocality.operators.ProduceChunksPodOperator` returned: a
+``{"data_source": ...}`` mapping (or a list of them, from a mapped producer), already
+resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from datalocality.errors import SpecError
+from datalocality.kube.affinity import AffinityPolicy, build_affinity
+from datalocality.kube.configmaps import replica_key
+from datalocality.kube.names import sanitize
+from datalocality.kube.pods import CHUNKS_DIR, CHUNKS_VOLUME, build_replica_env
+from datalocality.model import (
+    Consumer,
+    DataInput,
+    DataSource,
+    PlacementPlan,
+    Topology,
+    TopologyConstraint,
+)
+
+PRODUCED_KEY = "data_source"
+
+
+def parse_input(value: object, field: str) -> DataInput | DataSource:
+    """One input: a DataInput (object or dict), or a producer's output (a resolved source)."""
+    if isinstance(value, DataInput | DataSource):
+        return value
+    if isinstance(value, Mapping):
+        if PRODUCED_KEY in value:
+            try:
+                return DataSource.parse(value[PRODUCED_KEY])
+            except SpecError as exc:
+                raise SpecError(
+                    f"{field}.{PRODUCED_KEY}.{exc.field}", exc.value, exc.reason
+                ) from None
+        try:
+            return DataInput.parse(dict(value))
+        except SpecError as exc:
+            raise SpecError(f"{field}.{exc.field}", exc.value, exc.reason) from None
+    raise SpecError(field, type(value).__name__, "must be a DataInput or a producer's output")
+
+
+def parse_inputs(values: Iterable[object] | None) -> list[DataInput | DataSource]:
+    """Every input, flattening lists (the output of a mapped producer is a list)."""
+    parsed: list[DataInput | DataSource] = []
+    for index, value in enumerate(values or ()):
+        if isinstance(value, list | tuple):
+            parsed.extend(parse_input(v, f"inputs[{index}][{j}]") for j, v in enumerate(value))
+        else:
+            parsed.append(parse_input(value, f"inputs[{index}]"))
+    if not parsed:
+        raise SpecError("inputs", [], "needs at least one input")
+    return parsed
+
+
+def as_data_input(item: DataInput | DataSource) -> DataInput:
+    """The identity a claim is made for (a produced source answers its own identity)."""
+    if isinstance(item, DataInput):
+        return item
+    return DataInput(
+        system=item.system,
+        name=item.name,
+        data_source_type=item.data_source_type,
+        attributes=dict(item.attributes),
+        require_locality=item.require_locality,
+    )
+
+
+def build_consumer(
+    *,
+    name: str,
+    replicas: int,
+    requests: Mapping[str, Any] | None = None,
+    topology: Mapping[str, Any] | TopologyConstraint | None = None,
+    partitioning: str = "any",
+    input_format: str = "chunks",
+    workload_class: str = "default",
+    node_selector: Mapping[str, str] | None = None,
+) -> Consumer:
+    """The consumer model from the operator's arguments (SpecError names the field)."""
+    data: dict[str, Any] = {
+        "name": sanitize(name) or "consumer",
+        "replicas": replicas,
+        "requests": dict(requests or {}),
+        "partitioning": partitioning,
+        "inputFormat": input_format,
+        "workloadClass": workload_class,
+        "nodeSelector": dict(node_selector or {}),
+    }
+    if topology is not None:
+        data["topology"] = topology
+    return Consumer.parse(data)
+
+
+def build_replica_entries(
+    plan: PlacementPlan,
+    *,
+    topology: Topology,
+    consumer: Consumer,
+    chunk_configmap: str,
+    namespace: str,
+    resources: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One ``{"replica": {...}}`` per replica of the plan, for ``expand_kwargs``."""
+    policy = AffinityPolicy.for_consumer(consumer)
+    entries = []
+    for index, replica in enumerate(plan.replicas):
+        entries.append(
+            {
+                "replica": {
+                    "index": replica.index,
+                    "replicas": len(plan.replicas),
+                    "node": replica.node,
+                    "zone": replica.zone,
+                    "cluster": replica.cluster,
+                    "chunks": list(replica.chunks),
+                    "bytes": replica.bytes,
+                    "local_bytes": replica.local_bytes,
+                    "moved_bytes": replica.moved_bytes,
+                    "namespace": namespace,
+                    "affinity": build_affinity(replica, topology, plan=plan, policy=policy),
+                    "env": build_replica_env(plan, index),
+                    "chunk_configmap": chunk_configmap,
+                    "configmap_key": replica_key(replica.index),
+                    "resources": dict(resources or {}),
+                }
+            }
+        )
+    return entries
+
+
+def build_chunk_volume(replica: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The chunk-list ConfigMap volume and its read-only mount, camelCase."""
+    volume = {
+        "name": CHUNKS_VOLUME,
+        "configMap": {
+            "name": replica["chunk_configmap"],
+            "items": [{"key": replica["configmap_key"], "path": "chunks.json"}],
+        },
+    }
+    mount = {"name": CHUNKS_VOLUME, "mountPath": CHUNKS_DIR, "readOnly": True}
+    return volume, mount
+
+
+def replica_summary(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Node, chunk count and bytes per replica: what the task logs and the demo prints."""
+    return [
+        {
+            key: entry["replica"][key]
+            for key in ("index", "node", "bytes", "local_bytes", "moved_bytes")
+        }
+        | {"chunks": len(entry["replica"]["chunks"])}
+        for entry in entries
+    ]

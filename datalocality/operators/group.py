@@ -1,0 +1,109 @@
+"""``locality_pods``: the common case in one call — plan, operations, one pod per replica.
+
+Expands, inside a TaskGroup named ``task_id``, to::
+
+    plan ──► repartition ──► assembly ──► replica [mapped: one task instance per replica]
+
+``plan`` is a DataLocalityPlanOperator; ``repartition`` and ``assembly`` run the plan's
+operations of their kind as Kubernetes Jobs and skip themselves when the plan has none
+(the replicas run when nothing upstream failed); ``replica`` is
+``DataLocalityPodOperator.partial(...).expand_kwargs(plan.output)``. Building the group
+touches no connection and no network: everything is read when the tasks run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.sdk import TaskGroup
+
+from datalocality.operators.jobs import AssemblyOperator, RepartitionOperator
+from datalocality.operators.plan import DataLocalityPlanOperator
+from datalocality.operators.pod import DataLocalityPodOperator
+
+CONNECTION_ARGS = ("kubernetes_conn_id", "config_file", "in_cluster", "cluster_context")
+
+
+def locality_pods(
+    *,
+    task_id: str,
+    image: str,
+    inputs: Sequence[Any],
+    replicas: int = 1,
+    topology: Mapping[str, Any] | None = None,
+    requests: Mapping[str, Any] | None = None,
+    partitioning: str = "any",
+    input_format: str = "chunks",
+    strategy: str = "optimal",
+    namespace: str | None = None,
+    operations: bool = True,
+    job_image: str | None = None,
+    datalocality_conn_id: str | None = None,
+    resolvers_config: str | None = None,
+    kubernetes_conn_id: str | None = None,
+    config_file: str | None = None,
+    in_cluster: bool | None = None,
+    cluster_context: str | None = None,
+    plan_kwargs: Mapping[str, Any] | None = None,
+    job_kwargs: Mapping[str, Any] | None = None,
+    **pod_kwargs: Any,
+) -> TaskGroup:
+    """A TaskGroup that places ``replicas`` pods of ``image`` next to ``inputs``.
+
+    ``pod_kwargs`` go to every replica's DataLocalityPodOperator (KubernetesPodOperator
+    arguments: ``cmds``, ``arguments``, ``get_logs``...). ``operations=False`` leaves the
+    job tasks out (for consumers that do their own repartitioning).
+    """
+    cluster: dict[str, Any] = {
+        "kubernetes_conn_id": kubernetes_conn_id,
+        "config_file": config_file,
+        "in_cluster": in_cluster,
+        "cluster_context": cluster_context,
+    }
+    with TaskGroup(group_id=task_id) as group:
+        plan = DataLocalityPlanOperator(
+            task_id="plan",
+            inputs=inputs,
+            replicas=replicas,
+            requests=requests,
+            topology=topology,
+            partitioning=partitioning,
+            input_format=input_format,
+            strategy=strategy,
+            namespace=namespace,
+            consumer_name=task_id,
+            datalocality_conn_id=datalocality_conn_id,
+            resolvers_config=resolvers_config,
+            **cluster,
+            **dict(plan_kwargs or {}),
+        )
+        upstream: Any = plan
+        if operations:
+            output: Any = plan.output  # an XComArg; ["key"] selects a pushed key
+            operators: tuple[type[RepartitionOperator | AssemblyOperator], ...] = (
+                RepartitionOperator,
+                AssemblyOperator,
+            )
+            for operator in operators:
+                job = operator(
+                    task_id=operator.kind,
+                    plan=output["plan"],
+                    chunk_configmap=output["chunk_configmap"],
+                    image=job_image or image,
+                    namespace=namespace,
+                    **cluster,
+                    **dict(job_kwargs or {}),
+                )
+                upstream >> job
+                upstream = job
+        pods = DataLocalityPodOperator.partial(
+            task_id="replica",
+            image=image,
+            namespace=namespace,
+            trigger_rule="none_failed",
+            **cluster,
+            **pod_kwargs,
+        ).expand_kwargs(plan.output)
+        upstream >> pods
+    return group

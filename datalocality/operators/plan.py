@@ -1,0 +1,295 @@
+"""DataLocalityPlanOperator: resolve, claim and bind every input, plan, hand out replicas.
+
+The task, in order, each step safe to repeat on a retry (deterministic names from
+:mod:`datalocality.kube.names`, create-or-get in :mod:`datalocality.kube.client`):
+
+1. resolve the DataInputs through the configured resolvers (a producer's output is
+   already resolved);
+2. create or adopt one DataSourceClaim per input and bind it
+   (:func:`datalocality.kube.binder.apply_binding`: static to an existing DataSource of
+   the same identity, else a new DataSource from the resolver's answer);
+3. read the nodes and the pods on them, plan with :func:`datalocality.placement.plan`,
+   and plan once more with a locality-blind strategy for comparison;
+4. create or adopt the chunk-list ConfigMap the replica pods mount;
+5. push the plan (``plan``), the ConfigMap's name (``chunk_configmap``), the comparison
+   (``baseline``), and return one entry per
+   replica for ``DataLocalityPodOperator.partial(...).expand_kwargs(...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from airflow.sdk import BaseOperator
+
+from datalocality.errors import ObjectConflict, PlacementError
+from datalocality.kube.binder import apply_binding
+from datalocality.kube.claims import build_data_source_claim
+from datalocality.kube.configmaps import build_chunk_list_configmap, chunk_list_configmap_name
+from datalocality.kube.names import ANNOTATION_RUN_KEY, TaskKey, build_claim_name
+from datalocality.kube.objects import name_of, namespace_of
+from datalocality.kube.resources import Resource, resource_of
+from datalocality.kube.topology import build_topology
+from datalocality.model import (
+    DataInput,
+    DataSource,
+    DataSourceClaim,
+    PlacementPlan,
+    PlacementRequest,
+    Topology,
+    WorkloadRef,
+)
+from datalocality.operators.entries import (
+    as_data_input,
+    build_consumer,
+    build_replica_entries,
+    parse_inputs,
+    replica_summary,
+)
+from datalocality.operators.failures import final_failures
+from datalocality.operators.pod import task_key_of
+from datalocality.placement import plan
+from datalocality.provider.hook import DataLocalityHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from datalocality.kube.client import KubeClient
+
+NODES = Resource("v1", "Node", "nodes", namespaced=False)
+ALL_PODS = Resource("v1", "Pod", "pods", namespaced=False)  # listed across namespaces
+
+
+def baseline_summary(baseline: PlacementPlan | None) -> dict[str, Any]:
+    """What a locality-blind placement would have done, per replica and in total."""
+    if baseline is None:
+        return {}
+    return {
+        "strategy": baseline.strategy,
+        "moved_bytes": baseline.totals.moved_bytes,
+        "replicas": [
+            {
+                "index": r.index,
+                "node": r.node,
+                "local_bytes": r.local_bytes,
+                "moved_bytes": r.moved_bytes,
+            }
+            for r in baseline.replicas
+        ],
+    }
+
+
+class DataLocalityPlanOperator(BaseOperator):
+    """Plan where the replicas of a consumer run, next to the data they read.
+
+    :param inputs: DataInput objects (or dicts) and outputs of ProduceChunksPodOperator.
+    :param replicas: how many replicas (pods) will read the inputs.
+    :param requests: per-replica resource requests (``{"cpu": "500m", "memory": "1Gi"}``).
+    :param topology: topology constraint, ``{"mode": "soft", "highest_tier_allowed": 1}``.
+    :param partitioning: ``any`` or ``one-per-replica`` (then a repartition may be planned).
+    :param strategy: placement strategy (default ``optimal``); ``baseline_strategy`` is the
+        locality-blind one the plan is compared with (``spread``).
+    :param namespace: where claims and the ConfigMap go (default: the connection's, or
+        ``default``).
+    :param datalocality_conn_id: Connection holding the resolvers config (see the hook).
+    :param resolvers_config: path of a resolvers config file.
+    :param kubernetes_conn_id: cncf.kubernetes connection; or ``config_file`` /
+        ``in_cluster`` / ``cluster_context`` as for KubernetesPodOperator.
+    """
+
+    template_fields: Sequence[str] = (
+        "inputs",
+        "namespace",
+        "resolvers_config",
+        "config_file",
+        "strategy",
+    )
+    ui_color = "#e8f4e8"
+
+    def __init__(
+        self,
+        *,
+        inputs: Sequence[Any],
+        replicas: int = 1,
+        requests: Mapping[str, Any] | None = None,
+        topology: Mapping[str, Any] | None = None,
+        partitioning: str = "any",
+        input_format: str = "chunks",
+        workload_class: str = "default",
+        node_selector: Mapping[str, str] | None = None,
+        consumer_name: str | None = None,
+        strategy: str = "optimal",
+        baseline_strategy: str | None = "spread",
+        namespace: str | None = None,
+        cluster_name: str = "",
+        source_ttl: timedelta | None = timedelta(minutes=5),
+        datalocality_conn_id: str | None = None,
+        resolvers_config: str | None = None,
+        kubernetes_conn_id: str | None = None,
+        config_file: str | None = None,
+        in_cluster: bool | None = None,
+        cluster_context: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.inputs = list(inputs)
+        self.replicas = replicas
+        self.requests = dict(requests or {})
+        self.topology = dict(topology) if topology is not None else None
+        self.partitioning = partitioning
+        self.input_format = input_format
+        self.workload_class = workload_class
+        self.node_selector = dict(node_selector or {})
+        self.consumer_name = consumer_name
+        self.strategy = strategy
+        self.baseline_strategy = baseline_strategy
+        self.namespace = namespace
+        self.cluster_name = cluster_name
+        self.source_ttl = source_ttl
+        self.datalocality_conn_id = datalocality_conn_id
+        self.resolvers_config = resolvers_config
+        self.kubernetes_conn_id = kubernetes_conn_id
+        self.config_file = config_file
+        self.in_cluster = in_cluster
+        self.cluster_context = cluster_context
+
+    def get_hook(self) -> DataLocalityHook:
+        """The hook for resolvers and the cluster (built when the task runs)."""
+        return DataLocalityHook(
+            self.datalocality_conn_id,
+            resolvers_config=self.resolvers_config,
+            kubernetes_conn_id=self.kubernetes_conn_id,
+            config_file=self.config_file,
+            in_cluster=self.in_cluster,
+            cluster_context=self.cluster_context,
+        )
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        """Resolve, bind, plan; push the plan; return one entry per replica."""
+        with final_failures():
+            items = parse_inputs(self.inputs)
+            consumer = build_consumer(
+                name=self.consumer_name or self.task_id.rsplit(".", 1)[0],
+                replicas=self.replicas,
+                requests=self.requests,
+                topology=self.topology,
+                partitioning=self.partitioning,
+                input_format=self.input_format,
+                workload_class=self.workload_class,
+                node_selector=self.node_selector,
+            )
+        hook = self.get_hook()
+        task = task_key_of(context)
+        with final_failures():
+            client = hook.get_kube_client()
+            namespace = self.namespace or hook.get_namespace()
+            sources = self.bind_inputs(client, hook, items, task, namespace)
+            topology = fetch_topology(client, self.cluster_name)
+            request = PlacementRequest(topology=topology, consumer=consumer, sources=sources)
+            chosen = plan(request, self.strategy)
+        baseline = self._baseline(request)
+        with final_failures():
+            put_configmap(
+                client, build_chunk_list_configmap(chosen, task=task, namespace=namespace)
+            )
+        entries = build_replica_entries(
+            chosen,
+            topology=topology,
+            consumer=consumer,
+            chunk_configmap=chunk_list_configmap_name(task),
+            namespace=namespace,
+            resources={"requests": dict(self.requests)} if self.requests else None,
+        )
+        ti = context["ti"]
+        ti.xcom_push(key="plan", value=chosen.to_json_dict())
+        ti.xcom_push(key="chunk_configmap", value=chunk_list_configmap_name(task))
+        ti.xcom_push(key="baseline", value=baseline_summary(baseline))
+        for row in replica_summary(entries):
+            self.log.info("replica %(index)s on %(node)s: %(chunks)s chunks", row)
+        for note in chosen.notes:
+            self.log.info("plan note: %s", note)
+        return entries
+
+    def _baseline(self, request: PlacementRequest) -> PlacementPlan | None:
+        if not self.baseline_strategy:
+            return None
+        try:
+            return plan(request, self.baseline_strategy)
+        except PlacementError as exc:  # a comparison only: never fails the task
+            self.log.warning("baseline %s failed: %s", self.baseline_strategy, exc)
+            return None
+
+    def bind_inputs(
+        self,
+        client: KubeClient,
+        hook: DataLocalityHook,
+        items: Sequence[DataInput | DataSource],
+        task: TaskKey,
+        namespace: str,
+    ) -> list[DataSource]:
+        """Claim and bind every input; the bound DataSources, in input order."""
+        answers = self.resolve_inputs(hook, [i for i in items if isinstance(i, DataInput)])
+        for item in items:
+            if not isinstance(item, DataInput):
+                answers[as_data_input(item).key] = item
+        bound: list[DataSource] = []
+        workload = WorkloadRef(name=f"{task.dag_id}.{task.task_id}", namespace=namespace)
+        for item in items:
+            data_input = as_data_input(item)
+            claim = DataSourceClaim(
+                name=build_claim_name(task, data_input), input=data_input, workload=workload
+            )
+            manifest = build_data_source_claim(claim, task=task, namespace=namespace)
+            result = apply_binding(
+                client,
+                manifest,
+                resolve=lambda i: answers[i.key],
+                ttl=self.source_ttl,
+            )
+            source_name = result.source["metadata"]["name"]
+            self.log.info("claim %s bound to DataSource %s", claim.name, source_name)
+            bound.append(result.data_source)
+        return bound
+
+    def resolve_inputs(
+        self, hook: DataLocalityHook, inputs: Sequence[DataInput]
+    ) -> dict[str, DataSource]:
+        """Resolve the inputs concurrently through the configured resolvers, by key."""
+        if not inputs:
+            return {}
+        resolvers = hook.get_resolver_set()
+
+        async def run() -> list[DataSource]:
+            async with resolvers:
+                return await resolvers.resolve_all(inputs)
+
+        found = anyio.run(run)
+        return {i.key: s for i, s in zip(inputs, found, strict=True)}
+
+
+def fetch_topology(client: KubeClient, cluster: str = "") -> Topology:
+    """The nodes and the requests of the pods on them, as a placement Topology."""
+    nodes, _ = client.list(NODES)
+    pods, _ = client.list(ALL_PODS)
+    return build_topology(nodes, pods, cluster=cluster)
+
+
+def put_configmap(client: KubeClient, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Create or adopt the chunk-list ConfigMap; a retry whose plan changed rewrites it."""
+    try:
+        return client.create_or_get(manifest).object
+    except ObjectConflict:
+        want = manifest["metadata"]["annotations"]
+
+        def rewrite(current: dict[str, Any]) -> dict[str, Any] | None:
+            have = (current.get("metadata") or {}).get("annotations") or {}
+            if have.get(ANNOTATION_RUN_KEY) != want.get(ANNOTATION_RUN_KEY):
+                raise ObjectConflict(f"ConfigMap {name_of(current)} exists and is not ours")
+            meta = {**current["metadata"], "annotations": {**have, **want}}
+            return {**current, "data": manifest["data"], "metadata": meta}
+
+        resource = resource_of(manifest)
+        return client.modify(resource, name_of(manifest), rewrite, namespace=namespace_of(manifest))

@@ -1,0 +1,83 @@
+"""DataLocalityPodOperator: a KubernetesPodOperator that runs one replica of a plan.
+
+Everything KPO does — building the pod from its arguments, launching, log streaming,
+deferrable mode, reattaching to a pod a crashed try left running, XCom, cleanup — is
+KPO's own code; this subclass only edits the built pod request with the replica's node
+affinity, chunk list (env and mounted ConfigMap) and labels
+(:func:`~datalocality.operators.pod_request.build_replica_pod_request`).
+
+``DataLocalityPodOperator.partial(task_id=..., image=...).expand_kwargs(plan.output)``
+gives one mapped task instance per replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from datalocality.errors import SpecError
+from datalocality.kube.names import TaskKey
+from datalocality.operators.pod_request import build_replica_pod_request
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from kubernetes.client import models as k8s  # type: ignore[import-untyped]
+
+REPLICA_KEYS = ("index", "node", "chunks", "affinity", "env", "chunk_configmap", "configmap_key")
+
+
+def check_replica(replica: object) -> Mapping[str, Any]:
+    """A replica entry as the plan task returns it; SpecError naming what is missing."""
+    if not isinstance(replica, Mapping):
+        raise SpecError("replica", type(replica).__name__, "must be one entry of the plan task")
+    missing = [key for key in REPLICA_KEYS if key not in replica]
+    if missing:
+        raise SpecError("replica", sorted(replica), f"misses {missing}")
+    return replica
+
+
+def task_key_of(context: Context) -> TaskKey:
+    """The task instance's identity, for labels and names."""
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", -1)
+    return TaskKey(
+        dag_id=ti.dag_id,
+        run_id=context["run_id"],
+        task_id=ti.task_id,
+        map_index=map_index if isinstance(map_index, int) and map_index >= 0 else -1,
+    )
+
+
+class DataLocalityPodOperator(KubernetesPodOperator):
+    """Run replica ``replica`` of a placement plan as a pod on its planned node.
+
+    :param replica: one entry returned by DataLocalityPlanOperator (usually given through
+        ``expand_kwargs``). Every other argument is KubernetesPodOperator's.
+    """
+
+    template_fields: Sequence[str] = (*KubernetesPodOperator.template_fields, "replica")
+
+    def __init__(self, *, replica: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.replica = replica
+        if self.namespace is None and isinstance(replica, Mapping):
+            self.namespace = replica.get("namespace")
+
+    def build_pod_request_obj(
+        self, context: Context | None = None, *, dry_run: bool = False
+    ) -> k8s.V1Pod:
+        """KPO's pod with the replica's affinity, chunk list and labels applied."""
+        pod = super().build_pod_request_obj(context, dry_run=dry_run)
+        if self.replica is None:
+            return pod
+        try:
+            replica = check_replica(self.replica)
+        except SpecError as exc:
+            raise AirflowFailException(str(exc)) from None
+        task = task_key_of(context) if context is not None else None
+        return build_replica_pod_request(
+            pod, replica, task=task, container_name=self.base_container_name
+        )

@@ -1,0 +1,37 @@
+"""Sensors that wait for data, claims and plan operations; deferrable by default.
+
+``DataSourceClaimBoundSensor`` (:mod:`~datalocality.sensors.claims`),
+``DataAvailableSensor`` (:mod:`~datalocality.sensors.data`) and
+``OperationCompleteSensor`` (:mod:`~datalocality.sensors.operations`). Each defers to
+the trigger of the same name in :mod:`datalocality.triggers` unless ``deferrable=False``
+(the default comes from ``[datalocality] default_deferrable``, itself True), in which case
+``poke`` runs that trigger's single check in the worker. Imported lazily, so importing
+this package loads neither airflow nor kubernetes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY: dict[str, str] = {
+    "DataAvailableSensor": "datalocality.sensors.data",
+    "DataSourceClaimBoundSensor": "datalocality.sensors.claims",
+    "OperationCompleteSensor": "datalocality.sensors.operations",
+}
+
+if TYPE_CHECKING:
+    from datalocality.sensors.claims import DataSourceClaimBoundSensor
+    from datalocality.sensors.data import DataAvailableSensor
+    from datalocality.sensors.operations import OperationCompleteSensor
+
+__all__ = ["DataAvailableSensor", "DataSourceClaimBoundSensor", "OperationCompleteSensor"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'datalocality.sensors' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

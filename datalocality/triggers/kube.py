@@ -1,0 +1,88 @@
+"""Kubernetes reads for triggers: our sync :class:`KubeClient`, run in a worker thread.
+
+Why not ``kubernetes_asyncio`` (installed with cncf.kubernetes for its own triggers)?
+:class:`~datalocality.kube.client.KubeClient` is the one tested path for our CRDs and
+Jobs: it classifies status codes (404 → None, 4xx final, 429/5xx retried with backoff)
+and returns plain dicts. An async twin would duplicate that logic against another
+generated client with other exceptions. A trigger makes one short GET per poll, so a
+worker thread per read costs little, the event loop never blocks, and a cancelled wait
+abandons the thread (it ends within the request timeout). Building the ``ApiClient``
+through cncf.kubernetes's ``KubernetesHook`` honours the same connection, kubeconfig,
+context and in-cluster settings as the KubernetesPodOperator; the connection lookup it
+makes is a sync SDK call, which Airflow allows from a worker thread of the triggerer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+import anyio.to_thread
+import urllib3
+from airflow.providers.cncf.kubernetes.hooks.kubernetes import (
+    KubernetesHook,
+)
+
+from datalocality.errors import ApiRejected, ApiUnavailable, ObjectNotFound
+from datalocality.kube.client import KubeClient
+from datalocality.kube.objects import Obj, RetryPolicy
+from datalocality.kube.resources import Resource
+from datalocality.triggers.base import Outcome
+
+# Fewer, shorter tries than a task's writes: the poll loop itself is the outer retry.
+POLL_POLICY: Final = RetryPolicy(attempts=3, initial=0.2, max_delay=2.0, request_timeout=20.0)
+
+
+@dataclass(frozen=True)
+class KubeAccess:
+    """How to reach the cluster, as KubernetesPodOperator takes it (all serializable).
+
+    ``kubernetes_conn_id=None`` reads no connection: kubeconfig (``config_file``,
+    ``cluster_context``) or in-cluster config only.
+    """
+
+    kubernetes_conn_id: str | None = "kubernetes_default"
+    config_file: str | None = None
+    cluster_context: str | None = None
+    in_cluster: bool | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        """The fields, for a trigger's ``serialize``."""
+        return asdict(self)
+
+    def build_client(self) -> KubeClient:
+        """A KubeClient on a new ApiClient (blocking: loads config, may read a connection)."""
+        hook = KubernetesHook(
+            conn_id=self.kubernetes_conn_id,
+            kubernetes_conn_id=None,
+            config_file=self.config_file,
+            cluster_context=self.cluster_context,
+            in_cluster=self.in_cluster,
+        )
+        return KubeClient(hook.get_conn(), policy=POLL_POLICY)
+
+
+async def open_client(access: KubeAccess) -> KubeClient:
+    """Build the client in a worker thread."""
+    return await anyio.to_thread.run_sync(access.build_client, abandon_on_cancel=True)
+
+
+async def close_client(client: KubeClient) -> None:
+    """Close the ApiClient's connection pool in a worker thread."""
+    await anyio.to_thread.run_sync(client.api.close)
+
+
+async def read(client: KubeClient, resource: Resource, name: str, namespace: str) -> Obj | None:
+    """GET one object (None when it does not exist) without blocking the event loop."""
+    return await anyio.to_thread.run_sync(
+        client.get, resource, name, namespace, abandon_on_cancel=True
+    )
+
+
+def failure(what: str, exc: Exception) -> Outcome:
+    """A failed read as an Outcome: 4xx are final, the rest (5xx, network) may pass."""
+    if isinstance(exc, ApiRejected) and not isinstance(exc, ObjectNotFound):
+        return Outcome("error", f"{what}: the API server refused the read: {exc}")
+    if isinstance(exc, ApiUnavailable | urllib3.exceptions.HTTPError | OSError):
+        return Outcome("error", f"{what}: {type(exc).__name__}: {exc}", transient=True)
+    raise exc

@@ -1,0 +1,46 @@
+"""Paths the Airflow tests share (kept out of conftest.py, which must be imported once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from datalocality.sandbox import Sandbox
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = REPO / "dags"
+
+
+def run_dag(dag_id: str, file: str) -> Any:
+    """``dag.test()`` of one DAG of dags/ (it must live in the DAGs folder to be serialised)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(DAGS / file), safe_mode=False)
+    assert bag.import_errors == {}
+    run = bag.dags[dag_id].test()
+    assert str(run.state).rsplit(".", 1)[-1].lower() == "success", run.state
+    return run
+
+
+def objects(sandbox: Sandbox, group: str, plural: str, task_id: str = "") -> list[dict[str, Any]]:
+    """Objects of one kind in the cluster, optionally only those of one task."""
+    found = list(sandbox.api.store.objects((group, plural)))
+    if not task_id:
+        return found
+    return [
+        o
+        for o in found
+        if (o["metadata"].get("labels") or {}).get("datalocality.io/task-id") == task_id
+    ]
+
+
+def replica_pods(sandbox: Sandbox, task_id: str) -> list[dict[str, Any]]:
+    """The replica pods of a task, in replica order."""
+    pods = objects(sandbox, "", "pods", task_id)
+    return sorted(pods, key=lambda p: int(p["metadata"]["labels"]["datalocality.io/map-index"]))
+
+
+def handed_chunks(pod: dict[str, Any]) -> list[str]:
+    """The chunk list a replica pod was given in its environment."""
+    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+    return str(env["DATALOCALITY_CHUNKS"]).split(",")

@@ -1,0 +1,76 @@
+"""Example 1 end to end: ``dag.test()`` of dags/chunk_pipeline.py against the embedded cluster.
+
+Asserts what happened in the cluster, not what the tasks said: where every replica pod
+was bound, the chunk list it was handed (env and ConfigMap), the DataSource the producer
+published and the claim bound to it, and the repartition Jobs on the replicas' nodes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from datalocality.sandbox import Sandbox
+from tests.airflow.support import DAGS
+
+PARTS = [f"part-{i:02d}" for i in range(12)]
+
+
+def _objects(sandbox: Sandbox, group: str, plural: str) -> list[dict[str, Any]]:
+    return list(sandbox.api.store.objects((group, plural)))
+
+
+def _task(obj: dict[str, Any]) -> str:
+    return str((obj["metadata"].get("labels") or {}).get("datalocality.io/task-id", ""))
+
+
+def test_chunk_pipeline_places_each_replica_next_to_its_chunks(
+    airflow_db: Path, cluster: Sandbox
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(str(DAGS / "chunk_pipeline.py"), safe_mode=False).dags["chunk_pipeline"]
+    run = dag.test()
+    assert str(run.state) in {"success", "DagRunState.SUCCESS"}
+
+    sources = _objects(cluster, "datalocality.io", "datasources")
+    assert len(sources) == 1
+    chunks = {c["id"]: c["locations"] for c in sources[0]["spec"]["chunks"]}
+    assert chunks == {p: ["worker-a1" if i < 9 else "worker-b1"] for i, p in enumerate(PARTS)}
+    claims = _objects(cluster, "datalocality.io", "datasourceclaims")
+    assert [c["status"]["phase"] for c in claims] == ["Bound"]
+    assert claims[0]["status"]["boundDataSource"] == sources[0]["metadata"]["name"]
+
+    pods = sorted(
+        (p for p in _objects(cluster, "", "pods") if _task(p) == "sessionize.replica"),
+        key=lambda p: p["metadata"]["labels"]["datalocality.io/map-index"],
+    )
+    assert len(pods) == 3
+    (configmap,) = [c for c in _objects(cluster, "", "configmaps") if _task(c) == "sessionize.plan"]
+    handed: list[str] = []
+    moved = 0
+    for index, pod in enumerate(pods):
+        node = pod["spec"]["nodeName"]
+        assert node == pod["metadata"]["annotations"]["datalocality.io/planned-node"]
+        assert pod["status"]["phase"] == "Succeeded"
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+        listed = env["DATALOCALITY_CHUNKS"].split(",")
+        assert json.loads(configmap["data"][f"replica-{index}.json"]) == listed
+        assert len(listed) == 4  # one partition per replica after repartitioning 12 parts
+        moved += sum(chunks[c] != [node] for c in listed)
+        handed.extend(listed)
+    assert sorted(handed) == PARTS  # every chunk read exactly once
+    assert sorted(p["spec"]["nodeName"] for p in pods) == ["worker-a1", "worker-a1", "worker-b1"]
+    assert moved == 1  # two replicas on worker-a1 (its room), one on worker-b1 + one part
+
+    jobs = [j for j in _objects(cluster, "batch", "jobs") if _task(j) == "sessionize.repartition"]
+    assert len(jobs) == 3
+    assert sorted(j["metadata"]["annotations"]["datalocality.io/planned-node"] for j in jobs) == [
+        "worker-a1",
+        "worker-a1",
+        "worker-b1",
+    ]
+    for job in jobs:
+        conditions = {c["type"]: c["status"] for c in job["status"]["conditions"]}
+        assert conditions.get("Complete") == "True"

@@ -1,0 +1,47 @@
+"""The placement topology read from Node objects and the pods bound to them."""
+
+from __future__ import annotations
+
+import doctest
+
+import datalocality.kube.topology as topology_module
+from datalocality.kube.topology import build_topology
+from datalocality.sandbox import load_inventory
+
+
+def test_doctest() -> None:
+    assert doctest.testmod(topology_module).failed == 0
+
+
+def test_demo_inventory_gives_zones_regions_requests_and_the_gateway() -> None:
+    inventory = load_inventory(None)
+    topology = build_topology(inventory.nodes, inventory.reserved_pods, cluster="prod")
+    nodes = topology.by_name
+    assert sorted(nodes) == [
+        "gateway-b",
+        "worker-a1",
+        "worker-a2",
+        "worker-a3",
+        "worker-b1",
+        "worker-b2",
+    ]
+    a1 = nodes["worker-a1"]
+    assert (a1.zone, a1.region, a1.cluster) == ("eu-west-1a", "eu-west-1", "prod")
+    assert (a1.requested.cpu, a1.requested.pods) == (3.0, 1)
+    assert a1.allocatable.cpu == 4.0 and a1.allocatable.pods == 110
+    assert nodes["gateway-b"].gateway and not a1.gateway
+    assert a1.labels["disktype"] == "ssd"
+
+
+def test_finished_pods_and_unschedulable_nodes_do_not_count() -> None:
+    nodes = [
+        {"metadata": {"name": "n1"}, "status": {"allocatable": {"cpu": "2"}}},
+        {"metadata": {"name": "n2"}, "spec": {"unschedulable": True}},
+    ]
+    done = {
+        "spec": {"nodeName": "n1", "containers": [{"resources": {"requests": {"cpu": "1"}}}]},
+        "status": {"phase": "Succeeded"},
+    }
+    topology = build_topology(nodes, [done])
+    assert [n.name for n in topology.nodes] == ["n1"]
+    assert topology.nodes[0].requested.cpu == 0.0
