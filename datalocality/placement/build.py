@@ -100,10 +100,11 @@ def check_decision(ctx: Context, candidates: Candidates, decision: Decision) -> 
     replicas = ctx.request.consumer.replicas
     if len(decision.nodes) != replicas or len(decision.loads) != replicas:
         raise PlacementError(f"decision has {len(decision.nodes)} replicas, wanted {replicas}")
-    seen = Counter(c.id for chunks in decision.loads for c in chunks)
-    wrong = [cid for cid, n in seen.items() if n != 1]
-    missing = len(ctx.request.chunks) - len(seen)
-    if wrong or missing:
+    ids = [c.id for chunks in decision.loads for c in chunks]
+    distinct = set(ids)
+    if len(ids) != len(distinct) or len(distinct) != len(ctx.request.chunks):
+        wrong = [cid for cid, n in Counter(ids).items() if n != 1]
+        missing = len(ctx.request.chunks) - len(distinct)
         raise PlacementError(f"chunks read not exactly once: {wrong[:3]}, {missing} missing")
     for name, used in Counter(decision.nodes).items():
         if used > candidates.capacity.get(name, 0):
@@ -205,13 +206,16 @@ def _cluster_shares(ctx: Context) -> list[ClusterShare]:
     """Clusters ranked by the bytes they hold (for Karmada cluster affinity)."""
     if not any(n.cluster for n in ctx.request.topology.nodes):
         return []
-    held: Counter[str] = Counter()
+    by_locations: Counter[tuple[str, ...]] = Counter()
     for chunk in ctx.request.chunks:
+        by_locations[chunk.locations] += chunk.size
+    held: Counter[str] = Counter()
+    for locations, size in by_locations.items():
         clusters: set[str] = set()
-        for loc in chunk.locations:
+        for loc in locations:
             clusters |= ctx.costs.clusters_of(loc)
         for cluster in clusters:
-            held[cluster] += chunk.size
+            held[cluster] += size
     for node in ctx.request.topology.nodes:
         held.setdefault(node.cluster, 0)
     ranked = sorted(held.items(), key=lambda item: (-item[1], item[0]))

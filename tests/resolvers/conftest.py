@@ -156,3 +156,18 @@ def vineyard_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Viney
     finally:
         for process in reversed(processes):
             stop(process)
+
+
+@pytest.fixture(autouse=True)
+def httpx_logs_reach_caplog() -> Iterator[None]:
+    """Importing Airflow (other test packages do) quiets httpx's logger; the masking tests
+    read httpx's request lines, so give that logger back its defaults for each test."""
+    import logging
+
+    logger = logging.getLogger("httpx")
+    saved = (logger.level, logger.propagate, logger.disabled)
+    logger.setLevel(logging.INFO)
+    logger.propagate, logger.disabled = True, False
+    yield
+    logger.setLevel(saved[0])
+    logger.propagate, logger.disabled = saved[1], saved[2]
