@@ -17,9 +17,8 @@ from datalocality.triggers.base import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     Outcome,
-    PollingTrigger,
 )
-from datalocality.triggers.kube import KubeAccess, close_client, failure, open_client, read
+from datalocality.triggers.kube import KubeAccess, KubeTrigger, failure, read
 
 CLAIMS = resource_for(CRD_API_VERSION, "DataSourceClaim")
 
@@ -40,7 +39,7 @@ def claim_outcome(obj: Obj | None, what: str) -> Outcome:
     return Outcome("pending", f"{what} is {phase}{why}", {"phase": phase})
 
 
-class DataSourceClaimBoundTrigger(PollingTrigger[KubeClient]):
+class DataSourceClaimBoundTrigger(KubeTrigger):
     """Fires when the claim ``namespace/claim_name`` is Bound (or on timeout or error)."""
 
     def __init__(
@@ -78,14 +77,6 @@ class DataSourceClaimBoundTrigger(PollingTrigger[KubeClient]):
     def identity(self) -> dict[str, Any]:
         """Claim and namespace."""
         return {"claim": self.claim_name, "namespace": self.namespace}
-
-    async def open(self) -> KubeClient:
-        """An API client for the cluster."""
-        return await open_client(self.access)
-
-    async def close(self, session: KubeClient) -> None:
-        """Close the API client."""
-        await close_client(session)
 
     async def check(self, session: KubeClient) -> Outcome:
         """Read the claim once."""

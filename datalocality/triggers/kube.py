@@ -27,7 +27,7 @@ from datalocality.errors import ApiRejected, ApiUnavailable, ObjectNotFound
 from datalocality.kube.client import KubeClient
 from datalocality.kube.objects import Obj, RetryPolicy
 from datalocality.kube.resources import Resource
-from datalocality.triggers.base import Outcome
+from datalocality.triggers.base import Outcome, PollingTrigger
 
 # Fewer, shorter tries than a task's writes: the poll loop itself is the outer retry.
 POLL_POLICY: Final = RetryPolicy(attempts=3, initial=0.2, max_delay=2.0, request_timeout=20.0)
@@ -86,3 +86,17 @@ def failure(what: str, exc: Exception) -> Outcome:
     if isinstance(exc, ApiUnavailable | urllib3.exceptions.HTTPError | OSError):
         return Outcome("error", f"{what}: {type(exc).__name__}: {exc}", transient=True)
     raise exc
+
+
+class KubeTrigger(PollingTrigger[KubeClient]):
+    """A polling trigger that reads the cluster through one KubeClient per wait."""
+
+    access: KubeAccess
+
+    async def open(self) -> KubeClient:
+        """An API client for the cluster."""
+        return await open_client(self.access)
+
+    async def close(self, session: KubeClient) -> None:
+        """Close the API client."""
+        await close_client(session)

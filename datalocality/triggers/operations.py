@@ -20,9 +20,8 @@ from datalocality.triggers.base import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     Outcome,
-    PollingTrigger,
 )
-from datalocality.triggers.kube import KubeAccess, close_client, failure, open_client, read
+from datalocality.triggers.kube import KubeAccess, KubeTrigger, failure, read
 
 JOBS = resource_for("batch/v1", "Job")
 _DONE = ("Complete", "SuccessCriteriaMet")
@@ -69,7 +68,7 @@ def combine(outcomes: Sequence[tuple[str, Outcome]]) -> Outcome:
     )
 
 
-class OperationCompleteTrigger(PollingTrigger[KubeClient]):
+class OperationCompleteTrigger(KubeTrigger):
     """Fires when every Job in ``job_names`` (in ``namespace``) completed, or one failed."""
 
     def __init__(
@@ -111,14 +110,6 @@ class OperationCompleteTrigger(PollingTrigger[KubeClient]):
     def identity(self) -> dict[str, Any]:
         """Jobs and namespace."""
         return {"job_names": self.job_names, "namespace": self.namespace}
-
-    async def open(self) -> KubeClient:
-        """An API client for the cluster."""
-        return await open_client(self.access)
-
-    async def close(self, session: KubeClient) -> None:
-        """Close the API client."""
-        await close_client(session)
 
     async def check(self, session: KubeClient) -> Outcome:
         """Read every Job once."""
