@@ -107,3 +107,36 @@ class TriggerSensor(BaseSensorOperator):
         if status == "timeout":
             raise AirflowSensorTimeout(message)
         raise AirflowException(message or f"{self.task_id}: trigger reported {status!r}")
+
+
+class ClusterSensor(TriggerSensor):
+    """A TriggerSensor that reads the cluster, with KubernetesPodOperator's access options."""
+
+    def __init__(
+        self,
+        *,
+        namespace: str = "default",
+        kubernetes_conn_id: str | None = "kubernetes_default",
+        config_file: str | None = None,
+        cluster_context: str | None = None,
+        in_cluster: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.namespace = namespace
+        self.kubernetes_conn_id = kubernetes_conn_id
+        self.config_file = config_file
+        self.cluster_context = cluster_context
+        self.in_cluster = in_cluster
+
+    def trigger_common(self) -> dict[str, Any]:
+        """Namespace, cluster access and timing, as every cluster trigger takes them."""
+        return {
+            "namespace": self.namespace,
+            "kubernetes_conn_id": self.kubernetes_conn_id,
+            "config_file": self.config_file,
+            "cluster_context": self.cluster_context,
+            "in_cluster": self.in_cluster,
+            "poll_interval": self.poke_interval,
+            "timeout": self.timeout,
+        }
