@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from datalocality.errors import SpecError
 
 _M = TypeVar("_M", bound=BaseModel)
+_ALL_FIELDS: dict[type[BaseModel], set[str]] = {}
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -42,11 +43,17 @@ def trusted(cls: type[_M], **values: Any) -> _M:
     """Build a model from values this package computed itself, skipping validation.
 
     Plans carry one Transfer per moved chunk; validating 100k of them would dominate
-    planning time, and every value here comes from already-validated input.
+    planning time, and every value here comes from already-validated input. Instances
+    given every field share one fields-set (pydantic copies it before changing it).
     """
+    fields = _ALL_FIELDS.get(cls)
+    if fields is None:
+        fields = _ALL_FIELDS[cls] = set(cls.model_fields)
     obj = cls.__new__(cls)
     object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(
+        obj, "__pydantic_fields_set__", fields if len(values) == len(fields) else set(values)
+    )
     object.__setattr__(obj, "__pydantic_extra__", None)
     object.__setattr__(obj, "__pydantic_private__", None)
     return obj

@@ -46,13 +46,17 @@ class Quota:
 
     def check(self, loads: Sequence[Sequence[Chunk]]) -> None:
         """Raise PlacementError if an assignment breaks the balance rule."""
+        self.check_totals(
+            [len(chunks) for chunks in loads], [sum(c.size for c in chunks) for chunks in loads]
+        )
+
+    def check_totals(self, counts: Sequence[int], sizes: Sequence[int]) -> None:
+        """The same rule on per-replica chunk counts and bytes already summed."""
         if self.unit:
-            counts = [len(chunks) for chunks in loads]
             if counts and max(counts) - min(counts) > 1:
-                raise PlacementError(f"unbalanced chunk counts {counts}")
+                raise PlacementError(f"unbalanced chunk counts {list(counts)}")
             return
-        for index, chunks in enumerate(loads):
-            size = sum(c.size for c in chunks)
+        for index, size in enumerate(sizes):
             if size > self.byte_cap:
                 raise PlacementError(f"replica {index} reads {size} > cap {self.byte_cap} bytes")
 

@@ -10,11 +10,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import mul
 
 from datalocality.errors import PlacementError
 from datalocality.model import (
     Chunk,
     ClusterShare,
+    Node,
     PlacementPlan,
     PlacementRequest,
     ReplicaPlacement,
@@ -43,6 +45,15 @@ class Context:
         """Cost of reading every byte from the farthest tier: the yardstick for rounding."""
         return self.request.total_bytes * max(self.costs.per_byte)
 
+    @cached_property
+    def held(self) -> dict[tuple[str, ...], int]:
+        """Bytes per distinct tuple of copy locations: what every whole-input tally needs,
+        at one entry per producer instead of one per chunk."""
+        held: dict[tuple[str, ...], int] = {}
+        for chunk in self.request.chunks:
+            held[chunk.locations] = held.get(chunk.locations, 0) + chunk.size
+        return held
+
     def below(self, a: float, b: float) -> bool:
         """``a`` is meaningfully cheaper than ``b`` for this request."""
         return below(a, b, self.scale)
@@ -51,9 +62,7 @@ class Context:
         """The domain tree for these candidates, built once per plan."""
         key = tuple(sorted(candidates.capacity.items()))
         if key not in self._trees:
-            self._trees[key] = DomainTree(
-                self.costs, self.request.chunks, candidates.capacity, self.quota
-            )
+            self._trees[key] = DomainTree(self.costs, self.held, candidates.capacity, self.quota)
         return self._trees[key]
 
     @classmethod
@@ -72,46 +81,56 @@ class Decision:
     reasons: list[str] | None = None
     notes: list[str] = field(default_factory=list)
     proven_optimal: bool = False
-    # Per replica, per chunk: (tier, location read from); filled by whoever knows it first.
-    reads: list[list[tuple[int, str]]] | None = field(default=None, repr=False)
+    # Per replica, per chunk: the tier it is read across; filled by whoever knows it first.
+    tiers: list[list[int]] | None = field(default=None, repr=False)
 
-    def nearest(self, ctx: Context) -> list[list[tuple[int, str]]]:
-        """Per replica, per chunk: the tier and location it is read from (computed once)."""
-        if self.reads is None:
+    def tiers_of(self, ctx: Context) -> list[list[int]]:
+        """Per replica, per chunk: the tier to its nearest copy (computed once)."""
+        if self.tiers is None:
             nodes = ctx.request.topology.by_name
-            self.reads = [
-                [ctx.costs.nearest(chunk, nodes[name]) for chunk in chunks]
+            tier = ctx.costs.tier
+            self.tiers = [
+                [tier(chunk, nodes[name]) for chunk in chunks]
                 for name, chunks in zip(self.nodes, self.loads, strict=True)
             ]
-        return self.reads
+        return self.tiers
 
     def cost(self, ctx: Context) -> float:
         """Total seconds of transfer this decision implies."""
-        per_byte = ctx.costs.per_byte
+        tier_cost = ctx.costs.per_byte.__getitem__
         return sum(
-            chunk.size * per_byte[tier]
-            for chunks, reads in zip(self.loads, self.nearest(ctx), strict=True)
-            for chunk, (tier, _) in zip(chunks, reads, strict=True)
+            sum(map(mul, [c.size for c in chunks], map(tier_cost, tiers)))
+            for chunks, tiers in zip(self.loads, self.tiers_of(ctx), strict=True)
         )
 
 
 def check_decision(ctx: Context, candidates: Candidates, decision: Decision) -> None:
     """Raise PlacementError if a decision breaks a rule every plan must keep."""
+    _check_layout(ctx, candidates, decision)
+    ids = [c.id for chunks in decision.loads for c in chunks]
+    _check_reads(ctx, set(ids), len(ids), decision)
+    ctx.quota.check(decision.loads)
+
+
+def _check_layout(ctx: Context, candidates: Candidates, decision: Decision) -> None:
+    """One node and one chunk list per replica, and no node given more than it holds."""
     replicas = ctx.request.consumer.replicas
     if len(decision.nodes) != replicas or len(decision.loads) != replicas:
         raise PlacementError(f"decision has {len(decision.nodes)} replicas, wanted {replicas}")
-    ids = [c.id for chunks in decision.loads for c in chunks]
-    distinct = set(ids)
-    if len(ids) != len(distinct) or len(distinct) != len(ctx.request.chunks):
-        wrong = [cid for cid, n in Counter(ids).items() if n != 1]
-        missing = len(ctx.request.chunks) - len(distinct)
-        raise PlacementError(f"chunks read not exactly once: {wrong[:3]}, {missing} missing")
     for name, used in Counter(decision.nodes).items():
         if used > candidates.capacity.get(name, 0):
             raise PlacementError(
                 f"node {name} given {used} replicas, room for {candidates.capacity.get(name)}"
             )
-    ctx.quota.check(decision.loads)
+
+
+def _check_reads(ctx: Context, distinct: set[str], read: int, decision: Decision) -> None:
+    """Every chunk read exactly once: ``read`` reads of ``distinct`` chunk ids."""
+    if read != len(distinct) or len(distinct) != len(ctx.request.chunks):
+        ids = Counter(c.id for chunks in decision.loads for c in chunks)
+        wrong = [cid for cid, n in ids.items() if n != 1]
+        missing = len(ctx.request.chunks) - len(distinct)
+        raise PlacementError(f"chunks read not exactly once: {wrong[:3]}, {missing} missing")
 
 
 def build_plan(
@@ -123,63 +142,62 @@ def build_plan(
     *,
     notes: Sequence[str] = (),
 ) -> PlacementPlan:
-    """Check a decision and explain it as a plan."""
-    check_decision(ctx, candidates, decision)
+    """Check a decision and explain it as a plan.
+
+    One pass over the chunks does both: it is the part of planning every strategy pays,
+    so it works on per-replica columns (ids, sizes, tiers) and touches moved chunks only
+    to write their transfers."""
+    _check_layout(ctx, candidates, decision)
     topology = ctx.request.topology
+    costs = ctx.costs
+    tier_cost = costs.per_byte.__getitem__
     by_tier = [0] * 5
     replicas: list[ReplicaPlacement] = []
     transfers: list[Transfer] = []
-    reads = decision.nearest(ctx)
-    for index, (name, chunks) in enumerate(zip(decision.nodes, decision.loads, strict=True)):
+    distinct: set[str] = set()
+    counts: list[int] = []
+    sizes_read: list[int] = []
+    rows = zip(decision.nodes, decision.loads, decision.tiers_of(ctx), strict=True)
+    for index, (name, chunks, tiers) in enumerate(rows):
         node = topology.by_name[name]
-        local = moved = 0
-        cost = 0.0
-        for chunk, (tier, origin) in sorted(
-            zip(chunks, reads[index], strict=True), key=lambda pair: pair[0].id
-        ):
-            by_tier[tier] += chunk.size
-            cost += chunk.size * ctx.costs.per_byte[tier]
-            if tier == 0:
-                local += chunk.size
-            else:
-                moved += chunk.size
-                # Trusted values built here: skip re-validating 100k small models.
-                transfers.append(
-                    trusted(
-                        Transfer,
-                        chunk=chunk.id,
-                        from_node=origin,
-                        to_node=name,
-                        bytes=chunk.size,
-                        tier=tier,
-                    )
+        ids = [c.id for c in chunks]
+        sizes = [c.size for c in chunks]
+        distinct.update(ids)
+        total = sum(sizes)
+        cost = sum(map(mul, sizes, map(tier_cost, tiers)))
+        moved = 0
+        for i in sorted((i for i, tier in enumerate(tiers) if tier), key=ids.__getitem__):
+            tier, size = tiers[i], sizes[i]
+            moved += size
+            by_tier[tier] += size
+            # Trusted values built here: skip re-validating 100k small models.
+            transfers.append(
+                trusted(
+                    Transfer,
+                    chunk=ids[i],
+                    from_node=costs.origin(chunks[i], node),
+                    to_node=name,
+                    bytes=size,
+                    tier=tier,
                 )
-        total = local + moved
-        # Every replica shows what it costs and how local it is, beside the strategy's own
-        # terms (mcdm's criteria, spread's allocation score).
-        terms = {
-            "cost_seconds": cost,
-            "local_fraction": local / total if total else 1.0,
-            **(decision.score_terms[index] if decision.score_terms else {}),
-        }
-        why = decision.reasons[index] if decision.reasons else ""
-        share = f"{100 * local / total:.0f}%" if total else "n/a"
+            )
+        local = total - moved
+        by_tier[0] += local
+        counts.append(len(ids))
+        sizes_read.append(total)
         replicas.append(
-            ReplicaPlacement(
+            _replica(
+                decision,
                 index=index,
-                node=name,
-                cluster=node.cluster,
-                zone=node.zone,
-                chunks=tuple(sorted(c.id for c in chunks)),
-                bytes=total,
-                local_bytes=local,
-                moved_bytes=moved,
+                node=node,
+                chunks=tuple(sorted(ids)),
+                local=local,
+                moved=moved,
                 cost=cost,
-                score_terms=terms,
-                reason=f"{len(chunks)} chunks, {share} of bytes local"
-                + (f"; {why}" if why else ""),
             )
         )
+    _check_reads(ctx, distinct, sum(counts), decision)
+    ctx.quota.check_totals(counts, sizes_read)
     total_cost = sum(r.cost for r in replicas)
     plan_notes = [*notes, *decision.notes]
     if ctx.below(total_cost, lower_bound):
@@ -202,15 +220,48 @@ def build_plan(
     )
 
 
+def _replica(
+    decision: Decision,
+    *,
+    index: int,
+    node: Node,
+    chunks: tuple[str, ...],
+    local: int,
+    moved: int,
+    cost: float,
+) -> ReplicaPlacement:
+    """One replica's placement and why: its cost and locality beside the strategy's terms."""
+    total = local + moved
+    # Every replica shows what it costs and how local it is, beside the strategy's own
+    # terms (mcdm's criteria, spread's allocation score).
+    terms = {
+        "cost_seconds": cost,
+        "local_fraction": local / total if total else 1.0,
+        **(decision.score_terms[index] if decision.score_terms else {}),
+    }
+    why = decision.reasons[index] if decision.reasons else ""
+    share = f"{100 * local / total:.0f}%" if total else "n/a"
+    return ReplicaPlacement(
+        index=index,
+        node=node.name,
+        cluster=node.cluster,
+        zone=node.zone,
+        chunks=chunks,
+        bytes=total,
+        local_bytes=local,
+        moved_bytes=moved,
+        cost=cost,
+        score_terms=terms,
+        reason=f"{len(chunks)} chunks, {share} of bytes local" + (f"; {why}" if why else ""),
+    )
+
+
 def _cluster_shares(ctx: Context) -> list[ClusterShare]:
     """Clusters ranked by the bytes they hold (for Karmada cluster affinity)."""
     if not any(n.cluster for n in ctx.request.topology.nodes):
         return []
-    by_locations: Counter[tuple[str, ...]] = Counter()
-    for chunk in ctx.request.chunks:
-        by_locations[chunk.locations] += chunk.size
     held: Counter[str] = Counter()
-    for locations, size in by_locations.items():
+    for locations, size in ctx.held.items():
         clusters: set[str] = set()
         for loc in locations:
             clusters |= ctx.costs.clusters_of(loc)

@@ -81,6 +81,18 @@ class CostModel:
                 best = (tier, loc)
         return best
 
+    def tier(self, chunk: Chunk, node: Node) -> int:
+        """The tier to the nearest copy of ``chunk`` (:meth:`nearest` without the copy)."""
+        locations = chunk.locations
+        if len(locations) == 1 and ":" not in locations[0]:
+            return self.node_tier(locations[0], node.name)
+        return self.nearest(chunk, node)[0]
+
+    def origin(self, chunk: Chunk, node: Node) -> str:
+        """Where ``node`` reads ``chunk`` from: its nearest copy (the only one, if one)."""
+        locations = chunk.locations
+        return locations[0] if len(locations) == 1 else self.nearest(chunk, node)[1]
+
     def cost(self, chunk: Chunk, node: Node) -> float:
         """Seconds to read ``chunk`` on ``node`` from its nearest copy."""
         return chunk.size * self.per_byte[self.nearest(chunk, node)[0]]

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
-from datalocality.model import Chunk, Node
+from datalocality.model import Node
 from datalocality.placement.balance import Quota
 from datalocality.placement.costs import CostModel
 
@@ -48,7 +48,7 @@ class DomainTree:
     def __init__(
         self,
         costs: CostModel,
-        chunks: Iterable[Chunk],
+        held: Mapping[tuple[str, ...], int],
         capacity: Mapping[str, int],
         quota: Quota,
     ) -> None:
@@ -73,17 +73,14 @@ class DomainTree:
         self._domains: dict[str, tuple[list[Domain], int]] = {}
         self.supply: dict[Domain, int] = {}
         self.base_cost = 0.0
-        held: dict[Domain, int] = {}
-        by_locations: dict[tuple[str, ...], int] = {}
-        for chunk in chunks:
-            by_locations[chunk.locations] = by_locations.get(chunk.locations, 0) + chunk.size
+        homes: dict[Domain, int] = {}
         # True when some chunk can be read from several domains (copies, shared names).
-        self.multi_copy = any(len(self.copy_domains(locs)) > 1 for locs in by_locations)
-        for locations, size in by_locations.items():
+        self.multi_copy = any(len(self.copy_domains(locs)) > 1 for locs in held)
+        for locations, size in held.items():
             domain, level = self.home(locations)
             self.base_cost += size * costs.per_byte[level]
-            held[domain] = held.get(domain, 0) + size
-        for home, size in held.items():
+            homes[domain] = homes.get(domain, 0) + size
+        for home, size in homes.items():
             for domain in self.ancestors(home):
                 self.supply[domain] = self.supply.get(domain, 0) + size
         self.limit: dict[Domain, int] = {}
