@@ -84,7 +84,11 @@ def pack(
         for domain in sorted(alone, key=repr):
             members = [i for i in under[level].get(domain, []) if packer.room[i] > 0]
             keys = alone[domain]
-            ranks = groups[keys[0]] if len(keys) == 1 else sorted(chain(*map(groups.get, keys)))
+            ranks = (
+                groups[keys[0]]
+                if len(keys) == 1
+                else sorted(chain.from_iterable(groups[k] for k in keys))
+            )
             if uniform and all(single[k] for k in keys):
                 left.extend(_fill_uniform(packer, members, [order[r] for r in ranks], ranks, level))
             else:
