@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
 
 from datalocality.errors import UnknownStrategy
 from datalocality.model import PlacementRequest
-from datalocality.placement import plan, strategy_names
+from datalocality.placement import collection_paused, plan, strategy_names
 
 
 def req(chunks: list[dict[str, Any]], **consumer: Any) -> PlacementRequest:
@@ -113,3 +114,20 @@ def test_json_plan_has_the_documented_keys() -> None:
 def test_unknown_strategy_names_the_choices() -> None:
     with pytest.raises(UnknownStrategy, match="round-robin"):
         plan(req([{"id": "a"}]), "fastest")
+
+
+def test_plan_restores_the_garbage_collector_state_even_when_it_raises() -> None:
+    assert gc.isenabled()
+    with collection_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(RuntimeError), collection_paused():
+            raise RuntimeError("boom")
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError), collection_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()

@@ -17,8 +17,10 @@ the strategy and explains its decision. Strategies share one signature,
 
 from __future__ import annotations
 
+import gc
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import cast
 
 from datalocality.errors import InfeasiblePlacement, UnknownStrategy
@@ -39,7 +41,15 @@ STRATEGIES: dict[str, str] = {
     "mcdm": "datalocality.placement.mcdm",
 }
 
-__all__ = ["STRATEGIES", "Context", "Decision", "PlacementRequest", "plan", "strategy_names"]
+__all__ = [
+    "STRATEGIES",
+    "Context",
+    "Decision",
+    "PlacementRequest",
+    "collection_paused",
+    "plan",
+    "strategy_names",
+]
 
 
 def strategy_names() -> list[str]:
@@ -57,6 +67,25 @@ def _load(strategy: str) -> tuple[Place, bool]:
     return cast(Place, module.place), bool(getattr(module, "SEARCHES_DOMAINS", False))
 
 
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector, restoring its state on exit.
+
+    Planning builds hundreds of thousands of small acyclic objects (chunk lists, tiers,
+    transfers) beside a request that already holds as many; every 700 allocations the
+    collector would walk the young ones and now and then the whole heap, which measured
+    as a third of planning time on large requests. Nothing planning builds is cyclic,
+    so pausing frees nothing late (Mercurial's ``util.nogc`` does the same).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def plan(request: PlacementRequest, strategy: str = "optimal") -> PlacementPlan:
     """Place the consumer's replicas and assign every chunk to one of them.
 
@@ -64,6 +93,12 @@ def plan(request: PlacementRequest, strategy: str = "optimal") -> PlacementPlan:
     be met; never returns a partial plan.
     """
     place, searches = _load(strategy)
+    with collection_paused():
+        return _plan(request, strategy, place, searches)
+
+
+def _plan(request: PlacementRequest, strategy: str, place: Place, searches: bool) -> PlacementPlan:
+    """:func:`plan` once the strategy is loaded."""
     ctx = Context.of(request)
     candidates = build_candidates(request, ctx.costs)
     notes = list(candidates.notes)

@@ -73,7 +73,10 @@ class Context:
 
 @dataclass
 class Decision:
-    """A strategy's answer: per replica a node and the chunks it reads, and why."""
+    """A strategy's answer: per replica a node and the chunks it reads, and why.
+
+    Not changed once made: tiers and sizes derived from it are kept.
+    """
 
     nodes: list[str]
     loads: list[list[Chunk]]
@@ -83,6 +86,13 @@ class Decision:
     proven_optimal: bool = False
     # Per replica, per chunk: the tier it is read across; filled by whoever knows it first.
     tiers: list[list[int]] | None = field(default=None, repr=False)
+    _sizes: list[list[int]] | None = field(default=None, repr=False)
+
+    def sizes_of(self) -> list[list[int]]:
+        """Per replica, per chunk: its size (one pass over 100k chunks, done once)."""
+        if self._sizes is None:
+            self._sizes = [[c.size for c in chunks] for chunks in self.loads]
+        return self._sizes
 
     def tiers_of(self, ctx: Context) -> list[list[int]]:
         """Per replica, per chunk: the tier to its nearest copy (computed once)."""
@@ -99,8 +109,8 @@ class Decision:
         """Total seconds of transfer this decision implies."""
         tier_cost = ctx.costs.per_byte.__getitem__
         return sum(
-            sum(map(mul, [c.size for c in chunks], map(tier_cost, tiers)))
-            for chunks, tiers in zip(self.loads, self.tiers_of(ctx), strict=True)
+            sum(map(mul, sizes, map(tier_cost, tiers)))
+            for sizes, tiers in zip(self.sizes_of(), self.tiers_of(ctx), strict=True)
         )
 
 
@@ -157,11 +167,11 @@ def build_plan(
     distinct: set[str] = set()
     counts: list[int] = []
     sizes_read: list[int] = []
-    rows = zip(decision.nodes, decision.loads, decision.tiers_of(ctx), strict=True)
-    for index, (name, chunks, tiers) in enumerate(rows):
+    tiers_of, sizes_of = decision.tiers_of(ctx), decision.sizes_of()
+    rows = zip(decision.nodes, decision.loads, tiers_of, sizes_of, strict=True)
+    for index, (name, chunks, tiers, sizes) in enumerate(rows):
         node = topology.by_name[name]
         ids = [c.id for c in chunks]
-        sizes = [c.size for c in chunks]
         distinct.update(ids)
         total = sum(sizes)
         cost = sum(map(mul, sizes, map(tier_cost, tiers)))

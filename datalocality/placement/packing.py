@@ -122,29 +122,36 @@ def _fill(
     single: dict[Locations, bool],
 ) -> list[int]:
     """Chunks of one domain, largest first, each to the member with most room; returns
-    the ranks that fit nowhere."""
-    left: list[int] = []
-    room = packer.room
-    if len(members) == 1:  # one replica: fill it in order, no heap needed
-        index = members[0]
-        for rank in ranks:
-            chunk = order[rank]
-            if room[index] >= chunk.size:
-                packer.place(index, chunk, level, single[chunk.locations])
-            else:
-                left.append(rank)
-        return left
+    the ranks that fit nowhere. This loop is the hot spot of packing uneven sizes, so it
+    stops as soon as nothing left can fit and updates the heap in place."""
+    if not members or not ranks:
+        return ranks
+    room, loads, tiers = packer.room, packer.loads, packer.tiers
+    costs, nodes = packer.tree.costs, packer.node_of
     heap = [(-room[i], i) for i in members]
     heapq.heapify(heap)
-    for rank in ranks:
+    left: list[int] = []
+    smallest = order[ranks[-1]].size  # ranks run largest first
+    for pos, rank in enumerate(ranks):
         chunk = order[rank]
-        if heap and -heap[0][0] >= chunk.size:
-            _, index = heapq.heappop(heap)
-            packer.place(index, chunk, level, single[chunk.locations])
-            if room[index] > 0:
-                heapq.heappush(heap, (-room[index], index))
-        else:
+        size = chunk.size
+        most, index = heap[0]
+        if -most < size:
+            if -most < smallest:  # nothing after this fits either
+                left.extend(ranks[pos:])
+                break
             left.append(rank)
+            continue
+        loads[index].append(chunk)
+        tiers[index].append(level if single[chunk.locations] else costs.tier(chunk, nodes[index]))
+        room[index] -= size
+        if room[index] > 0:
+            heapq.heapreplace(heap, (-room[index], index))
+        else:
+            heapq.heappop(heap)
+            if not heap:
+                left.extend(ranks[pos + 1 :])
+                break
     return left
 
 
