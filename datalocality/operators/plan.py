@@ -53,6 +53,7 @@ from datalocality.operators.failures import final_failures
 from datalocality.operators.pod import task_key_of
 from datalocality.placement import plan
 from datalocality.provider.hook import DataLocalityHook
+from datalocality.provider.links import PlacementPlanLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -100,6 +101,7 @@ class DataLocalityPlanOperator(BaseOperator):
         ``in_cluster`` / ``cluster_context`` as for KubernetesPodOperator.
     """
 
+    operator_extra_links = (PlacementPlanLink(),)
     template_fields: Sequence[str] = (
         "inputs",
         "namespace",

@@ -74,3 +74,28 @@ def test_chunk_pipeline_places_each_replica_next_to_its_chunks(
     for job in jobs:
         conditions = {c["type"]: c["status"] for c in job["status"]["conditions"]}
         assert conditions.get("Complete") == "True"
+
+    links = _extra_links(run.run_id, "chunk_pipeline")
+    plan_page = "/tasks/sessionize.plan/xcom"
+    assert {(task, index) for task, index, _ in links} == {
+        ("sessionize.plan", -1),
+        *{("sessionize.replica", index) for index in range(3)},
+    }
+    assert all(url.endswith(plan_page) and "/dags/chunk_pipeline/runs/" in url for *_, url in links)
+
+
+def _extra_links(run_id: str, dag_id: str) -> list[tuple[str, int, str]]:
+    """The "Placement plan" links the finished tasks stored for the UI."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag_id,
+                XComModel.run_id == run_id,
+                XComModel.key == "_link_PlacementPlanLink",
+            )
+        ).all()
+        return [(r.task_id, r.map_index, str(XComModel.deserialize_value(r))) for r in rows]
