@@ -13,6 +13,7 @@ which is safe (PUTs carry a resourceVersion) but doubles the retries and hides a
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -390,3 +391,16 @@ class KubeClient:
         finally:
             response.close()  # a stream left early must not go back to the pool half-read
             response.release_conn()
+
+
+def build_api_client_without_retries(api_client: ApiClient) -> ApiClient:
+    """An ApiClient with ``api_client``'s configuration whose connection pool never retries.
+
+    urllib3 retries by default, and on 429/503 with Retry-After even POSTs: a create that
+    may have applied would be sent again behind KubeClient's back. KubeClient decides what
+    is safe to retry, so its pool gets ``retries=False`` (read when the pool is made). The
+    given client, which KubernetesPodOperator's code may share, is left untouched.
+    """
+    configuration = copy.deepcopy(api_client.configuration)
+    configuration.retries = False
+    return ApiClient(configuration=configuration)

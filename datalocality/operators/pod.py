@@ -21,6 +21,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from datalocality.errors import SpecError
 from datalocality.kube.names import TaskKey
 from datalocality.operators.pod_request import build_replica_pod_request
+from datalocality.operators.rerun import RerunSafePodOperator
 from datalocality.provider.links import PlacementPlanLink
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def task_key_of(context: Context) -> TaskKey:
     )
 
 
-class DataLocalityPodOperator(KubernetesPodOperator):
+class DataLocalityPodOperator(RerunSafePodOperator):
     """Run replica ``replica`` of a placement plan as a pod on its planned node.
 
     :param replica: one entry returned by DataLocalityPlanOperator (usually given through
@@ -83,28 +84,3 @@ class DataLocalityPodOperator(KubernetesPodOperator):
         return build_replica_pod_request(
             pod, replica, task=task, container_name=self.base_container_name
         )
-
-    def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
-        """KPO's reattach-or-create, after removing the replica's pods earlier tries finished.
-
-        KPO labels a finished pod ``already_checked`` before the task reports success, and
-        never reattaches to such a pod. A try killed in between (after the label, before its
-        success was recorded) left its Succeeded pod behind, and with
-        ``on_finish_action="keep_pod"`` the next try started a second pod for the same
-        replica (tests/airflow/test_crash_recovery.py). That pod's result cannot be read
-        back (its XCom sidecar is gone), so the work runs again, in the replica's one pod.
-        Failed pods of earlier tries are kept, as KPO keeps them, for debugging.
-        """
-        if self.reattach_on_restart:
-            self.remove_finished_pods(pod_request_obj.metadata.namespace, context)
-        pod: k8s.V1Pod = super().get_or_create_pod(pod_request_obj, context)
-        return pod
-
-    def remove_finished_pods(self, namespace: str, context: Context) -> None:
-        """Delete this task instance's Succeeded pods that an earlier try already checked."""
-        selector = self._build_find_pod_label_selector(context, exclude_checked=False)
-        selector = f"{selector},{self.POD_CHECKED_KEY}=True"
-        for pod in self.client.list_namespaced_pod(namespace, label_selector=selector).items:
-            if pod.status is not None and pod.status.phase == "Succeeded":
-                self.log.info("Deleting pod %s: an earlier try finished it", pod.metadata.name)
-                self.pod_manager.delete_pod(pod)

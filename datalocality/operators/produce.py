@@ -27,11 +27,12 @@ from kubernetes.client import models as k8s  # type: ignore[import-untyped]
 
 from datalocality.errors import SpecError
 from datalocality.kube.claims import build_data_source
-from datalocality.kube.client import KubeClient
+from datalocality.kube.client import KubeClient, build_api_client_without_retries
 from datalocality.kube.names import build_data_source_name
 from datalocality.model import Chunk, DataSource
 from datalocality.operators.entries import PRODUCED_KEY
 from datalocality.operators.failures import final_failures
+from datalocality.operators.rerun import RerunSafePodOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -82,7 +83,7 @@ def build_produced_source(
     )
 
 
-class ProduceChunksPodOperator(KubernetesPodOperator):
+class ProduceChunksPodOperator(RerunSafePodOperator):
     """Run ``replicas`` producer pods and publish the chunks they wrote as a DataSource.
 
     :param replicas: how many producer pods run (one after the other, in this task).
@@ -182,10 +183,12 @@ class ProduceChunksPodOperator(KubernetesPodOperator):
 
     def _publish(self, source: DataSource) -> None:
         name = build_data_source_name(source)
-        with final_failures():
-            created = KubeClient(self.client.api_client).create_or_get(
-                build_data_source(name, source)
-            )
+        client = KubeClient(build_api_client_without_retries(self.client.api_client))
+        try:
+            with final_failures():
+                created = client.create_or_get(build_data_source(name, source))
+        finally:
+            client.api.close()
         verb = "published" if created.created else "adopted"
         self.log.info("%s DataSource %s with %d chunks", verb, name, len(source.chunks))
 

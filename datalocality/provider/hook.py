@@ -17,7 +17,6 @@ Two things a task of this provider needs from outside, both built only when the 
 
 from __future__ import annotations
 
-import copy
 import importlib
 import json
 import os
@@ -43,19 +42,6 @@ if TYPE_CHECKING:
     from datalocality.kube.client import KubeClient
 
 PASSWORD_ENV = "DATALOCALITY_CONN_PASSWORD"
-
-
-def build_api_client_without_retries(api_client: Any) -> Any:
-    """An ApiClient with ``api_client``'s configuration whose connection pool never retries.
-
-    urllib3 retries by default, and on 429/503 with Retry-After even POSTs: a create that
-    may have applied would be sent again behind KubeClient's back. KubeClient decides what
-    is safe to retry, so its pool gets ``retries=False`` (read when the pool is made). The
-    hook's own client, which KubernetesPodOperator's code may share, is left untouched.
-    """
-    configuration = copy.deepcopy(api_client.configuration)
-    configuration.retries = False
-    return importlib.import_module("kubernetes.client").ApiClient(configuration=configuration)
 
 
 def build_resolvers_config(
@@ -168,8 +154,11 @@ class DataLocalityHook(BaseHook):
 
     def get_kube_client(self) -> KubeClient:
         """A create-or-get client over a no-retry twin of the KubernetesHook's ApiClient."""
-        client: type[KubeClient] = importlib.import_module("datalocality.kube.client").KubeClient
-        return client(build_api_client_without_retries(self.kubernetes_hook.api_client))
+        module = importlib.import_module("datalocality.kube.client")
+        client: KubeClient = module.KubeClient(
+            module.build_api_client_without_retries(self.kubernetes_hook.api_client)
+        )
+        return client
 
     def get_namespace(self, default: str = "default") -> str:
         """The connection's namespace, else ``default``."""

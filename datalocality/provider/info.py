@@ -44,9 +44,7 @@ TRIGGER_MODULES: Final = (
 )
 # Operator extra links (filled by the UI issue) and the plugin class; each is listed only
 # once its module exists.
-EXTRA_LINK_CANDIDATES: Final[tuple[str, ...]] = (
-    "datalocality.provider.links.PlacementPlanLink",
-)
+EXTRA_LINK_CANDIDATES: Final[tuple[str, ...]] = ("datalocality.provider.links.PlacementPlanLink",)
 PLUGIN_CANDIDATES: Final[tuple[tuple[str, str], ...]] = (
     ("datalocality", "datalocality.provider.plugin.DataLocalityPlugin"),
 )

@@ -24,7 +24,7 @@ from airflow.providers.cncf.kubernetes.hooks.kubernetes import (
 )
 
 from datalocality.errors import ApiRejected, ApiUnavailable, ObjectNotFound
-from datalocality.kube.client import KubeClient
+from datalocality.kube.client import KubeClient, build_api_client_without_retries
 from datalocality.kube.objects import Obj, RetryPolicy
 from datalocality.kube.resources import Resource
 from datalocality.triggers.base import Outcome, PollingTrigger
@@ -59,7 +59,11 @@ class KubeAccess:
             cluster_context=self.cluster_context,
             in_cluster=self.in_cluster,
         )
-        return KubeClient(hook.get_conn(), policy=POLL_POLICY)
+        hooks_client = hook.get_conn()
+        try:
+            return KubeClient(build_api_client_without_retries(hooks_client), policy=POLL_POLICY)
+        finally:
+            hooks_client.close()  # only its configuration is used
 
 
 async def open_client(access: KubeAccess) -> KubeClient:

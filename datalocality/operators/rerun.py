@@ -1,0 +1,40 @@
+"""KubernetesPodOperator that leaves one pod per task instance when a crashed try reruns.
+
+KPO labels a finished pod ``already_checked`` before the task reports success, and never
+reattaches to such a pod. A try killed in between (after the label, before its success
+was recorded) left its Succeeded pod behind, and with ``on_finish_action="keep_pod"`` the
+next try started a second pod for the same work (tests/airflow/test_crash_recovery.py).
+That pod's result cannot be read back (its XCom sidecar is gone), so the work runs again,
+in one pod: the finished one is removed first. Failed pods of earlier tries are kept, as
+KPO keeps them, for debugging.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from kubernetes.client import models as k8s  # type: ignore[import-untyped]
+
+
+class RerunSafePodOperator(KubernetesPodOperator):
+    """KPO whose reattach-or-create first removes pods an earlier try finished and checked."""
+
+    def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
+        """KPO's reattach-or-create, after removing pods earlier tries finished."""
+        if self.reattach_on_restart:
+            self.remove_finished_pods(pod_request_obj.metadata.namespace, context)
+        pod: k8s.V1Pod = super().get_or_create_pod(pod_request_obj, context)
+        return pod
+
+    def remove_finished_pods(self, namespace: str, context: Context) -> None:
+        """Delete this task instance's Succeeded pods that an earlier try already checked."""
+        selector = self._build_find_pod_label_selector(context, exclude_checked=False)
+        selector = f"{selector},{self.POD_CHECKED_KEY}=True"
+        for pod in self.client.list_namespaced_pod(namespace, label_selector=selector).items:
+            if pod.status is not None and pod.status.phase == "Succeeded":
+                self.log.info("Deleting pod %s: an earlier try finished it", pod.metadata.name)
+                self.pod_manager.delete_pod(pod)

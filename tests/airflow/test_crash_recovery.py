@@ -1,0 +1,395 @@
+"""Crash recovery: kill a task right after each of its Kubernetes writes, then run it again.
+
+Issue #5 asks for "a crash test that kills the task process between Kubernetes writes and
+re-runs it: zero duplicate objects, zero lost claims, and the task never reports success
+for work that did not happen". Each case here:
+
+1. starts a fresh embedded cluster (the ``cluster`` fixture) and, for the job and pod
+   tasks, runs the plan task to completion first (their upstream);
+2. runs the real task code (``DataLocalityPlanOperator``, ``RepartitionOperator``,
+   ``DataLocalityPodOperator`` — KubernetesPodOperator's own launching, XCom sidecar and
+   reattach included) in a separate OS process that kills itself with ``SIGKILL`` as soon
+   as the answer to its k-th write (POST, PUT, PATCH or DELETE through the ``kubernetes``
+   client) arrives: no ``finally``, no ``atexit``, no cleanup, as when a worker dies;
+3. asserts that process reported nothing (killed by the signal, no result written);
+4. runs the same task instance again, as its next try, in a fresh process, to the end;
+5. counts the objects by their labels (one claim per input, one DataSource per claim,
+   every claim Bound and referenced by its source, one ConfigMap, one Job per operation,
+   one pod per replica), checks the work really happened (Jobs Complete, the pod
+   Succeeded) and that the result (return value and XCom) equals a clean run's.
+
+k runs over every write of a clean run: ``test_clean_run_writes`` counts them and fails
+if the count differs from ``WRITES`` (so a change in the task's writes cannot leave a
+crash point untested) or is zero.
+
+Importing Airflow and the operators takes seconds, far too long for a process per
+crash; the processes come from a ``forkserver`` with those modules preloaded, so each one
+is a fresh fork of a process that has imported them and has never talked to a cluster.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import multiprocessing
+import os
+import signal
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.context import ForkServerContext
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from datalocality.model import DataInput
+from datalocality.sandbox import KubeletTiming, Sandbox, start_sandbox
+from tests.airflow.support import DAGS, objects
+
+DAG_ID = "crash"
+RUN_ID = "manual__crash"
+PLAN_TASK = "consume.plan"
+REPARTITION_TASK = "consume.repartition"
+REPLICA_TASK = "consume.replica"
+REPLICAS = 4
+REPLICA_INDEX = 1
+INPUT = DataInput(system="iceberg", name="warehouse.ml.events")
+XCOM_REPORT = {"chunks": ["part-a", "part-b"]}
+KILLED = -signal.SIGKILL
+# Writes (POST/PUT/PATCH/DELETE) of a clean run of each task; test_clean_run_writes
+# checks them, and every crash point 1..n is a test case.
+WRITES = {"plan": 5, "repartition": 4, "replica": 2}
+PRELOAD = [
+    "airflow.sdk",
+    "airflow.providers.cncf.kubernetes.operators.pod",
+    "kubernetes.client",
+    "datalocality.operators",
+    "tests.airflow.test_crash_recovery",
+]
+CHILD_TIMEOUT = 60.0
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+# -- the task process ------------------------------------------------------------------
+
+
+def _crash_after_writes(log: Path, crash_after: int | None) -> None:
+    """Log every write the kubernetes client makes; SIGKILL ourselves after the n-th."""
+    from kubernetes.client import rest
+
+    original = rest.RESTClientObject.request
+    lock = threading.Lock()
+    count = 0
+
+    def request(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        nonlocal count
+        if method.upper() not in WRITE_METHODS:
+            return original(self, method, url, *args, **kwargs)
+        status: object = "error"
+        try:
+            response = original(self, method, url, *args, **kwargs)
+            status = getattr(response, "status", "?")
+            return response
+        except Exception as exc:
+            status = getattr(exc, "status", type(exc).__name__)
+            raise
+        finally:
+            with lock:
+                count += 1
+                with log.open("a", encoding="utf-8") as f:
+                    f.write(f"{method.upper()} {url.split('?', maxsplit=1)[0]} {status}\n")
+                if count == crash_after:
+                    os.kill(os.getpid(), signal.SIGKILL)  # no cleanup of any kind
+
+    rest.RESTClientObject.request = request
+
+
+def _context(task_id: str, try_number: int, map_index: int = -1) -> dict[str, Any]:
+    from tests.airflow.test_retries import FakeTaskInstance
+
+    ti = FakeTaskInstance(task_id, try_number)
+    ti.dag_id, ti.map_index = DAG_ID, map_index
+    return {"ti": ti, "run_id": RUN_ID, "dag": SimpleNamespace(dag_id=DAG_ID)}
+
+
+def _operator(task: str, kubeconfig: str, upstream: dict[str, Any]) -> tuple[Any, int]:
+    """The operator of ``task`` and its map index, built as the DAG would build it."""
+    from datalocality.operators import (
+        DataLocalityPlanOperator,
+        DataLocalityPodOperator,
+        RepartitionOperator,
+    )
+
+    access: dict[str, Any] = {
+        "config_file": kubeconfig,
+        "in_cluster": False,
+        "kubernetes_conn_id": None,
+    }
+    if task == "plan":
+        plan = DataLocalityPlanOperator(
+            task_id=PLAN_TASK,
+            inputs=[INPUT],
+            replicas=REPLICAS,
+            partitioning="one-per-replica",
+            consumer_name="consume",
+            resolvers_config=str(DAGS / "data" / "resolvers.yaml"),
+            **access,
+        )
+        return plan, -1
+    if task == "repartition":
+        jobs = RepartitionOperator(
+            task_id=REPARTITION_TASK,
+            plan=upstream["xcom"]["plan"],
+            chunk_configmap=upstream["xcom"]["chunk_configmap"],
+            image="repartition:1",
+            job_poll_interval=0.1,
+            **access,
+        )
+        return jobs, -1
+    pod = DataLocalityPodOperator(
+        task_id=REPLICA_TASK,
+        image="consumer:1",
+        replica=upstream["return"][REPLICA_INDEX]["replica"],
+        annotations={"sandbox.datalocality.io/xcom": json.dumps(XCOM_REPORT)},
+        do_xcom_push=True,
+        on_finish_action="keep_pod",
+        startup_check_interval_seconds=1,
+        **access,
+    )
+    return pod, REPLICA_INDEX
+
+
+def child_main(spec: dict[str, Any]) -> None:
+    """One task process: run the task; write its result only when it succeeded."""
+    out = Path(spec["out"])
+    _crash_after_writes(out / "writes.log", spec.get("crash_after"))
+    task, try_number = spec["task"], spec["try_number"]
+    upstream_file = spec.get("upstream")
+    upstream = json.loads(Path(upstream_file).read_text()) if upstream_file else {}
+    operator, map_index = _operator(task, spec["kubeconfig"], upstream)
+    context = _context(operator.task_id, try_number, map_index)
+    returned = operator.execute(context)
+    result = {"return": returned, "xcom": context["ti"].xcom}
+    partial = out / "result.json.partial"
+    partial.write_text(json.dumps(result, sort_keys=True), encoding="utf-8")
+    partial.rename(out / "result.json")
+
+
+# -- the test process ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def forkserver() -> Iterator[ForkServerContext]:
+    """A forkserver whose processes have Airflow, kubernetes and the operators imported."""
+    context = multiprocessing.get_context("forkserver")
+    assert isinstance(context, ForkServerContext)
+    context.set_forkserver_preload(PRELOAD)
+    yield context
+    context.set_forkserver_preload([])
+
+
+@dataclass
+class Outcome:
+    """What one task process did: its exit code, its writes, its result (if it wrote one)."""
+
+    exitcode: int | None
+    writes: list[str]
+    result: dict[str, Any] | None
+    path: Path  # the result file (written only on success)
+
+
+class TaskProcesses:
+    """Runs task processes against one cluster, each in its own output directory."""
+
+    def __init__(self, context: ForkServerContext, sandbox: Sandbox, tmp: Path) -> None:
+        self.context, self.sandbox, self.tmp = context, sandbox, tmp
+        self.runs = 0
+
+    def run(
+        self,
+        task: str,
+        *,
+        try_number: int = 1,
+        crash_after: int | None = None,
+        upstream: Path | None = None,
+    ) -> Outcome:
+        """Run ``task`` in a fresh process (killed after write ``crash_after``) to its end."""
+        self.runs += 1
+        out = self.tmp / f"{self.runs:02d}-{task}-try{try_number}"
+        out.mkdir(parents=True)
+        spec = {
+            "task": task,
+            "try_number": try_number,
+            "crash_after": crash_after,
+            "kubeconfig": str(self.sandbox.kubeconfig_path),
+            "upstream": str(upstream) if upstream else None,
+            "out": str(out),
+        }
+        # By its importable name, so that the forkserver's processes can unpickle it.
+        target = importlib.import_module("tests.airflow.test_crash_recovery").child_main
+        process = self.context.Process(target=target, args=(spec,), name=out.name)
+        process.start()
+        process.join(CHILD_TIMEOUT)
+        if process.is_alive():
+            process.kill()
+            process.join()
+            pytest.fail(f"{out.name} did not finish in {CHILD_TIMEOUT} s")
+        log = out / "writes.log"
+        writes = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+        result_file = out / "result.json"
+        result = json.loads(result_file.read_text()) if result_file.exists() else None
+        return Outcome(process.exitcode, writes, result, result_file)
+
+    def finished(self, task: str, **options: Any) -> Outcome:
+        """``run`` that must succeed."""
+        outcome = self.run(task, **options)
+        assert outcome.exitcode == 0 and outcome.result is not None, (task, outcome)
+        return outcome
+
+
+@dataclass(frozen=True)
+class Clean:
+    """A clean run of one task: its writes, its result, and the objects of its cluster."""
+
+    writes: list[str]
+    result: dict[str, Any]
+    inventory: Counter[tuple[str, ...]]
+    configmap_data: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def clean(
+    forkserver: ForkServerContext, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Clean]:
+    """Each task run once, undisturbed, on a cluster of its own (as the crash cases are)."""
+    from datalocality.kube.claims import crd_manifests
+
+    runs: dict[str, Clean] = {}
+    for task in WRITES:
+        timing = KubeletTiming(start_seconds=0.05, run_seconds=0.2)  # conftest's FAST
+        with start_sandbox(None, timing=timing, crds=crd_manifests()) as sandbox:
+            runner = TaskProcesses(forkserver, sandbox, tmp_path_factory.mktemp(f"clean-{task}"))
+            upstream = runner.finished("plan").path if task != "plan" else None
+            outcome = runner.finished(task, upstream=upstream)
+            assert outcome.result is not None
+            runs[task] = Clean(
+                outcome.writes, outcome.result, inventory(sandbox), chunk_configmap(sandbox)
+            )
+            assert sandbox.errors == []
+        assert set(runs[task].inventory.values()) == {1}, runs[task].inventory
+    return runs
+
+
+# -- what the cluster holds -------------------------------------------------------------
+
+KINDS = {
+    "datasourceclaims": ("datalocality.io", "datasourceclaims"),
+    "datasources": ("datalocality.io", "datasources"),
+    "configmaps": ("", "configmaps"),
+    "jobs": ("batch", "jobs"),
+    "pods": ("", "pods"),
+}
+
+
+def inventory(sandbox: Sandbox) -> Counter[tuple[str, ...]]:
+    """How many objects of each kind carry each identity (task, replica, name or job)."""
+    from datalocality.kube.names import LABEL_MAP_INDEX, LABEL_TASK_ID
+
+    counts: Counter[tuple[str, ...]] = Counter()
+    for kind, key in KINDS.items():
+        for obj in objects(sandbox, *key):
+            labels = obj["metadata"].get("labels") or {}
+            identity = (labels.get(LABEL_TASK_ID, ""), labels.get(LABEL_MAP_INDEX, ""))
+            # Pods have made-up names (KubernetesPodOperator's, a Job's): by labels only.
+            name = labels.get("job-name", "") if kind == "pods" else obj["metadata"]["name"]
+            counts[(kind, *identity, name)] += 1
+    return counts
+
+
+def chunk_configmap(sandbox: Sandbox) -> dict[str, Any]:
+    """The data of the plan task's one chunk-list ConfigMap."""
+    (configmap,) = objects(sandbox, *KINDS["configmaps"], PLAN_TASK)
+    data: dict[str, Any] = configmap["data"]
+    return data
+
+
+def check_claims(sandbox: Sandbox) -> None:
+    """One claim, Bound, to the one DataSource, which holds its reference."""
+    from datalocality.kube.claims import claim_state, source_state
+
+    (claim,) = [claim_state(o) for o in objects(sandbox, *KINDS["datasourceclaims"], PLAN_TASK)]
+    (source,) = [source_state(o) for o in objects(sandbox, *KINDS["datasources"])]
+    assert claim.claim.phase == "Bound", claim
+    assert claim.claim.bound_data_source == source.name
+    assert source.refs == (claim.ref,) and not source.deleting
+
+
+def condition(obj: dict[str, Any], kind: str) -> bool:
+    """Whether the object carries a true condition of ``kind``."""
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
+
+
+# -- the tests ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", list(WRITES))
+def test_clean_run_writes(clean: dict[str, Clean], task: str) -> None:
+    """Every write of a clean run is a crash point below: the count must be the known one."""
+    writes = clean[task].writes
+    assert writes, f"a clean {task} run made no write: nothing to crash after"
+    assert len(writes) == WRITES[task], writes
+
+
+CASES = [(task, k) for task, count in WRITES.items() for k in range(1, count + 1)]
+
+
+@pytest.fixture
+def processes(cluster: Sandbox, forkserver: ForkServerContext, tmp_path: Path) -> TaskProcesses:
+    """Task processes against this test's fresh cluster."""
+    return TaskProcesses(forkserver, cluster, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("task", "crash_after"), CASES, ids=[f"{task}-killed-after-write-{k}" for task, k in CASES]
+)
+def test_killed_after_a_write_then_rerun(
+    processes: TaskProcesses, clean: dict[str, Clean], task: str, crash_after: int
+) -> None:
+    """Killed right after write k: no success reported; the next try ends as a clean run."""
+    runner, cluster = processes, processes.sandbox
+    upstream = runner.finished("plan").path if task != "plan" else None
+    before = inventory(cluster)
+
+    crashed = runner.run(task, crash_after=crash_after, upstream=upstream)
+    assert crashed.exitcode == KILLED, crashed
+    assert crashed.result is None, "a killed task reported a result"
+    methods = [w.split()[0] for w in crashed.writes]
+    assert methods == [w.split()[0] for w in clean[task].writes[:crash_after]], crashed.writes
+
+    rerun = runner.finished(task, try_number=2, upstream=upstream)
+    want = clean[task]
+    assert inventory(cluster) == want.inventory, (before, crashed.writes, rerun.writes)
+    check_claims(cluster)
+    assert chunk_configmap(cluster) == want.configmap_data
+    assert rerun.result is not None
+    assert rerun.result["return"] == want.result["return"]
+    if task == "repartition":
+        jobs = objects(cluster, *KINDS["jobs"], REPARTITION_TASK)
+        assert sorted(j["metadata"]["name"] for j in jobs) == sorted(rerun.result["return"])
+        assert all(condition(j, "Complete") for j in jobs), jobs
+    if task == "replica":
+        (pod,) = objects(cluster, *KINDS["pods"], REPLICA_TASK)
+        assert pod["status"]["phase"] == "Succeeded"
+        assert rerun.result["xcom"]["pod_name"] == pod["metadata"]["name"]
+        assert rerun.result["return"] == XCOM_REPORT
+    made_up = {"pod_name"}  # KubernetesPodOperator's random pod name, checked above
+    assert without(rerun.result["xcom"], made_up) == without(want.result["xcom"], made_up)
+
+
+def without(mapping: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    """A copy of ``mapping`` without ``keys``."""
+    return {k: v for k, v in mapping.items() if k not in keys}
