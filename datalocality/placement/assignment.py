@@ -47,12 +47,13 @@ def assign_fixed(
         for name, extra in extras.items():
             for offset in range(extra):
                 rooms[first[name] + offset] += quota.unit_size
-        loads, tiers = pack(tree, nodes, rooms, chunks)
-        return Decision(nodes=nodes, loads=loads, tiers=tiers)
-    loads, tiers = pack(tree, nodes, [quota.byte_cap] * len(nodes), chunks)
+        packed = pack(tree, nodes, rooms, chunks)
+        return Decision(nodes, packed.loads, tiers=packed.tiers, sizes=packed.sizes, ids=packed.ids)
+    packed = pack(tree, nodes, [quota.byte_cap] * len(nodes), chunks)
+    loads = packed.loads
     if polish and improve_by_exchange(ctx, nodes, loads, quota.byte_cap):
         return Decision(nodes=nodes, loads=loads)  # exchanged: tiers are found again
-    return Decision(nodes=nodes, loads=loads, tiers=tiers)
+    return Decision(nodes, loads, tiers=packed.tiers, sizes=packed.sizes, ids=packed.ids)
 
 
 def _extras(tree: DomainTree, counts: Mapping[str, int]) -> dict[str, int]:

@@ -86,13 +86,21 @@ class Decision:
     proven_optimal: bool = False
     # Per replica, per chunk: the tier it is read across; filled by whoever knows it first.
     tiers: list[list[int]] | None = field(default=None, repr=False)
-    _sizes: list[list[int]] | None = field(default=None, repr=False)
+    # Per replica, per chunk: size and id, if whoever made the decision had them at hand.
+    sizes: list[list[int]] | None = field(default=None, repr=False)
+    ids: list[list[str]] | None = field(default=None, repr=False)
 
     def sizes_of(self) -> list[list[int]]:
         """Per replica, per chunk: its size (one pass over 100k chunks, done once)."""
-        if self._sizes is None:
-            self._sizes = [[c.size for c in chunks] for chunks in self.loads]
-        return self._sizes
+        if self.sizes is None:
+            self.sizes = [[c.size for c in chunks] for chunks in self.loads]
+        return self.sizes
+
+    def ids_of(self) -> list[list[str]]:
+        """Per replica, per chunk: its id (done once)."""
+        if self.ids is None:
+            self.ids = [[c.id for c in chunks] for chunks in self.loads]
+        return self.ids
 
     def tiers_of(self, ctx: Context) -> list[list[int]]:
         """Per replica, per chunk: the tier to its nearest copy (computed once)."""
@@ -167,11 +175,10 @@ def build_plan(
     distinct: set[str] = set()
     counts: list[int] = []
     sizes_read: list[int] = []
-    tiers_of, sizes_of = decision.tiers_of(ctx), decision.sizes_of()
-    rows = zip(decision.nodes, decision.loads, tiers_of, sizes_of, strict=True)
-    for index, (name, chunks, tiers, sizes) in enumerate(rows):
+    columns = (decision.tiers_of(ctx), decision.sizes_of(), decision.ids_of())
+    rows = zip(decision.nodes, decision.loads, *columns, strict=True)
+    for index, (name, chunks, tiers, sizes, ids) in enumerate(rows):
         node = topology.by_name[name]
-        ids = [c.id for c in chunks]
         distinct.update(ids)
         total = sum(sizes)
         cost = sum(map(mul, sizes, map(tier_cost, tiers)))

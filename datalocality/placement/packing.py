@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from itertools import chain
-from operator import attrgetter
+from typing import NamedTuple
 
 from datalocality.model import Chunk
 from datalocality.placement.tree import Domain, DomainTree
@@ -20,131 +20,149 @@ Locations = tuple[str, ...]
 
 
 class _Packer:
-    """The packing state: per replica its chunks, their read tiers, and the room left."""
+    """The packing state: the chunks as columns by rank (largest first), and per replica
+    its chunks, their sizes and ids, the tiers they are read across, and the room left.
 
-    def __init__(self, tree: DomainTree, nodes: list[str], rooms: list[int]) -> None:
+    The columns are read from the chunks once, in the request's order: 100k objects read
+    again in sorted order would cost a cache miss per attribute."""
+
+    def __init__(
+        self, tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chunk, ...]
+    ) -> None:
         self.tree = tree
-        self.loads: list[list[Chunk]] = [[] for _ in nodes]
-        self.tiers: list[list[int]] = [[] for _ in nodes]
         self.room = list(rooms)
         self.node_of = [tree.costs.nodes[name] for name in nodes]
+        self.loads: list[list[Chunk]] = [[] for _ in nodes]
+        self.tiers: list[list[int]] = [[] for _ in nodes]
+        self.sizes: list[list[int]] = [[] for _ in nodes]
+        self.ids: list[list[str]] = [[] for _ in nodes]
+        sizes = [c.size for c in chunks]
+        ids = [c.id for c in chunks]
+        keys: dict[Locations, int] = {}
+        group = [keys.setdefault(c.locations, len(keys)) for c in chunks]
+        self.locations: list[Locations] = list(keys)  # group number -> copy locations
+        self.single = [len(tree.copy_domains(locs)) == 1 for locs in self.locations]
+        # Largest first (ties by id): packing uneven sizes largest first strands the
+        # fewest bytes. Two stable key sorts of indices build no key tuples.
+        perm = sorted(range(len(chunks)), key=ids.__getitem__)
+        perm.sort(key=sizes.__getitem__, reverse=True)
+        self.chunk = [chunks[i] for i in perm]
+        self.size = [sizes[i] for i in perm]
+        self.id = [ids[i] for i in perm]
+        self.group = [group[i] for i in perm]
 
-    def place(self, index: int, chunk: Chunk, level: int, single: bool) -> None:
+    def place(self, index: int, rank: int, level: int) -> None:
         """Give one chunk to a replica. Data with one copy is read at the level where it
         is matched; data with several copies is read from the copy nearest the node."""
+        chunk, size = self.chunk[rank], self.size[rank]
         self.loads[index].append(chunk)
-        tier = level if single else self.tree.costs.tier(chunk, self.node_of[index])
-        self.tiers[index].append(tier)
-        self.room[index] -= chunk.size
+        self.sizes[index].append(size)
+        self.ids[index].append(self.id[rank])
+        single = self.single[self.group[rank]]
+        self.tiers[index].append(
+            level if single else self.tree.costs.tier(chunk, self.node_of[index])
+        )
+        self.room[index] -= size
 
-    def place_run(self, index: int, chunks: list[Chunk], level: int) -> None:
+    def place_run(self, index: int, ranks: list[int], level: int) -> None:
         """Give single-copy chunks matched at ``level`` to one replica at once."""
-        self.loads[index].extend(chunks)
-        self.tiers[index].extend([level] * len(chunks))
-        self.room[index] -= sum(c.size for c in chunks)
+        self.loads[index].extend(map(self.chunk.__getitem__, ranks))
+        sizes = list(map(self.size.__getitem__, ranks))
+        self.sizes[index].extend(sizes)
+        self.ids[index].extend(map(self.id.__getitem__, ranks))
+        self.tiers[index].extend([level] * len(ranks))
+        self.room[index] -= sum(sizes)
 
 
-def pack(
-    tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chunk, ...]
-) -> tuple[list[list[Chunk]], list[list[int]]]:
+class Packed(NamedTuple):
+    """Per replica: its chunks, the tier each is read across, their sizes and ids."""
+
+    loads: list[list[Chunk]]
+    tiers: list[list[int]]
+    sizes: list[list[int]]
+    ids: list[list[str]]
+
+
+def pack(tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chunk, ...]) -> Packed:
     """Assign every chunk to a replica (replica ``i`` on ``nodes[i]`` with ``rooms[i]``
-    bytes of room); return each replica's chunks and the tier each is read across.
+    bytes of room).
 
     At each level, chunks whose copies all lie in one domain of that level are packed into
     that domain's replicas, the one with most room first; chunks with copies in several
     domains then go to the replica with most room among all of them.
     """
-    packer = _Packer(tree, nodes, rooms)
+    packer = _Packer(tree, nodes, rooms, chunks)
     under: list[dict[Domain, list[int]]] = [{} for _ in range(5)]
     for index, name in enumerate(nodes):
         for level, domain in enumerate(tree.path[name]):
             under[level].setdefault(domain, []).append(index)
-    # Largest first (ties by id): packing uneven sizes largest first strands the fewest
-    # bytes. Two stable key sorts avoid building 100k key tuples; chunks are then handled
-    # by their rank in this order, as plain ints.
-    order = sorted(chunks, key=attrgetter("id"))
-    order.sort(key=attrgetter("size"), reverse=True)
-    uniform = bool(order) and order[0].size == order[-1].size > 0
-    groups: dict[Locations, list[int]] = {}
-    for rank, chunk in enumerate(order):
-        groups.setdefault(chunk.locations, []).append(rank)
-    single = {locs: len(tree.copy_domains(locs)) == 1 for locs in groups}
+    size = packer.size
+    uniform = bool(size) and size[0] == size[-1] > 0
+    groups: dict[int, list[int]] = {}
+    for rank, number in enumerate(packer.group):
+        groups.setdefault(number, []).append(rank)
     for level in range(5):
-        alone: dict[Domain, list[Locations]] = {}
+        alone: dict[Domain, list[int]] = {}
         shared: list[tuple[int, list[Domain]]] = []
         left: list[int] = []  # starts with chunks readable only from a higher level
-        for locations, ranks in groups.items():
-            domains = _domains_at(tree, locations, level)
+        for number, ranks in groups.items():
+            domains = _domains_at(tree, packer.locations[number], level)
             if len(domains) == 1:
-                alone.setdefault(domains[0], []).append(locations)
+                alone.setdefault(domains[0], []).append(number)
             elif domains:
                 shared.extend((rank, domains) for rank in ranks)
             else:
                 left.extend(ranks)
         for domain in sorted(alone, key=repr):
             members = [i for i in under[level].get(domain, []) if packer.room[i] > 0]
-            keys = alone[domain]
+            numbers = alone[domain]
             ranks = (
-                groups[keys[0]]
-                if len(keys) == 1
-                else sorted(chain.from_iterable(groups[k] for k in keys))
+                groups[numbers[0]]
+                if len(numbers) == 1
+                else sorted(chain.from_iterable(groups[n] for n in numbers))
             )
-            if uniform and all(single[k] for k in keys):
-                left.extend(_fill_uniform(packer, members, [order[r] for r in ranks], ranks, level))
+            if uniform and all(packer.single[n] for n in numbers):
+                left.extend(_fill_uniform(packer, members, ranks, level))
             else:
-                left.extend(_fill(packer, members, order, ranks, level=level, single=single))
+                left.extend(_fill(packer, members, ranks, level))
         shared.sort(key=lambda pair: pair[0])
         for rank, domains in shared:
-            chunk = order[rank]
             options = [i for d in domains for i in under[level].get(d, [])]
             index = max(options, key=lambda i: (packer.room[i], -i), default=-1)
-            if index >= 0 and packer.room[index] >= chunk.size:
-                packer.place(index, chunk, level, single[chunk.locations])
+            if index >= 0 and packer.room[index] >= size[rank]:
+                packer.place(index, rank, level)
             else:
                 left.append(rank)
         left.sort()
         groups = {}
         for rank in left:
-            groups.setdefault(order[rank].locations, []).append(rank)
+            groups.setdefault(packer.group[rank], []).append(rank)
     if groups:
-        unplaced = [order[r].id for ranks in groups.values() for r in ranks]
+        unplaced = [packer.id[r] for ranks in groups.values() for r in ranks]
         raise AssertionError(f"chunks left unassigned: {unplaced[:3]}")
-    return packer.loads, packer.tiers
+    return Packed(packer.loads, packer.tiers, packer.sizes, packer.ids)
 
 
-def _fill(
-    packer: _Packer,
-    members: list[int],
-    order: list[Chunk],
-    ranks: list[int],
-    *,
-    level: int,
-    single: dict[Locations, bool],
-) -> list[int]:
+def _fill(packer: _Packer, members: list[int], ranks: list[int], level: int) -> list[int]:
     """Chunks of one domain, largest first, each to the member with most room; returns
     the ranks that fit nowhere. This loop is the hot spot of packing uneven sizes, so it
     stops as soon as nothing left can fit and updates the heap in place."""
     if not members or not ranks:
         return ranks
-    room, loads, tiers = packer.room, packer.loads, packer.tiers
-    costs, nodes = packer.tree.costs, packer.node_of
+    room, size, place = packer.room, packer.size, packer.place
     heap = [(-room[i], i) for i in members]
     heapq.heapify(heap)
     left: list[int] = []
-    smallest = order[ranks[-1]].size  # ranks run largest first
+    smallest = size[ranks[-1]]  # ranks run largest first
     for pos, rank in enumerate(ranks):
-        chunk = order[rank]
-        size = chunk.size
         most, index = heap[0]
-        if -most < size:
+        if -most < size[rank]:
             if -most < smallest:  # nothing after this fits either
                 left.extend(ranks[pos:])
                 break
             left.append(rank)
             continue
-        loads[index].append(chunk)
-        tiers[index].append(level if single[chunk.locations] else costs.tier(chunk, nodes[index]))
-        room[index] -= size
+        place(index, rank, level)
         if room[index] > 0:
             heapq.heapreplace(heap, (-room[index], index))
         else:
@@ -155,19 +173,17 @@ def _fill(
     return left
 
 
-def _fill_uniform(
-    packer: _Packer, members: list[int], chunks: list[Chunk], ranks: list[int], level: int
-) -> list[int]:
+def _fill_uniform(packer: _Packer, members: list[int], ranks: list[int], level: int) -> list[int]:
     """:func:`_fill` for equal-sized single-copy chunks, in bulk: the most-room-first
     rule then takes each member's room down to a common water level, lowest index first
     on ties. Which chunk a member gets does not change any read tier, only how many."""
-    size = chunks[0].size
+    size = packer.size[ranks[0]] if ranks else 1
     slots = {i: packer.room[i] // size for i in members}
-    taken = _water_fill(slots, len(chunks))
+    taken = _water_fill(slots, len(ranks))
     start = 0
     for index in sorted(taken):
         count = taken[index]
-        packer.place_run(index, chunks[start : start + count], level)
+        packer.place_run(index, ranks[start : start + count], level)
         start += count
     return ranks[start:]
 
