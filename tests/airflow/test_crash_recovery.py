@@ -7,16 +7,16 @@ for work that did not happen". Each case here:
 1. starts a fresh embedded cluster (the ``cluster`` fixture) and, for the job and pod
    tasks, runs the plan task to completion first (their upstream);
 2. runs the real task code (``DataLocalityPlanOperator``, ``RepartitionOperator``,
-   ``DataLocalityPodOperator`` — KubernetesPodOperator's own launching, XCom sidecar and
-   reattach included) in a separate OS process that kills itself with ``SIGKILL`` as soon
+   ``DataLocalityPodOperator``, ``ProduceChunksPodOperator`` — KubernetesPodOperator's
+   own launching, XCom sidecar and reattach included) in a separate OS process that kills itself with ``SIGKILL`` as soon
    as the answer to its k-th write (POST, PUT, PATCH or DELETE through the ``kubernetes``
    client) arrives: no ``finally``, no ``atexit``, no cleanup, as when a worker dies;
 3. asserts that process reported nothing (killed by the signal, no result written);
 4. runs the same task instance again, as its next try, in a fresh process, to the end;
 5. counts the objects by their labels (one claim per input, one DataSource per claim,
    every claim Bound and referenced by its source, one ConfigMap, one Job per operation,
-   one pod per replica), checks the work really happened (Jobs Complete, the pod
-   Succeeded) and that the result (return value and XCom) equals a clean run's.
+   one pod per replica), checks the work really happened (Jobs Complete, the pods
+   Succeeded, every produced chunk located on the node of the pod that wrote it) and that the result (return value and XCom) equals a clean run's.
 
 k runs over every write of a clean run: ``test_clean_run_writes`` counts them and fails
 if the count differs from ``WRITES`` (so a change in the task's writes cannot leave a
@@ -61,7 +61,10 @@ XCOM_REPORT = {"chunks": ["part-a", "part-b"]}
 KILLED = -signal.SIGKILL
 # Writes (POST/PUT/PATCH/DELETE) of a clean run of each task; test_clean_run_writes
 # checks them, and every crash point 1..n is a test case.
-WRITES = {"plan": 5, "repartition": 4, "replica": 2}
+WRITES = {"plan": 5, "repartition": 4, "replica": 2, "produce": 5}
+NEEDS_PLAN = {"repartition", "replica"}
+PRODUCE_TASK = "extract"
+PRODUCED = [["part-a", "part-b"], ["part-c", "part-d"]]  # what each producer replica wrote
 PRELOAD = [
     "airflow.sdk",
     "airflow.providers.cncf.kubernetes.operators.pod",
@@ -120,6 +123,7 @@ def _operator(task: str, kubeconfig: str, upstream: dict[str, Any]) -> tuple[Any
     from datalocality.operators import (
         DataLocalityPlanOperator,
         DataLocalityPodOperator,
+        ProduceChunksPodOperator,
         RepartitionOperator,
     )
 
@@ -149,6 +153,20 @@ def _operator(task: str, kubeconfig: str, upstream: dict[str, Any]) -> tuple[Any
             **access,
         )
         return jobs, -1
+    if task == "produce":
+        reports = [{"chunks": chunks} for chunks in PRODUCED]
+        produce = ProduceChunksPodOperator(
+            task_id=PRODUCE_TASK,
+            image="etl:1",
+            replicas=len(PRODUCED),
+            replica_overrides=[
+                {"annotations": {"sandbox.datalocality.io/xcom": json.dumps(r)}} for r in reports
+            ],
+            on_finish_action="keep_pod",
+            startup_check_interval_seconds=1,
+            **access,
+        )
+        return produce, -1
     pod = DataLocalityPodOperator(
         task_id=REPLICA_TASK,
         image="consumer:1",
@@ -272,7 +290,7 @@ def clean(
         timing = KubeletTiming(start_seconds=0.05, run_seconds=0.2)  # conftest's FAST
         with start_sandbox(None, timing=timing, crds=crd_manifests()) as sandbox:
             runner = TaskProcesses(forkserver, sandbox, tmp_path_factory.mktemp(f"clean-{task}"))
-            upstream = runner.finished("plan").path if task != "plan" else None
+            upstream = runner.finished("plan").path if task in NEEDS_PLAN else None
             outcome = runner.finished(task, upstream=upstream)
             assert outcome.result is not None
             runs[task] = Clean(
@@ -297,12 +315,17 @@ KINDS = {
 def inventory(sandbox: Sandbox) -> Counter[tuple[str, ...]]:
     """How many objects of each kind carry each identity (task, replica, name or job)."""
     from datalocality.kube.names import LABEL_MAP_INDEX, LABEL_TASK_ID
+    from datalocality.operators.produce import REPLICA_LABEL
 
     counts: Counter[tuple[str, ...]] = Counter()
     for kind, key in KINDS.items():
         for obj in objects(sandbox, *key):
             labels = obj["metadata"].get("labels") or {}
-            identity = (labels.get(LABEL_TASK_ID, ""), labels.get(LABEL_MAP_INDEX, ""))
+            identity = (
+                labels.get(LABEL_TASK_ID, labels.get("task_id", "")),
+                labels.get(LABEL_MAP_INDEX, ""),
+                labels.get(REPLICA_LABEL, ""),  # a producer's replicas share one task
+            )
             # Pods have made-up names (KubernetesPodOperator's, a Job's): by labels only.
             name = labels.get("job-name", "") if kind == "pods" else obj["metadata"]["name"]
             counts[(kind, *identity, name)] += 1
@@ -310,9 +333,10 @@ def inventory(sandbox: Sandbox) -> Counter[tuple[str, ...]]:
 
 
 def chunk_configmap(sandbox: Sandbox) -> dict[str, Any]:
-    """The data of the plan task's one chunk-list ConfigMap."""
-    (configmap,) = objects(sandbox, *KINDS["configmaps"], PLAN_TASK)
-    data: dict[str, Any] = configmap["data"]
+    """The data of the plan task's one chunk-list ConfigMap (none without a plan)."""
+    found = objects(sandbox, *KINDS["configmaps"], PLAN_TASK)
+    assert len(found) <= 1, found
+    data: dict[str, Any] = found[0]["data"] if found else {}
     return data
 
 
@@ -361,7 +385,7 @@ def test_killed_after_a_write_then_rerun(
 ) -> None:
     """Killed right after write k: no success reported; the next try ends as a clean run."""
     runner, cluster = processes, processes.sandbox
-    upstream = runner.finished("plan").path if task != "plan" else None
+    upstream = runner.finished("plan").path if task in NEEDS_PLAN else None
     before = inventory(cluster)
 
     crashed = runner.run(task, crash_after=crash_after, upstream=upstream)
@@ -373,7 +397,8 @@ def test_killed_after_a_write_then_rerun(
     rerun = runner.finished(task, try_number=2, upstream=upstream)
     want = clean[task]
     assert inventory(cluster) == want.inventory, (before, crashed.writes, rerun.writes)
-    check_claims(cluster)
+    if task != "produce":
+        check_claims(cluster)
     assert chunk_configmap(cluster) == want.configmap_data
     assert rerun.result is not None
     assert rerun.result["return"] == want.result["return"]
@@ -386,8 +411,30 @@ def test_killed_after_a_write_then_rerun(
         assert pod["status"]["phase"] == "Succeeded"
         assert rerun.result["xcom"]["pod_name"] == pod["metadata"]["name"]
         assert rerun.result["return"] == XCOM_REPORT
+    if task == "produce":
+        check_produced(cluster, rerun.result["return"])
     made_up = {"pod_name"}  # KubernetesPodOperator's random pod name, checked above
     assert without(rerun.result["xcom"], made_up) == without(want.result["xcom"], made_up)
+
+
+def check_produced(cluster: Sandbox, returned: dict[str, Any]) -> None:
+    """Both producer pods Succeeded, one each, and the one DataSource places every chunk
+    on the node of the pod that wrote it."""
+    from datalocality.operators.produce import REPLICA_LABEL
+
+    pods = objects(cluster, "", "pods")
+    pods = [p for p in pods if (p["metadata"].get("labels") or {}).get(REPLICA_LABEL)]
+    by_replica = {int(p["metadata"]["labels"][REPLICA_LABEL]): p for p in pods}
+    assert len(pods) == len(by_replica) == len(PRODUCED), [p["metadata"]["name"] for p in pods]
+    assert all(p["status"]["phase"] == "Succeeded" for p in pods)
+    (source,) = objects(cluster, *KINDS["datasources"])
+    where = {c["id"]: c["locations"] for c in source["spec"]["chunks"]}
+    for index, chunks in enumerate(PRODUCED):
+        node = by_replica[index]["spec"]["nodeName"]
+        assert all(where[c] == [node] for c in chunks), (where, node)
+    assert [r["node"] for r in returned["replicas"]] == [
+        by_replica[i]["spec"]["nodeName"] for i in range(len(PRODUCED))
+    ]
 
 
 def without(mapping: dict[str, Any], keys: set[str]) -> dict[str, Any]:
