@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from datalocality.errors import SpecError
 from datalocality.model import Node, Topology
 from datalocality.model.quantities import parse_bytes, parse_quantity
 
@@ -27,6 +28,9 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
 CLUSTER_LABEL = "datalocality.io/cluster"
 NODE_TYPE_LABEL = "datalocality.io/node-type"
+# How busy a node is, 0..1, as whatever watches the gateways writes it (Datashim-style
+# caches report their own load; Kubernetes has no such field).
+LOAD_ANNOTATION = "datalocality.io/load"
 GATEWAY_TAINT = "datalocality.io/gateway"
 _TERMINATED = frozenset({"Succeeded", "Failed"})
 
@@ -57,7 +61,8 @@ def build_topology(
 
     ``cluster`` names the cluster when nodes carry no ``datalocality.io/cluster`` label.
     Unschedulable nodes are left out; a node tainted ``datalocality.io/gateway`` is a
-    gateway.
+    gateway, and its ``datalocality.io/load`` annotation (0..1) its load. A bad load
+    raises SpecError naming the node.
     """
     requested: dict[str, list[float]] = {}
     for pod in pods:
@@ -80,6 +85,7 @@ def build_topology(
         allocatable = dict((obj.get("status") or {}).get("allocatable") or {})
         used = requested.get(str(meta.get("name")), [0.0, 0.0, 0.0])
         taints = {t.get("key") for t in spec.get("taints") or []}
+        load = _load_of(meta)
         built.append(
             Node(
                 name=str(meta.get("name")),
@@ -89,6 +95,7 @@ def build_topology(
                 labels=labels,
                 node_type=labels.get(NODE_TYPE_LABEL, ""),
                 gateway=GATEWAY_TAINT in taints,
+                load=load,
                 allocatable={
                     key: (int(allocatable[key]) if key == "pods" else allocatable[key])
                     for key in ("cpu", "memory", "pods")
@@ -100,3 +107,18 @@ def build_topology(
     if bandwidth is None:
         return Topology(nodes=built)
     return Topology(nodes=built, bandwidth=dict(bandwidth))
+
+
+def _load_of(meta: Mapping[str, Any]) -> float:
+    """The node's load annotation as a number (0 when absent)."""
+    raw = (meta.get("annotations") or {}).get(LOAD_ANNOTATION)
+    if raw is None:
+        return 0.0
+    try:
+        load = float(raw)
+    except (TypeError, ValueError):
+        load = -1.0
+    if not 0.0 <= load <= 1.0:
+        field = f"nodes[{meta.get('name')}].metadata.annotations.{LOAD_ANNOTATION}"
+        raise SpecError(field, raw, "must be a number from 0 to 1")
+    return load

@@ -29,6 +29,7 @@ def place(ctx: Context, candidates: Candidates) -> Decision:
     """The cheapest placement found, proven optimal when its cost meets the bound."""
     tree = ctx.tree(candidates)
     bound, counts = tree.solve()
+    bound = bound if ctx.below(0.0, bound) else 0.0  # rounding crumbs where it is zero
     best = _evaluate(ctx, tree, counts)
     how = "replica counts from the tree programme"
     exhaustive = False

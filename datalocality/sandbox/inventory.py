@@ -11,7 +11,12 @@ The short format is a list of nodes (top level, under ``nodes:``, or under
         allocatable: {cpu: "4", memory: 16Gi, pods: 110}
         requested: {cpu: "3"}     # already taken: a reserved pod holds it
         taints: [{key: dedicated, value: gateway, effect: NoSchedule}]
+        annotations: {datalocality.io/load: "0.4"}
         unschedulable: false
+
+As in a placement request, ``gateway: true`` adds the ``datalocality.io/gateway`` taint
+(PreferNoSchedule) and ``load: 0.9`` the ``datalocality.io/load`` annotation, which is
+where the Kubernetes topology reader finds them.
 
 A ``v1 List`` (or ``NodeList``) of ``Node`` objects, or YAML documents that are Nodes,
 are taken as they are (uid, resourceVersion and the like are dropped).
@@ -26,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from datalocality.kube.topology import GATEWAY_TAINT, LOAD_ANNOTATION
 
 Obj = dict[str, Any]
 ZONE = "topology.kubernetes.io/zone"
@@ -151,13 +158,23 @@ def _from_short(item: Obj, index: int) -> tuple[Obj, Obj | None]:
         **DEFAULT_ALLOCATABLE,
         **{str(k): str(v) for k, v in (item.get("allocatable") or {}).items()},
     }
+    annotations = {str(k): str(v) for k, v in (item.get("annotations") or {}).items()}
+    if item.get("load") is not None:
+        annotations.setdefault(LOAD_ANNOTATION, str(item["load"]))
+    taints = list(item.get("taints") or [])
+    if item.get("gateway") and not any(t.get("key") == GATEWAY_TAINT for t in taints):
+        taints.append({"key": GATEWAY_TAINT, "value": "true", "effect": "PreferNoSchedule"})
     node: Obj = {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {"name": name, "labels": labels},
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            **({"annotations": annotations} if annotations else {}),
+        },
         "spec": {
             "podCIDR": f"10.244.{index}.0/24",
-            "taints": list(item.get("taints") or []),
+            "taints": taints,
             **({"unschedulable": True} if item.get("unschedulable") else {}),
         },
         "status": _status(index, allocatable, name),

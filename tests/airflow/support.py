@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +12,31 @@ from datalocality.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
+AIRFLOW = Path(sys.executable).with_name("airflow")
+
+
+def airflow_cli_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of an ``airflow`` command with its own home: no example DAGs, and
+    not unit-test mode (which the test process's own Airflow may have set)."""
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        **extra,
+    }
+
+
+def run_airflow(
+    env: dict[str, str], *args: str, timeout: float = 300, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``airflow`` command; with ``check``, fail the test with its stderr's end."""
+    done = subprocess.run(
+        [str(AIRFLOW), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check:
+        assert done.returncode == 0, done.stderr[-2000:]
+    return done
 
 
 def run_dag(dag_id: str, file: str) -> Any:

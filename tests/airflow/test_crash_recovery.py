@@ -8,15 +8,17 @@ for work that did not happen". Each case here:
    tasks, runs the plan task to completion first (their upstream);
 2. runs the real task code (``DataLocalityPlanOperator``, ``RepartitionOperator``,
    ``DataLocalityPodOperator``, ``ProduceChunksPodOperator`` — KubernetesPodOperator's
-   own launching, XCom sidecar and reattach included) in a separate OS process that kills itself with ``SIGKILL`` as soon
-   as the answer to its k-th write (POST, PUT, PATCH or DELETE through the ``kubernetes``
-   client) arrives: no ``finally``, no ``atexit``, no cleanup, as when a worker dies;
+   own launching, XCom sidecar and reattach included) in a separate OS process that
+   kills itself with ``SIGKILL`` as soon as the answer to its k-th write (POST, PUT,
+   PATCH or DELETE through the ``kubernetes`` client) arrives: no ``finally``, no
+   ``atexit``, no cleanup, as when a worker dies;
 3. asserts that process reported nothing (killed by the signal, no result written);
 4. runs the same task instance again, as its next try, in a fresh process, to the end;
 5. counts the objects by their labels (one claim per input, one DataSource per claim,
    every claim Bound and referenced by its source, one ConfigMap, one Job per operation,
    one pod per replica), checks the work really happened (Jobs Complete, the pods
-   Succeeded, every produced chunk located on the node of the pod that wrote it) and that the result (return value and XCom) equals a clean run's.
+   Succeeded, every produced chunk located on the node of the pod that wrote it) and
+   that the result (return value and XCom) equals a clean run's.
 
 k runs over every write of a clean run: ``test_clean_run_writes`` counts them and fails
 if the count differs from ``WRITES`` (so a change in the task's writes cannot leave a

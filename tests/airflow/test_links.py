@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,7 +13,7 @@ from packaging.utils import canonicalize_name
 
 from datalocality.provider.info import PACKAGE_NAME
 from datalocality.provider.links import PlacementPlanLink, build_task_url, plan_task_id
-from tests.airflow.support import DAGS
+from tests.airflow.support import DAGS, airflow_cli_env, run_airflow
 
 RUN_ID = "manual__2026-11-23T10:00:00+00:00"
 
@@ -68,22 +65,7 @@ def test_plugin_entry_point_is_installed_and_airflow_lists_the_plugin(tmp_path: 
         if p.dist is not None and canonicalize_name(p.dist.name) == PACKAGE_NAME
     ]
     assert points == ["datalocality.provider.plugin:DataLocalityPlugin"]
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    }
-    airflow = Path(sys.executable).with_name("airflow")
-    out = subprocess.run(
-        [str(airflow), "plugins", "--output", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_airflow(airflow_cli_env(tmp_path), "plugins", "--output", "json")
     rows = {row["name"]: row for row in json.loads(out.stdout[out.stdout.index("[") :])}
     assert "datalocality" in rows, f"plugins seen: {sorted(rows)}"
     assert "PlacementPlanLink" in json.dumps(rows["datalocality"])

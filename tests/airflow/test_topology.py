@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import doctest
 
+import pytest
+
 import datalocality.kube.topology as topology_module
-from datalocality.kube.topology import build_topology
+from datalocality.errors import SpecError
+from datalocality.kube.topology import LOAD_ANNOTATION, build_topology
 from datalocality.sandbox import load_inventory
 
 
@@ -30,6 +33,7 @@ def test_demo_inventory_gives_zones_regions_requests_and_the_gateway() -> None:
     assert (a1.requested.cpu, a1.requested.pods) == (3.0, 1)
     assert a1.allocatable.cpu == 4.0 and a1.allocatable.pods == 110
     assert nodes["gateway-b"].gateway and not a1.gateway
+    assert (nodes["gateway-b"].load, a1.load) == (0.9, 0.0)
     assert a1.labels["disktype"] == "ssd"
 
 
@@ -45,3 +49,21 @@ def test_finished_pods_and_unschedulable_nodes_do_not_count() -> None:
     topology = build_topology(nodes, [done])
     assert [n.name for n in topology.nodes] == ["n1"]
     assert topology.nodes[0].requested.cpu == 0.0
+
+
+@pytest.mark.parametrize("load", ["busy", "1.5", "-0.1", "nan"])
+def test_a_bad_load_annotation_names_the_node_and_value(load: str) -> None:
+    node = {"metadata": {"name": "g1", "annotations": {LOAD_ANNOTATION: load}}}
+    with pytest.raises(SpecError) as raised:
+        build_topology([node])
+    assert raised.value.field == f"nodes[g1].metadata.annotations.{LOAD_ANNOTATION}"
+    assert raised.value.value == load
+
+
+def test_a_placement_requests_nodes_keep_their_gateway_and_load() -> None:
+    inventory = load_inventory(
+        [{"name": "g", "gateway": True, "load": 0.85}, {"name": "w", "load": 0.2}]
+    )
+    nodes = build_topology(inventory.nodes).by_name
+    assert (nodes["g"].gateway, nodes["g"].load) == (True, 0.85)
+    assert (nodes["w"].gateway, nodes["w"].load) == (False, 0.2)

@@ -8,9 +8,7 @@ its own AIRFLOW_HOME (SQLite), against the sandbox.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,33 +16,22 @@ import pytest
 
 from datalocality.kube.client import KubeClient
 from datalocality.sandbox import Sandbox
+from tests.airflow.support import airflow_cli_env, run_airflow
 from tests.airflow_sensors.test_claim_trigger import bind, make_claim
 from tests.airflow_sensors.test_operation_trigger import job
 
 DAGS = Path(__file__).parent / "dags"
-AIRFLOW = Path(sys.executable).with_name("airflow")
 
 
 @pytest.fixture(scope="module")
 def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     home = tmp_path_factory.mktemp("airflow-home")
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-    }
-    done = subprocess.run(
-        [str(AIRFLOW), "db", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    env = airflow_cli_env(
+        home,
+        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
     )
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_airflow(env, "db", "migrate")
     yield env
 
 
@@ -63,14 +50,7 @@ def dags_test(
         ),
         **extra,
     }
-    return subprocess.run(
-        [str(AIRFLOW), "dags", "test", "datalocality_sensors"],
-        env=run_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_airflow(run_env, "dags", "test", "datalocality_sensors", check=False)
 
 
 def test_deferred_sensors_succeed_in_a_dag_run(

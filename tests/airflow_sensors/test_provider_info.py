@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import subprocess
 import sys
 from importlib import metadata, resources
@@ -21,6 +20,7 @@ from packaging.utils import canonicalize_name
 
 from datalocality.provider import get_provider_info
 from datalocality.provider.info import PACKAGE_NAME
+from tests.airflow.support import airflow_cli_env, run_airflow
 
 ENTRY_POINT = "datalocality.provider:get_provider_info"
 
@@ -119,22 +119,7 @@ def test_entry_point_is_declared_in_the_installed_metadata() -> None:
 
 
 def test_airflow_providers_list_shows_the_provider(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    }
-    airflow = Path(sys.executable).with_name("airflow")
-    out = subprocess.run(
-        [str(airflow), "providers", "list", "--output", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_airflow(airflow_cli_env(tmp_path), "providers", "list", "--output", "json")
     start = out.stdout.index("[")
     listed = {row["package_name"]: row for row in json.loads(out.stdout[start:])}
     assert PACKAGE_NAME in listed, f"providers seen: {sorted(listed)}"
