@@ -10,23 +10,14 @@ published DataSource and puts each replica next to its chunks.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from airflow.sdk import DAG, Asset, task
 
-from datalocality.operators import ProduceChunksPodOperator, locality_pods
+from datalocality.operators import ProduceChunksPodOperator, cluster_access, locality_pods
 
 CHUNKS = Asset("datalocality://example/daily-features", group="datalocality")
 PART = 128 * 1024 * 1024
-
-
-def cluster_args() -> dict[str, Any]:
-    """The embedded cluster when DATALOCALITY_KUBECONFIG is set, else kubernetes_default."""
-    kubeconfig = os.environ.get("DATALOCALITY_KUBECONFIG")
-    if kubeconfig:
-        return {"config_file": kubeconfig, "in_cluster": False, "kubernetes_conn_id": None}
-    return {"kubernetes_conn_id": "kubernetes_default"}
 
 
 with DAG("asset_producer", schedule=None, catchup=False, tags=["datalocality", "example"]):
@@ -42,7 +33,7 @@ with DAG("asset_producer", schedule=None, catchup=False, tags=["datalocality", "
             )
         },
         startup_check_interval_seconds=1,
-        **cluster_args(),
+        **cluster_access(),
     )
 
 with DAG(
@@ -71,5 +62,5 @@ with DAG(
         operations=False,
         on_finish_action="keep_pod",
         startup_check_interval_seconds=1,
-        **cluster_args(),
+        **cluster_access(),
     )

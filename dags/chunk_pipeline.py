@@ -11,26 +11,13 @@ replica with its chunk list. ``make demo`` runs this DAG against the embedded cl
 from __future__ import annotations
 
 import json
-import os
-from typing import Any
 
 from airflow.sdk import DAG
 
-from datalocality.operators import ProduceChunksPodOperator, locality_pods
+from datalocality.operators import ProduceChunksPodOperator, cluster_access, locality_pods
 
 PART = 256 * 1024 * 1024
 WRITERS = {"worker-a1": range(0, 9), "worker-b1": range(9, 12)}
-
-
-def cluster_args() -> dict[str, Any]:
-    """The embedded cluster when DATALOCALITY_KUBECONFIG is set, else kubernetes_default.
-
-    Reads an environment variable only: parsing touches no connection and no network.
-    """
-    kubeconfig = os.environ.get("DATALOCALITY_KUBECONFIG")
-    if kubeconfig:
-        return {"config_file": kubeconfig, "in_cluster": False, "kubernetes_conn_id": None}
-    return {"kubernetes_conn_id": "kubernetes_default"}
 
 
 def report(parts: range) -> dict[str, str]:
@@ -59,7 +46,7 @@ with DAG(
         ],
         get_logs=True,
         startup_check_interval_seconds=1,
-        **cluster_args(),
+        **cluster_access(),
     )
     locality_pods(
         task_id="sessionize",
@@ -73,5 +60,5 @@ with DAG(
         on_finish_action="keep_pod",
         get_logs=True,
         startup_check_interval_seconds=1,
-        **cluster_args(),
+        **cluster_access(),
     )

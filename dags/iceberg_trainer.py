@@ -9,24 +9,14 @@ so the scheduler can still move a replica if its node is full when it starts.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any
 
 from airflow.sdk import DAG
 
 from datalocality import DataInput
-from datalocality.operators import locality_pods
+from datalocality.operators import cluster_access, locality_pods
 
 RESOLVERS = str(Path(__file__).with_name("data") / "resolvers.yaml")
-
-
-def cluster_args() -> dict[str, Any]:
-    """The embedded cluster when DATALOCALITY_KUBECONFIG is set, else kubernetes_default."""
-    kubeconfig = os.environ.get("DATALOCALITY_KUBECONFIG")
-    if kubeconfig:
-        return {"config_file": kubeconfig, "in_cluster": False, "kubernetes_conn_id": None}
-    return {"kubernetes_conn_id": "kubernetes_default"}
 
 
 with DAG(
@@ -47,5 +37,5 @@ with DAG(
         operations=False,
         on_finish_action="keep_pod",
         startup_check_interval_seconds=1,
-        **cluster_args(),
+        **cluster_access(),
     )

@@ -10,7 +10,6 @@ Try it with ``datalocality sandbox up --inventory dags/data/multi_cluster_invent
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +20,9 @@ from datalocality import DataInput
 from datalocality.kube.karmada import build_propagation_policy, plan_clusters
 from datalocality.kube.names import TaskKey
 from datalocality.model import PlacementPlan
-from datalocality.operators import DataLocalityPlanOperator, DataLocalityPodOperator
+from datalocality.operators import DataLocalityPlanOperator, DataLocalityPodOperator, cluster_access
 
 RESOLVERS = str(Path(__file__).with_name("data") / "resolvers.yaml")
-
-
-def cluster_args() -> dict[str, Any]:
-    """The embedded cluster when DATALOCALITY_KUBECONFIG is set, else kubernetes_default."""
-    kubeconfig = os.environ.get("DATALOCALITY_KUBECONFIG")
-    if kubeconfig:
-        return {"config_file": kubeconfig, "in_cluster": False, "kubernetes_conn_id": None}
-    return {"kubernetes_conn_id": "kubernetes_default"}
 
 
 with DAG(
@@ -47,7 +38,7 @@ with DAG(
         replicas=2,
         requests={"cpu": "1", "memory": "1Gi"},
         resolvers_config=RESOLVERS,
-        **cluster_args(),
+        **cluster_access(),
     )
 
     @task
@@ -76,6 +67,6 @@ with DAG(
         image="reader:1",
         on_finish_action="keep_pod",
         startup_check_interval_seconds=1,
-        **cluster_args(),
+        **cluster_access(),
     ).expand_kwargs(plan.output)
     rendered >> pods

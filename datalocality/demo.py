@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from datalocality.kube.claims import crd_manifests
+from datalocality.operators.access import KUBECONFIG_ENV
 from datalocality.report import format_bytes, format_table
 from datalocality.sandbox import KubeletTiming, Sandbox, start_sandbox
 
@@ -58,7 +59,7 @@ def airflow_env(home: Path, kubeconfig: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder()),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "DATALOCALITY_KUBECONFIG": str(kubeconfig),
+        KUBECONFIG_ENV: str(kubeconfig),
         "PYTHONWARNINGS": "ignore",
     }
 

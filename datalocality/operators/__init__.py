@@ -15,10 +15,12 @@ _LAZY: dict[str, str] = {
     "DataLocalityPodOperator": "datalocality.operators.pod",
     "ProduceChunksPodOperator": "datalocality.operators.produce",
     "RepartitionOperator": "datalocality.operators.jobs",
+    "cluster_access": "datalocality.operators.access",
     "locality_pods": "datalocality.operators.group",
 }
 
 if TYPE_CHECKING:
+    from datalocality.operators.access import cluster_access
     from datalocality.operators.group import locality_pods
     from datalocality.operators.jobs import AssemblyOperator, RepartitionOperator
     from datalocality.operators.plan import DataLocalityPlanOperator
@@ -31,6 +33,7 @@ __all__ = [
     "DataLocalityPodOperator",
     "ProduceChunksPodOperator",
     "RepartitionOperator",
+    "cluster_access",
     "locality_pods",
 ]
 

@@ -126,13 +126,16 @@ class OperationJobsOperator(BaseOperator):
             raise AirflowSkipException(f"the plan has no {self.kind} operation")
         client = hook.get_kube_client()
         names = []
-        for manifest in manifests:
-            with final_failures():
-                verb = self._create_or_adopt(client, manifest, namespace)
-            name = manifest["metadata"]["name"]
-            node = manifest["metadata"]["annotations"].get("datalocality.io/planned-node")
-            self.log.info("%s job %s %s on node %s", self.kind, name, verb, node)
-            names.append(name)
+        try:
+            for manifest in manifests:
+                with final_failures():
+                    verb = self._create_or_adopt(client, manifest, namespace)
+                name = manifest["metadata"]["name"]
+                node = manifest["metadata"]["annotations"].get("datalocality.io/planned-node")
+                self.log.info("%s job %s %s on node %s", self.kind, name, verb, node)
+                names.append(name)
+        finally:
+            client.api.close()  # its pooled connections, not left to the garbage collector
         kube = hook.kubernetes_hook
         failures = []
         for name in names:

@@ -34,6 +34,7 @@ from datalocality.kube.objects import name_of, namespace_of
 from datalocality.kube.resources import Resource, resource_of
 from datalocality.kube.topology import build_topology
 from datalocality.model import (
+    Consumer,
     DataInput,
     DataSource,
     DataSourceClaim,
@@ -184,9 +185,24 @@ class DataLocalityPlanOperator(BaseOperator):
                 node_selector=self.node_selector,
             )
         hook = self.get_hook()
-        task = task_key_of(context)
         with final_failures():
             client = hook.get_kube_client()
+        try:
+            return self._plan_on_cluster(context, hook, client, items, consumer)
+        finally:
+            client.api.close()  # its pooled connections, not left to the garbage collector
+
+    def _plan_on_cluster(
+        self,
+        context: Context,
+        hook: DataLocalityHook,
+        client: KubeClient,
+        items: list[DataInput | DataSource],
+        consumer: Consumer,
+    ) -> list[dict[str, Any]]:
+        """:meth:`execute` once the inputs are parsed and the client is open."""
+        task = task_key_of(context)
+        with final_failures():
             namespace = self.namespace or hook.get_namespace()
             sources = self.bind_inputs(client, hook, items, task, namespace)
             topology = fetch_topology(client, self.cluster_name)

@@ -44,14 +44,9 @@ class Quota:
             byte_cap=-(-total // replicas) + largest,
         )
 
-    def check(self, loads: Sequence[Sequence[Chunk]]) -> None:
-        """Raise PlacementError if an assignment breaks the balance rule."""
-        self.check_totals(
-            [len(chunks) for chunks in loads], [sum(c.size for c in chunks) for chunks in loads]
-        )
-
     def check_totals(self, counts: Sequence[int], sizes: Sequence[int]) -> None:
-        """The same rule on per-replica chunk counts and bytes already summed."""
+        """Raise PlacementError if per-replica chunk counts and bytes break the balance
+        rule."""
         if self.unit:
             if counts and max(counts) - min(counts) > 1:
                 raise PlacementError(f"unbalanced chunk counts {list(counts)}")

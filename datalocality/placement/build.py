@@ -122,14 +122,6 @@ class Decision:
         )
 
 
-def check_decision(ctx: Context, candidates: Candidates, decision: Decision) -> None:
-    """Raise PlacementError if a decision breaks a rule every plan must keep."""
-    _check_layout(ctx, candidates, decision)
-    ids = [c.id for chunks in decision.loads for c in chunks]
-    _check_reads(ctx, set(ids), len(ids), decision)
-    ctx.quota.check(decision.loads)
-
-
 def _check_layout(ctx: Context, candidates: Candidates, decision: Decision) -> None:
     """One node and one chunk list per replica, and no node given more than it holds."""
     replicas = ctx.request.consumer.replicas

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from datalocality.model import Chunk, Node, Topology
 from datalocality.model.topology import (
     OTHER_CLUSTER,
@@ -107,7 +105,3 @@ class CostModel:
         if kind == "region":
             return {key[0] for key in self._regions.get(name, set())}
         return {name}
-
-    def total_cost(self, pairs: Iterable[tuple[Chunk, Node]]) -> float:
-        """Sum of :meth:`cost` over (chunk, node) pairs."""
-        return sum(self.cost(chunk, node) for chunk, node in pairs)

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from datalocality.placement.assignment import assign_fixed
 from datalocality.placement.build import Context, Decision
 from datalocality.placement.candidates import Candidates
+from datalocality.placement.lower_bound import lower_bound
 from datalocality.placement.tree import DomainTree
 
 SEARCHES_DOMAINS = True
@@ -28,8 +29,7 @@ LOCAL_SEARCH_MOVES = 20_000
 def place(ctx: Context, candidates: Candidates) -> Decision:
     """The cheapest placement found, proven optimal when its cost meets the bound."""
     tree = ctx.tree(candidates)
-    bound, counts = tree.solve()
-    bound = bound if ctx.below(0.0, bound) else 0.0  # rounding crumbs where it is zero
+    bound, counts = lower_bound(ctx, candidates), tree.solve()[1]
     best = _evaluate(ctx, tree, counts)
     how = "replica counts from the tree programme"
     exhaustive = False
