@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV := $(PYTHON) -m uv
 STAMP := $(VENV)/.synced
 
-.PHONY: setup demo test lint typecheck contracts pytest bench clean
+.PHONY: setup demo test lint typecheck contracts pytest bench clean cluster-binaries
 
 $(STAMP): pyproject.toml uv.lock
 	$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -29,7 +29,12 @@ typecheck: setup
 contracts: setup
 	$(BIN)/lint-imports
 
-pytest: setup
+# etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok, built from Go
+# modules into ~/.cache/datalocality (about 5 minutes the first time, then instant).
+cluster-binaries:
+	bash tests/cluster/datalocality_testcluster/build-binaries.sh
+
+pytest: setup cluster-binaries
 	$(BIN)/pytest -q
 
 test: lint typecheck contracts pytest
