@@ -25,15 +25,22 @@ ALLOWED_VOLUME_TYPES = frozenset(
 )
 
 
+# The uid pods run as when nobody chose one. runAsNonRoot alone is not enough: a kubelet
+# refuses to start an image whose user is root (most are) unless runAsUser is set.
+DEFAULT_RUN_AS_USER = 65534
+
+
 def pod_security_context(run_as_user: int | None = None) -> dict[str, Any]:
-    """Pod-level context: non-root, RuntimeDefault seccomp (and a fixed uid if given)."""
+    """Pod-level context: non-root with a uid (``DEFAULT_RUN_AS_USER`` unless given; a
+    given uid also owns the volumes), RuntimeDefault seccomp."""
+    uid = DEFAULT_RUN_AS_USER if run_as_user is None else run_as_user
     context: dict[str, Any] = {
         "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     if run_as_user is not None:
-        context["runAsUser"] = run_as_user
-        context["runAsGroup"] = run_as_user
         context["fsGroup"] = run_as_user
     return context
 

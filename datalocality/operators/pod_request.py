@@ -3,8 +3,9 @@
 KPO builds the pod from its own arguments (image, command, template file...); this adds
 what the plan decided: the node affinity, the ``DATALOCALITY_*`` env and ``NODENAME``, the
 chunk-list ConfigMap mounted at ``/etc/datalocality``, the planned node as an annotation,
-our labels, and — only where the user set nothing — the consumer's requests and the
-restricted security profile. Pure: the same replica entry always gives the same pod, so
+our labels, and — only where the user set nothing — the consumer's requests
+(``build_restricted_pod_request`` adds the restricted security profile to every pod the
+provider's KPO subclasses build). Pure: the same replica entry always gives the same pod, so
 it is tested without a cluster.
 """
 
@@ -30,6 +31,20 @@ def to_model(data: Mapping[str, Any], kind: str) -> Any:
     return api._ApiClient__deserialize(dict(data), kind)
 
 
+def build_restricted_pod_request(pod: k8s.V1Pod) -> k8s.V1Pod:
+    """``pod`` under the restricted Pod Security Standard where the user chose nothing: the
+    pod's context and every container's, KubernetesPodOperator's XCom sidecar included
+    (KPO gives it none, so a namespace enforcing ``restricted`` would refuse the pod)."""
+    spec = pod.spec
+    if not spec.security_context:
+        spec.security_context = to_model(pod_security_context(), "V1PodSecurityContext")
+    for container in [*(spec.init_containers or []), *spec.containers]:
+        if container.security_context is None:
+            context = to_model(container_security_context(), "V1SecurityContext")
+            container.security_context = context
+    return pod
+
+
 def build_replica_pod_request(
     pod: k8s.V1Pod,
     replica: Mapping[str, Any],
@@ -52,10 +67,6 @@ def build_replica_pod_request(
     resources = replica.get("resources") or {}
     if resources and container.resources is None:
         container.resources = to_model(resources, "V1ResourceRequirements")
-    if not spec.security_context:  # the restricted profile, unless the user chose one
-        spec.security_context = to_model(pod_security_context(), "V1PodSecurityContext")
-    if container.security_context is None:
-        container.security_context = to_model(container_security_context(), "V1SecurityContext")
     meta = pod.metadata
     annotations = dict(meta.annotations or {})
     annotations[PLANNED_NODE_ANNOTATION] = str(replica["node"])

@@ -14,6 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.utils.container import container_is_succeeded
+
+from datalocality.operators.pod_request import build_restricted_pod_request
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -21,7 +24,15 @@ if TYPE_CHECKING:
 
 
 class RerunSafePodOperator(KubernetesPodOperator):
-    """KPO whose reattach-or-create first removes pods an earlier try finished and checked."""
+    """KPO whose reattach-or-create first removes pods an earlier try finished and checked,
+    and whose pods (XCom sidecar included) meet the restricted Pod Security Standard."""
+
+    def build_pod_request_obj(
+        self, context: Context | None = None, *, dry_run: bool = False
+    ) -> k8s.V1Pod:
+        """KPO's pod, with the restricted profile where the user chose no context."""
+        pod = super().build_pod_request_obj(context, dry_run=dry_run)
+        return build_restricted_pod_request(pod)
 
     def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
         """KPO's reattach-or-create, after removing pods earlier tries finished."""
@@ -31,10 +42,17 @@ class RerunSafePodOperator(KubernetesPodOperator):
         return pod
 
     def remove_finished_pods(self, namespace: str, context: Context) -> None:
-        """Delete this task instance's Succeeded pods that an earlier try already checked."""
+        """Delete this task instance's pods that an earlier try checked and whose base
+        container succeeded. Not only Succeeded ones: with the XCom sidecar the pod stays
+        Running until the kubelet has seen the killed sidecar exit, seconds later on a real
+        cluster, and a rerun in between would start a second pod."""
         selector = self._build_find_pod_label_selector(context, exclude_checked=False)
         selector = f"{selector},{self.POD_CHECKED_KEY}=True"
         for pod in self.client.list_namespaced_pod(namespace, label_selector=selector).items:
-            if pod.status is not None and pod.status.phase == "Succeeded":
+            if pod.status is None:
+                continue
+            if pod.status.phase == "Succeeded" or container_is_succeeded(
+                pod, self.base_container_name
+            ):
                 self.log.info("Deleting pod %s: an earlier try finished it", pod.metadata.name)
                 self.pod_manager.delete_pod(pod)

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from datalocality.sandbox import KubeletTiming, Sandbox, start_sandbox
+from datalocality_testcluster.clusters import KINDS, ProviderCluster, start_cluster
 from tests.airflow.support import DAGS
 
-FAST = KubeletTiming(start_seconds=0.05, run_seconds=0.2)
 _HOME = Path(
     os.environ.get("DATALOCALITY_TEST_AIRFLOW_HOME")
     or tempfile.mkdtemp(prefix="datalocality-airflow-")
@@ -97,12 +96,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     shutil.rmtree(_HOME, ignore_errors=True)
 
 
-@pytest.fixture
-def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    """The demo inventory with our CRDs; the example DAGs find it via DATALOCALITY_KUBECONFIG."""
-    from datalocality.kube.claims import crd_manifests
-
-    with start_sandbox(None, timing=FAST, crds=crd_manifests()) as sandbox:
-        monkeypatch.setenv("DATALOCALITY_KUBECONFIG", str(sandbox.kubeconfig_path))
-        yield sandbox
-        assert sandbox.errors == []
+@pytest.fixture(params=KINDS)
+def cluster(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ProviderCluster]:
+    """The demo inventory with our CRDs, on the real control plane (restricted namespace,
+    the provider's service account) and on the emulator; the example DAGs find it via
+    DATALOCALITY_KUBECONFIG."""
+    with start_cluster(request.param) as running:
+        monkeypatch.setenv("DATALOCALITY_KUBECONFIG", str(running.kubeconfig_path))
+        yield running
+        assert running.errors == []

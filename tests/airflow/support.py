@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from datalocality.sandbox import Sandbox
+from datalocality_testcluster.view import Cluster, list_objects
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -50,9 +50,9 @@ def run_dag(dag_id: str, file: str) -> Any:
     return run
 
 
-def objects(sandbox: Sandbox, group: str, plural: str, task_id: str = "") -> list[dict[str, Any]]:
-    """Objects of one kind in the cluster, optionally only those of one task."""
-    found = list(sandbox.api.store.objects((group, plural)))
+def objects(cluster: Cluster, group: str, plural: str, task_id: str = "") -> list[dict[str, Any]]:
+    """Objects of one kind in the cluster (read through its API), optionally of one task."""
+    found = list_objects(cluster, group, plural)
     if not task_id:
         return found
     return [
@@ -62,7 +62,7 @@ def objects(sandbox: Sandbox, group: str, plural: str, task_id: str = "") -> lis
     ]
 
 
-def replica_pods(sandbox: Sandbox, task_id: str) -> list[dict[str, Any]]:
+def replica_pods(sandbox: Cluster, task_id: str) -> list[dict[str, Any]]:
     """The replica pods of a task, in replica order."""
     pods = objects(sandbox, "", "pods", task_id)
     return sorted(pods, key=lambda p: int(p["metadata"]["labels"]["datalocality.io/map-index"]))

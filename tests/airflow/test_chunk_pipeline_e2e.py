@@ -1,4 +1,4 @@
-"""Example 1 end to end: ``dag.test()`` of dags/chunk_pipeline.py against the embedded cluster.
+"""Example 1 end to end: ``dag.test()`` of dags/chunk_pipeline.py against both clusters.
 
 Asserts what happened in the cluster, not what the tasks said: where every replica pod
 was bound, the chunk list it was handed (env and ConfigMap), the DataSource the producer
@@ -11,14 +11,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from datalocality.sandbox import Sandbox
+from datalocality_testcluster.clusters import ProviderCluster
+from datalocality_testcluster.view import Cluster, list_objects
 from tests.airflow.support import DAGS
 
 PARTS = [f"part-{i:02d}" for i in range(12)]
 
 
-def _objects(sandbox: Sandbox, group: str, plural: str) -> list[dict[str, Any]]:
-    return list(sandbox.api.store.objects((group, plural)))
+def _objects(cluster: Cluster, group: str, plural: str) -> list[dict[str, Any]]:
+    return list_objects(cluster, group, plural)
 
 
 def _task(obj: dict[str, Any]) -> str:
@@ -26,7 +27,7 @@ def _task(obj: dict[str, Any]) -> str:
 
 
 def test_chunk_pipeline_places_each_replica_next_to_its_chunks(
-    airflow_db: Path, cluster: Sandbox
+    airflow_db: Path, cluster: ProviderCluster
 ) -> None:
     from airflow.dag_processing.dagbag import DagBag
 

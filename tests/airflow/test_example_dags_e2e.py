@@ -1,4 +1,4 @@
-"""Examples 2–4 end to end with ``dag.test()`` against the embedded cluster.
+"""Examples 2–4 end to end with ``dag.test()`` against both clusters.
 
 Each test checks the cluster afterwards: the nodes the replica pods were bound to and
 the chunk lists they were handed.
@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from datalocality.sandbox import Sandbox, start_sandbox
-from tests.airflow.conftest import FAST
+from datalocality_testcluster.clusters import KINDS, ProviderCluster, start_cluster
 from tests.airflow.support import DAGS, handed_chunks, objects, replica_pods, run_dag
 
 RESOLVERS = yaml.safe_load((DAGS / "data" / "resolvers.yaml").read_text(encoding="utf-8"))
@@ -26,7 +25,7 @@ def _locations(system: str) -> dict[str, list[str]]:
 
 
 def test_iceberg_trainer_keeps_three_replicas_in_one_zone_near_the_files(
-    airflow_db: Path, cluster: Sandbox
+    airflow_db: Path, cluster: ProviderCluster
 ) -> None:
     run_dag("iceberg_trainer", "iceberg_trainer.py")
     files = _locations("iceberg")
@@ -49,19 +48,19 @@ def test_iceberg_trainer_keeps_three_replicas_in_one_zone_near_the_files(
     assert claim["status"]["phase"] == "Bound"
 
 
-@pytest.fixture
-def two_clusters(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    from datalocality.kube.claims import crd_manifests
-
+@pytest.fixture(params=KINDS)
+def two_clusters(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ProviderCluster]:
     inventory = DAGS / "data" / "multi_cluster_inventory.yaml"
-    with start_sandbox(inventory, timing=FAST, crds=crd_manifests()) as sandbox:
-        monkeypatch.setenv("DATALOCALITY_KUBECONFIG", str(sandbox.kubeconfig_path))
-        yield sandbox
-        assert sandbox.errors == []
+    with start_cluster(request.param, inventory) as running:
+        monkeypatch.setenv("DATALOCALITY_KUBECONFIG", str(running.kubeconfig_path))
+        yield running
+        assert running.errors == []
 
 
 def test_multi_cluster_keeps_replicas_in_the_data_cluster_and_renders_karmada(
-    airflow_db: Path, two_clusters: Sandbox
+    airflow_db: Path, two_clusters: ProviderCluster
 ) -> None:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -88,7 +87,7 @@ def test_multi_cluster_keeps_replicas_in_the_data_cluster_and_renders_karmada(
 
 
 def test_asset_consumer_reads_chunk_locations_from_the_producer_event(
-    airflow_db: Path, cluster: Sandbox
+    airflow_db: Path, cluster: ProviderCluster
 ) -> None:
     run_dag("asset_producer", "asset_consumer.py")
     run_dag("asset_consumer", "asset_consumer.py")
@@ -108,7 +107,9 @@ print("STATE", dag.test().state)
 """
 
 
-def test_replicas_run_deferrable_through_kpos_trigger(airflow_db: Path, cluster: Sandbox) -> None:
+def test_replicas_run_deferrable_through_kpos_trigger(
+    airflow_db: Path, cluster: ProviderCluster
+) -> None:
     """KPO's default_deferrable is read when KPO is imported: a fresh interpreter it is."""
     import os
     import subprocess

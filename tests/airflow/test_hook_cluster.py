@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
+from datalocality.kube.claims import crd_manifests
 from datalocality.provider.hook import DataLocalityHook
-from datalocality.sandbox import Sandbox
+from datalocality.sandbox import Sandbox, start_sandbox
 
 
-def test_kube_client_sees_a_429_that_urllib3_would_have_retried(cluster: Sandbox) -> None:
+@pytest.fixture
+def emulator() -> Iterator[Sandbox]:
+    """The emulator: only it can be told to answer 429 (fault injection)."""
+    with start_sandbox(None, crds=crd_manifests()) as sandbox:
+        yield sandbox
+
+
+def test_kube_client_sees_a_429_that_urllib3_would_have_retried(emulator: Sandbox) -> None:
+    cluster = emulator
     hook = DataLocalityHook(config_file=str(cluster.kubeconfig_path))
     ours = hook.get_kube_client().api
     theirs = hook.kubernetes_hook.api_client

@@ -158,3 +158,27 @@ def test_no_replica_is_plain_kpo(airflow_db: Path) -> None:
     pod = DataLocalityPodOperator(task_id="t", image="x:1").build_pod_request_obj(dry_run=True)
     manifest = ApiClient().sanitize_for_serialization(pod)
     assert "affinity" not in manifest["spec"] or not manifest["spec"]["affinity"]
+
+
+@pytest.mark.parametrize("operator", ["DataLocalityPodOperator", "ProduceChunksPodOperator"])
+def test_pods_with_the_xcom_sidecar_meet_the_restricted_profile(
+    airflow_db: Path, operator: str
+) -> None:
+    """KPO adds its XCom sidecar with no security context; a namespace enforcing
+    ``restricted`` would refuse such a pod (tests/realkube shows the real apiserver does)."""
+    from kubernetes.client import ApiClient
+
+    from datalocality import operators
+    from datalocality.kube.security import DEFAULT_RUN_AS_USER, restricted_violations
+
+    _, entries = _entries(_request(topology=None))
+    options: dict[str, Any] = {"task_id": "t", "image": "trainer:1", "do_xcom_push": True}
+    if operator == "DataLocalityPodOperator":
+        options["replica"] = entries[0]["replica"]
+    op = getattr(operators, operator)(**options)
+    manifest = ApiClient().sanitize_for_serialization(op.build_pod_request_obj(dry_run=True))
+    names = [c["name"] for c in manifest["spec"]["containers"]]
+    assert names == ["base", "airflow-xcom-sidecar"]
+    assert restricted_violations(manifest["spec"]) == []
+    # runAsNonRoot needs a uid a kubelet can check against root-default images
+    assert manifest["spec"]["securityContext"]["runAsUser"] == DEFAULT_RUN_AS_USER

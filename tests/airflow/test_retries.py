@@ -1,7 +1,7 @@
 """A retried task adopts what its earlier try created: same names, no second object.
 
-The plan and job operators run twice with the same task instance against the embedded
-cluster (as a retry or a cleared task would), and the cluster is compared after each.
+The plan and job operators run twice with the same task instance against both
+clusters (as a retry or a cleared task would), and the cluster is compared after each.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from datalocality.model import DataInput
-from datalocality.sandbox import Sandbox
+from datalocality_testcluster.clusters import ProviderCluster
 from tests.airflow.support import DAGS, objects
 
 
@@ -34,7 +34,7 @@ def _context(task_id: str, try_number: int) -> Any:
     return {"ti": FakeTaskInstance(task_id, try_number), "run_id": "manual__retry"}
 
 
-def _names(sandbox: Sandbox) -> dict[str, list[str]]:
+def _names(sandbox: ProviderCluster) -> dict[str, list[str]]:
     kinds = {
         "claims": ("datalocality.io", "datasourceclaims"),
         "sources": ("datalocality.io", "datasources"),
@@ -48,7 +48,7 @@ def _names(sandbox: Sandbox) -> dict[str, list[str]]:
 
 
 def test_plan_and_jobs_retried_adopt_instead_of_duplicating(
-    airflow_db: Path, cluster: Sandbox
+    airflow_db: Path, cluster: ProviderCluster
 ) -> None:
     from datalocality.operators import DataLocalityPlanOperator, RepartitionOperator
 

@@ -1,7 +1,7 @@
-"""Fixtures: a sandbox cluster with our CRDs, a client to arrange objects, trigger runners.
+"""Fixtures: both clusters with our CRDs, a client to arrange objects, trigger runners.
 
-Triggers reach the sandbox the way they reach a cluster: through cncf.kubernetes's
-KubernetesHook with the kubeconfig the sandbox writes (``kubernetes_conn_id=None``, so no
+Triggers reach the cluster as the provider would: through cncf.kubernetes's
+KubernetesHook with a kubeconfig (``kubernetes_conn_id=None``, so no
 Airflow connection is read). Airflow reads AIRFLOW_HOME when first imported, so a
 temporary home is set before anything imports it (the same one tests/airflow uses when
 both directories run in one session) and removed at the end if this module made it.
@@ -28,12 +28,15 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 import pytest  # noqa: E402
 
-from datalocality.kube.claims import crd_manifests  # noqa: E402
 from datalocality.kube.client import KubeClient  # noqa: E402
-from datalocality.sandbox import KubeletTiming, Sandbox, start_sandbox  # noqa: E402
+from datalocality.sandbox import Sandbox  # noqa: E402
 from datalocality.triggers.base import PollingTrigger  # noqa: E402
+from datalocality_testcluster.clusters import (  # noqa: E402
+    KINDS,
+    ProviderCluster,
+    start_cluster,
+)
 
-FAST = KubeletTiming(start_seconds=0.05, run_seconds=0.1)
 NODES = {
     "nodes": [
         {"name": "n1", "zone": "z-a", "region": "r", "allocatable": {"cpu": "8", "memory": "16Gi"}},
@@ -49,23 +52,35 @@ def _airflow_home() -> Iterator[Path]:
         shutil.rmtree(_HOME, ignore_errors=True)
 
 
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with start_sandbox(NODES, timing=FAST, crds=crd_manifests()) as running:
+@pytest.fixture(params=KINDS)
+def cluster(request: pytest.FixtureRequest) -> Iterator[ProviderCluster]:
+    """Two nodes with our CRDs: the real control plane (restricted ``default`` namespace,
+    the provider's service account) and the emulator."""
+    with start_cluster(request.param, NODES, run_seconds=0.1) as running:
         yield running
         assert running.errors == []
 
 
 @pytest.fixture
-def kube(sandbox: Sandbox) -> Iterator[KubeClient]:
-    with sandbox.api_client() as api:
+def sandbox(cluster: ProviderCluster) -> Sandbox:
+    """The emulator, for the tests that inject faults (the real apiserver takes none)."""
+    if cluster.kind != "sandbox":
+        pytest.skip("faults are injected by the emulator only")
+    emulator: Sandbox = cluster.admin  # type: ignore[assignment]
+    return emulator
+
+
+@pytest.fixture
+def kube(cluster: ProviderCluster) -> Iterator[KubeClient]:
+    """An admin client: another actor arranging the objects the triggers wait for."""
+    with cluster.api_client() as api:
         yield KubeClient(api)
 
 
 @pytest.fixture
-def access(sandbox: Sandbox) -> dict[str, Any]:
-    """Trigger/sensor kwargs reaching the sandbox through its kubeconfig, no connection."""
-    return {"kubernetes_conn_id": None, "config_file": str(sandbox.kubeconfig_path)}
+def access(cluster: ProviderCluster) -> dict[str, Any]:
+    """Trigger/sensor kwargs reaching the cluster as the provider, through a kubeconfig."""
+    return {"kubernetes_conn_id": None, "config_file": str(cluster.kubeconfig_path)}
 
 
 def run_trigger(trigger: PollingTrigger[Any]) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""DataSourceClaimBoundTrigger against the sandbox: Bound, timeout, API errors."""
+"""DataSourceClaimBoundTrigger against both clusters: Bound, timeout, API errors."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from datalocality.kube.names import TaskKey
 from datalocality.model import DataInput, DataSourceClaim
 from datalocality.sandbox import Sandbox
 from datalocality.triggers.claims import CLAIMS, DataSourceClaimBoundTrigger
+from datalocality_testcluster.clusters import ProviderCluster
 from tests.airflow_sensors.conftest import later, run_trigger
 
 TASK = TaskKey(dag_id="dag", run_id="run-1", task_id="plan")
@@ -168,11 +169,11 @@ def test_bad_timing_is_refused_when_built(access: dict[str, Any], field: str, va
 
 
 def test_cluster_access_through_a_kubernetes_connection(
-    monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, kube: KubeClient
+    monkeypatch: pytest.MonkeyPatch, cluster: ProviderCluster, kube: KubeClient
 ) -> None:
     make_claim(kube)
     bind(kube)
-    extra = {"kube_config_path": str(sandbox.kubeconfig_path)}
+    extra = {"kube_config_path": str(cluster.kubeconfig_path)}
     monkeypatch.setenv(
         "AIRFLOW_CONN_SANDBOX_KUBE", json.dumps({"conn_type": "kubernetes", "extra": extra})
     )

@@ -2,7 +2,7 @@
 
 This is the path Airflow itself takes: TaskDeferred → the trigger serialized and rebuilt by
 Airflow → its one event → ``execute_complete`` in a resumed task. Runs in a subprocess with
-its own AIRFLOW_HOME (SQLite), against the sandbox.
+its own AIRFLOW_HOME (SQLite), against both clusters.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from datalocality.kube.client import KubeClient
-from datalocality.sandbox import Sandbox
+from datalocality_testcluster.clusters import ProviderCluster
 from tests.airflow.support import airflow_cli_env, run_airflow
 from tests.airflow_sensors.test_claim_trigger import bind, make_claim
 from tests.airflow_sensors.test_operation_trigger import job
@@ -36,7 +36,7 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 
 
 def dags_test(
-    env: dict[str, str], sandbox: Sandbox, inventory: Path, **extra: str
+    env: dict[str, str], sandbox: ProviderCluster, inventory: Path, **extra: str
 ) -> subprocess.CompletedProcess[str]:
     run_env = {
         **env,
@@ -54,7 +54,7 @@ def dags_test(
 
 
 def test_deferred_sensors_succeed_in_a_dag_run(
-    airflow_env: dict[str, str], sandbox: Sandbox, kube: KubeClient, tmp_path: Path
+    airflow_env: dict[str, str], cluster: ProviderCluster, kube: KubeClient, tmp_path: Path
 ) -> None:
     make_claim(kube)
     bind(kube)
@@ -62,7 +62,7 @@ def test_deferred_sensors_succeed_in_a_dag_run(
     inventory = tmp_path / "inventory.json"
     source = {"system": "hive", "dataSourceName": "db.events", "chunks": [{"id": "c", "size": 1}]}
     inventory.write_text(json.dumps([source]), encoding="utf-8")
-    done = dags_test(airflow_env, sandbox, inventory)
+    done = dags_test(airflow_env, cluster, inventory)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert output.count("Pausing task as DEFERRED.") == 3, output[-4000:]
@@ -72,10 +72,10 @@ def test_deferred_sensors_succeed_in_a_dag_run(
 
 
 def test_a_timed_out_trigger_fails_the_run(
-    airflow_env: dict[str, str], sandbox: Sandbox, kube: KubeClient, tmp_path: Path
+    airflow_env: dict[str, str], cluster: ProviderCluster, kube: KubeClient, tmp_path: Path
 ) -> None:
     make_claim(kube)  # never bound
-    done = dags_test(airflow_env, sandbox, tmp_path / "none.json", SENSORS_TIMEOUT="1")
+    done = dags_test(airflow_env, cluster, tmp_path / "none.json", SENSORS_TIMEOUT="1")
     output = done.stdout + done.stderr
     assert "AirflowSensorTimeout" in output, output[-4000:]
     assert "DataSourceClaim default/claim-a: not done within 1 s" in output

@@ -1,4 +1,4 @@
-"""OperationCompleteTrigger against the sandbox's Job controller, and its pure rules."""
+"""OperationCompleteTrigger against the Job controller of both clusters, and its pure rules."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from datalocality.kube.client import KubeClient
+from datalocality.kube.security import container_security_context, pod_security_context
 from datalocality.sandbox import Sandbox
 from datalocality.triggers.base import Outcome
 from datalocality.triggers.operations import OperationCompleteTrigger, combine, job_outcome
@@ -26,7 +27,14 @@ def job(name: str, exit_code: int = 0) -> dict[str, Any]:
                 "metadata": {"annotations": {EXIT: str(exit_code)}},
                 "spec": {
                     "restartPolicy": "Never",
-                    "containers": [{"name": "work", "image": "repartition:1"}],
+                    "securityContext": pod_security_context(),
+                    "containers": [
+                        {
+                            "name": "work",
+                            "image": "repartition:1",
+                            "securityContext": container_security_context(),
+                        }
+                    ],
                 },
             },
         },

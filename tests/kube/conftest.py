@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,13 +57,12 @@ class _Recording:
 
 
 def api_client_for(
-    sandbox: Sandbox, log: RequestLog | None = None, *, urllib3_retries: bool = False
+    cluster: Sandbox | Path, log: RequestLog | None = None, *, urllib3_retries: bool = False
 ) -> ApiClient:
-    """An ApiClient configured from the sandbox's kubeconfig (close it after use)."""
+    """An ApiClient configured from a cluster's kubeconfig (close it after use)."""
     configuration = Configuration()
-    kube_config.load_kube_config(
-        config_file=str(sandbox.kubeconfig_path), client_configuration=configuration
-    )
+    path = cluster if isinstance(cluster, Path) else cluster.kubeconfig_path
+    kube_config.load_kube_config(config_file=str(path), client_configuration=configuration)
     if not urllib3_retries:
         configuration.retries = False
     client = ApiClient(configuration)

@@ -1,4 +1,5 @@
-"""Binding over the emulator: a hypothesis state machine driving apply/release_binding.
+"""Binding over the API, on the real control plane and on the emulator: a hypothesis
+state machine driving apply/release_binding.
 
 Claims for a few data identities are created, bound (alone, two at once on the same
 source, or one binding while another releases), released and deleted; DataSources are
@@ -9,15 +10,16 @@ source was deleted under it and nothing has looked since), each source's claimRe
 boundClaims are exactly the Bound claims on it, at most one DataSource per identity, and
 a claim is Lost only when its source is gone.
 
-One sandbox serves the whole test function; each example starts from an empty set of
-claims and sources.
+One cluster serves the whole test function; each example starts from an empty set of
+claims and sources. The rule that injects faults runs on the emulator only.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +32,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from kubernetes.client import ApiClient
+from kubernetes.client import ApiClient, CoreV1Api
 
 from datalocality.binding import claim_ref
 from datalocality.kube.binder import CLAIMS, SOURCES, apply_binding, release_binding
@@ -39,7 +41,7 @@ from datalocality.kube.client import KubeClient
 from datalocality.kube.names import TaskKey, build_claim_name, build_data_source_name
 from datalocality.kube.objects import RetryPolicy
 from datalocality.model import Chunk, DataInput, DataSource, DataSourceClaim
-from datalocality.sandbox import Sandbox
+from datalocality_testcluster.clusters import KINDS, start_cluster
 from tests.kube.conftest import api_client_for
 
 Obj = dict[str, Any]
@@ -133,20 +135,21 @@ def together(*calls: Callable[[], object]) -> list[object]:
 
 @dataclass
 class World:
-    """What one test function shares across examples: the sandbox and two clients."""
+    """What one test function shares across examples: two clients, and the emulator's
+    fault injector (the real apiserver has none: the faulted rule is skipped there)."""
 
-    sandbox: Sandbox
     clients: list[KubeClient] = field(default_factory=list)
+    faults: Any = None
 
     def reset(self) -> None:
-        """Delete every claim and source (straight from storage: nothing to wait for)."""
-        store = self.sandbox.api.store
+        """Delete every claim and source through the API (no finalizers: they go at once)."""
+        kube = self.clients[0]
         for resource in (CLAIMS, SOURCES):
-            storage = (resource.group, resource.plural)
-            for obj in store.objects(storage):
-                meta = obj["metadata"]
-                store.remove(storage, meta.get("namespace", ""), meta["name"])
-        self.sandbox.faults.clear()
+            namespace = NAMESPACE if resource.namespaced else None
+            for obj in kube.list(resource, namespace)[0]:
+                kube.delete(resource, obj["metadata"]["name"], namespace)
+        if self.faults is not None:
+            self.faults.clear()
 
 
 class BindingOnSandbox(RuleBasedStateMachine):
@@ -212,7 +215,7 @@ class BindingOnSandbox(RuleBasedStateMachine):
         together(lambda: self.bind(a), lambda: self.release(b, self.rival))
         del self.claims[b]
 
-    @precondition(lambda self: len(self.claims) >= 2)
+    @precondition(lambda self: len(self.claims) >= 2 and self.world.faults is not None)
     @rule(
         data=st.data(),
         step=st.sampled_from(STEPS),
@@ -226,14 +229,14 @@ class BindingOnSandbox(RuleBasedStateMachine):
         verb, resource, subresource = step
         if verb in {"get", "list"} and fault.get("code") == 409:
             fault = {"code": 500}  # a 409 on a read is final, not a fault to survive
-        self.world.sandbox.faults.inject(verb, resource, subresource=subresource, **fault)
+        self.world.faults.inject(verb, resource, subresource=subresource, **fault)
         try:
             if releasing:
                 self.bind_while_another_releases(data)
             else:
                 self.bind_two_at_once(data)
         finally:
-            self.world.sandbox.faults.clear()
+            self.world.faults.clear()
 
     @precondition(lambda self: self.claims)
     @rule(data=st.data())
@@ -318,9 +321,24 @@ class BindingOnSandbox(RuleBasedStateMachine):
         assert len(identities_seen) == len(set(identities_seen)), identities_seen
 
 
-def test_binding_state_machine(sandbox: Sandbox) -> None:
-    api_clients: list[ApiClient] = [api_client_for(sandbox) for _ in range(2)]
-    world = World(sandbox, [KubeClient(c, policy=POLICY) for c in api_clients])
+@pytest.fixture(params=KINDS)
+def binding_cluster(request: pytest.FixtureRequest) -> Iterator[tuple[Path, Any]]:
+    """(kubeconfig, fault injector or None) of the real control plane or the emulator."""
+    with start_cluster(request.param) as cluster:
+        api = cluster.api_client()
+        try:
+            CoreV1Api(api).create_namespace({"metadata": {"name": NAMESPACE}})
+        finally:
+            api.close()
+        faults = cluster.admin.faults if request.param == "sandbox" else None  # type: ignore[attr-defined]
+        yield cluster.admin.kubeconfig_path, faults
+        assert cluster.errors == []
+
+
+def test_binding_state_machine(binding_cluster: tuple[Path, Any]) -> None:
+    kubeconfig, faults = binding_cluster
+    api_clients: list[ApiClient] = [api_client_for(kubeconfig) for _ in range(2)]
+    world = World([KubeClient(c, policy=POLICY) for c in api_clients], faults)
     try:
         run_state_machine_as_test(
             lambda: BindingOnSandbox(world),
