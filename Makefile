@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml uv.lock
 
 setup: $(STAMP)
 
+# The embedded emulator by default; `make demo CLUSTER=kube` runs it on the real control
+# plane (built from Go modules on first use, about 5 minutes).
+CLUSTER ?= sandbox
 demo: setup
-	$(BIN)/datalocality demo
+	$(if $(filter kube,$(CLUSTER)),bash tests/cluster/datalocality_testcluster/build-binaries.sh >/dev/null,)
+	$(BIN)/datalocality-cluster demo --cluster $(CLUSTER)
 
 lint: setup
 	$(UV) lock --check

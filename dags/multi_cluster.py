@@ -5,7 +5,7 @@ another cluster). Against a Karmada control plane, whose API aggregates the memb
 clusters' nodes (labelled ``datalocality.io/cluster``), the plan keeps every replica in
 ``eu``; ``karmada_policy`` renders the PropagationPolicy that pins the replicas' pods to
 the plan's clusters (pushed to XCom and logged as YAML), then one pod per replica runs.
-Try it with ``datalocality sandbox up --inventory dags/data/multi_cluster_inventory.yaml``.
+Try it with ``datalocality-cluster sandbox up --inventory dags/data/multi_cluster_inventory.yaml``.
 """
 
 from __future__ import annotations

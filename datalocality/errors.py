@@ -104,5 +104,19 @@ class ObjectNotFound(ApiRejected):
     """The object does not exist (404)."""
 
 
+class ObjectTooLarge(KubernetesError):
+    """An object is larger than the cluster stores (etcd's request limit); nothing was sent."""
+
+    def __init__(self, kind: str, name: str, size: int, limit: int) -> None:
+        self.kind, self.name, self.size, self.limit = kind, name, size, limit
+        super().__init__(kind, name, size, limit)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.kind} {self.name} is {self.size:,} bytes as JSON; a cluster stores at most"
+            f" {self.limit:,} bytes per object (etcd's request limit): it was not written"
+        )
+
+
 class ApiUnavailable(KubernetesError):
     """The API server kept failing (429, 5xx, timeouts, conflicts) until retries ran out."""

@@ -31,6 +31,7 @@ from datalocality.kube.objects import (
     RetryPolicy,
     WatchEvent,
     adoptable,
+    check_object_size,
     is_terminating,
     name_of,
     namespace_of,
@@ -154,6 +155,8 @@ class KubeClient:
             after = _retry_after(exc)
             wait = self.policy.delay(attempt) if after is None else after
             return min(wait, self.policy.max_retry_after)
+        if status == 500 and "request is too large" in message:
+            raise ApiRejected(status, "RequestTooLarge", message)  # etcd's limit: final
         if status >= 500 or status == 0:
             if method in _WRITES:
                 raise _Ambiguous(f"{status} {message}")
@@ -199,6 +202,7 @@ class KubeClient:
         """
         resource = resource_of(manifest)
         name, namespace = name_of(manifest), namespace_of(manifest)
+        check_object_size(manifest)
         policy = self.policy
         for attempt in range(1, policy.attempts + 1):
             try:
@@ -250,6 +254,7 @@ class KubeClient:
             if edited is None:
                 return current
             try:
+                check_object_size(edited)
                 return self._request(
                     "PUT", resource.path(namespace, name, subresource), body=edited
                 )

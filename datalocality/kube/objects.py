@@ -6,10 +6,12 @@ the sandbox, tests) needs no ``kubernetes`` import.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from datalocality.errors import ObjectTooLarge
 from datalocality.kube.names import ADOPTION_ANNOTATIONS
 
 Obj = dict[str, Any]
@@ -89,3 +91,17 @@ def replay(seen: dict[str, Obj], items: list[Obj]) -> Iterator[WatchEvent]:
         elif before["metadata"].get("resourceVersion") != version:
             seen[name] = item
             yield WatchEvent("MODIFIED", item)
+
+
+# etcd's default --max-request-bytes: the largest object a cluster stores. Measured on
+# the real control plane (tests/realkube): larger custom objects fail with a 500
+# "etcdserver: request is too large" (a 413 above the apiserver's 3 MiB body limit).
+ETCD_REQUEST_BYTES = 1536 * 1024
+
+
+def check_object_size(manifest: Mapping[str, Any], limit: int = ETCD_REQUEST_BYTES) -> None:
+    """Raise ObjectTooLarge, before anything is sent, when the compact JSON of ``manifest``
+    exceeds what etcd stores (custom objects are stored as JSON)."""
+    size = len(json.dumps(manifest, separators=(",", ":"), default=str).encode())
+    if size > limit:
+        raise ObjectTooLarge(str(manifest.get("kind", "object")), name_of(manifest), size, limit)

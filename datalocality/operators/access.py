@@ -1,7 +1,7 @@
 """Which cluster the operators talk to, switched by one environment variable.
 
 ``DATALOCALITY_KUBECONFIG`` points every task of a DAG at one kubeconfig (the one
-``datalocality sandbox up`` or ``make demo`` writes) without a Connection; unset, the
+``datalocality-cluster sandbox up`` or ``make demo`` writes) without a Connection; unset, the
 tasks use a cncf.kubernetes Connection as usual. The example DAGs are written this way.
 """
 

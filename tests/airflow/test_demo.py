@@ -1,4 +1,5 @@
-"""``datalocality demo`` (what ``make demo`` runs): the report, and one real run."""
+"""``datalocality-cluster demo`` (what ``make demo`` runs): the report, and real runs on
+both clusters."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from datalocality.cli import main
-from datalocality.demo import build_report
+from datalocality_testcluster.cli import main
+from datalocality_testcluster.clusters import KINDS
+from datalocality_testcluster.demo import build_report
 
 
 def test_report_compares_with_the_locality_blind_placement() -> None:
@@ -32,11 +34,12 @@ def test_report_compares_with_the_locality_blind_placement() -> None:
     assert "1 repartition job(s) ran first, on a" in report
 
 
+@pytest.mark.parametrize("kind", KINDS)
 def test_demo_runs_example_one_and_leaves_nothing_running(
-    airflow_db: Path, capsys: pytest.CaptureFixture[str]
+    airflow_db: Path, capsys: pytest.CaptureFixture[str], kind: str
 ) -> None:
     threads = set(threading.enumerate())
-    assert main(["demo"]) == 0
+    assert main(["demo", "--cluster", kind]) == 0
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line[:2] in {"0 ", "1 ", "2 "}]
     assert [row[:3] for row in rows] == [
@@ -49,4 +52,4 @@ def test_demo_runs_example_one_and_leaves_nothing_running(
     assert all(len(row) == 11 and row[8] != "gateway-b" for row in rows), rows
     assert "a locality-blind placement (spread) would move 2.75 GiB" in out
     leftover = [t for t in threading.enumerate() if t not in threads and t.is_alive()]
-    assert [t.name for t in leftover if t.name.startswith("sandbox")] == []
+    assert [t.name for t in leftover if t.name.startswith(("sandbox", "kwok", "kubelet"))] == []

@@ -10,7 +10,7 @@ from kubernetes.client.exceptions import ApiException
 
 from datalocality.kube.claims import crd_manifests
 from datalocality.provider.hook import DataLocalityHook
-from datalocality.sandbox import Sandbox, start_sandbox
+from datalocality_testcluster.sandbox import Sandbox, start_sandbox
 
 
 @pytest.fixture

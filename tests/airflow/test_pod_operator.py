@@ -169,7 +169,8 @@ def test_pods_with_the_xcom_sidecar_meet_the_restricted_profile(
     from kubernetes.client import ApiClient
 
     from datalocality import operators
-    from datalocality.kube.security import DEFAULT_RUN_AS_USER, restricted_violations
+    from datalocality.kube.security import DEFAULT_RUN_AS_USER
+    from datalocality_testcluster.sandbox.podsecurity import restricted_violations
 
     _, entries = _entries(_request(topology=None))
     options: dict[str, Any] = {"task_id": "t", "image": "trainer:1", "do_xcom_push": True}

@@ -9,7 +9,7 @@ import pytest
 import datalocality.kube.topology as topology_module
 from datalocality.errors import SpecError
 from datalocality.kube.topology import LOAD_ANNOTATION, build_topology
-from datalocality.sandbox import load_inventory
+from datalocality_testcluster.sandbox import load_inventory
 
 
 def test_doctest() -> None:

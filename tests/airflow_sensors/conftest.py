@@ -29,13 +29,13 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 import pytest  # noqa: E402
 
 from datalocality.kube.client import KubeClient  # noqa: E402
-from datalocality.sandbox import Sandbox  # noqa: E402
 from datalocality.triggers.base import PollingTrigger  # noqa: E402
 from datalocality_testcluster.clusters import (  # noqa: E402
     KINDS,
     ProviderCluster,
     start_cluster,
 )
+from datalocality_testcluster.sandbox import Sandbox  # noqa: E402
 
 NODES = {
     "nodes": [

@@ -13,9 +13,9 @@ from datalocality.kube.claims import build_data_source_claim, with_phase
 from datalocality.kube.client import KubeClient
 from datalocality.kube.names import TaskKey
 from datalocality.model import DataInput, DataSourceClaim
-from datalocality.sandbox import Sandbox
 from datalocality.triggers.claims import CLAIMS, DataSourceClaimBoundTrigger
 from datalocality_testcluster.clusters import ProviderCluster
+from datalocality_testcluster.sandbox import Sandbox
 from tests.airflow_sensors.conftest import later, run_trigger
 
 TASK = TaskKey(dag_id="dag", run_id="run-1", task_id="plan")

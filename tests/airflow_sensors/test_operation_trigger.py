@@ -8,9 +8,9 @@ import pytest
 
 from datalocality.kube.client import KubeClient
 from datalocality.kube.security import container_security_context, pod_security_context
-from datalocality.sandbox import Sandbox
 from datalocality.triggers.base import Outcome
 from datalocality.triggers.operations import OperationCompleteTrigger, combine, job_outcome
+from datalocality_testcluster.sandbox import Sandbox
 from tests.airflow_sensors.conftest import later, run_trigger
 
 EXIT = "sandbox.datalocality.io/exit-code"

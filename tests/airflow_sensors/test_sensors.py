@@ -17,7 +17,6 @@ from airflow.sdk.exceptions import (
 )
 
 from datalocality.kube.client import KubeClient
-from datalocality.sandbox import Sandbox
 from datalocality.sensors import (
     DataAvailableSensor,
     DataSourceClaimBoundSensor,
@@ -27,6 +26,7 @@ from datalocality.sensors.base import DEFER_GRACE, default_deferrable
 from datalocality.triggers.claims import DataSourceClaimBoundTrigger
 from datalocality.triggers.data import DataAvailableTrigger
 from datalocality.triggers.operations import OperationCompleteTrigger
+from datalocality_testcluster.sandbox import Sandbox
 from tests.airflow_sensors.test_claim_trigger import bind, make_claim
 from tests.airflow_sensors.test_operation_trigger import job
 

@@ -1,6 +1,6 @@
 """The one place that decides what the client tests talk to: the embedded emulator.
 
-Each test gets its own sandbox (``datalocality.sandbox``) on a loopback port, with our
+Each test gets its own sandbox (``datalocality_testcluster.sandbox``) on a loopback port, with our
 CRDs preloaded, reached over real HTTP through the kubeconfig it writes. The tests use
 ``api_server`` (:class:`tests.kube.emulator.EmulatedApi`: the sandbox's fault arguments,
 direct reads, another actor's writes), ``request_log`` (recorded at the pool manager,
@@ -26,7 +26,7 @@ from kubernetes.client import ApiClient, Configuration
 
 from datalocality.kube.client import KubeClient
 from datalocality.kube.objects import RetryPolicy
-from datalocality.sandbox import Sandbox
+from datalocality_testcluster.sandbox import Sandbox
 from tests.kube.emulator import EmulatedApi, start_emulator
 
 

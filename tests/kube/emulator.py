@@ -1,4 +1,4 @@
-"""The kube tests' view of the embedded emulator (``datalocality.sandbox``).
+"""The kube tests' view of the embedded emulator (``datalocality_testcluster.sandbox``).
 
 The client under test talks to the sandbox over real HTTP. The tests also act as "another
 actor" (a rival writer, a finalizer finishing, a user deleting a source): those moves go
@@ -13,11 +13,11 @@ from typing import Any
 
 from datalocality.kube.claims import crd_manifests
 from datalocality.kube.resources import RESOURCES, Resource
-from datalocality.sandbox import KubeletTiming, Sandbox, start_sandbox
-from datalocality.sandbox.apierrors import ApiError
-from datalocality.sandbox.faults import Fault
-from datalocality.sandbox.resources import ResourceType
-from datalocality.sandbox.store import rfc3339
+from datalocality_testcluster.sandbox import KubeletTiming, Sandbox, start_sandbox
+from datalocality_testcluster.sandbox.apierrors import ApiError
+from datalocality_testcluster.sandbox.faults import Fault
+from datalocality_testcluster.sandbox.resources import ResourceType
+from datalocality_testcluster.sandbox.store import rfc3339
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str]  # "apiVersion/plural", namespace, name

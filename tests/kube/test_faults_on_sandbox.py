@@ -26,7 +26,7 @@ from datalocality.kube.objects import RetryPolicy, name_of, namespace_of
 from datalocality.kube.pods import PodTemplate, build_replica_pod
 from datalocality.kube.resources import resource_of
 from datalocality.model import Chunk, DataInput, DataSource, DataSourceClaim
-from datalocality.sandbox import Sandbox
+from datalocality_testcluster.sandbox import Sandbox
 from tests.kube.conftest import RequestLog, api_client_for
 from tests.kube.emulator import EmulatedApi
 from tests.kube.support import PLAN, PLAN_TASK, SOURCE, TASK, TOPOLOGY

@@ -27,9 +27,9 @@ from datalocality.kube.jobs import JobTemplate, build_operation_jobs
 from datalocality.kube.karmada import build_propagation_policy, plan_clusters
 from datalocality.kube.names import build_claim_name, build_data_source_name, build_name
 from datalocality.kube.pods import PodTemplate, build_replica_pods
-from datalocality.kube.security import restricted_violations
 from datalocality.kube.volcano import build_pod_group, pod_group_name
 from datalocality.model import DataSourceClaim
+from datalocality_testcluster.sandbox.podsecurity import restricted_violations
 from tests.kube.support import CONSUMER, INPUT, PLAN, PLAN_TASK, SOURCE, TASK, TOPOLOGY
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -16,8 +16,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
 from datalocality.kube.security import container_security_context, pod_security_context
-from datalocality.sandbox.inventory import demo_inventory_path, load_inventory
 from datalocality_testcluster import ControlPlane
+from datalocality_testcluster.sandbox.inventory import demo_inventory_path, load_inventory
 from datalocality_testcluster.tenancy import Tenant
 
 Obj = dict[str, Any]
@@ -119,82 +119,78 @@ def test_scheduler_places_by_required_node_affinity(
     assert pod.status.host_ip == "127.0.0.1"
 
 
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        (
-            {
-                "affinity": {
-                    "nodeAffinity": {
-                        "requiredDuringSchedulingIgnoredDuringExecution": {
-                            "nodeSelectorTerms": [
-                                {
-                                    "matchExpressions": [
-                                        {"key": "zone", "operator": "In", "values": []}
-                                    ]
-                                }
-                            ]
-                        }
+INVALID_PODS = [
+    (
+        {
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {"matchExpressions": [{"key": "zone", "operator": "In", "values": []}]}
+                        ]
                     }
                 }
-            },
-            "must be specified when `operator` is 'In' or 'NotIn'",
-        ),
-        (
-            {
-                "affinity": {
-                    "nodeAffinity": {
-                        "requiredDuringSchedulingIgnoredDuringExecution": {
-                            "nodeSelectorTerms": [
-                                {
-                                    "matchExpressions": [
-                                        {"key": "rank", "operator": "Gt", "values": ["1", "2"]}
-                                    ]
-                                }
-                            ]
-                        }
-                    }
-                }
-            },
-            "must be specified single value when `operator` is 'Lt' or 'Gt'",
-        ),
-        (
-            {
-                "affinity": {
-                    "nodeAffinity": {
-                        "preferredDuringSchedulingIgnoredDuringExecution": [
+            }
+        },
+        "must be specified when `operator` is 'In' or 'NotIn'",
+    ),
+    (
+        {
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
                             {
-                                "weight": 0,
-                                "preference": {
-                                    "matchExpressions": [{"key": "zone", "operator": "Exists"}]
-                                },
+                                "matchExpressions": [
+                                    {"key": "rank", "operator": "Gt", "values": ["1", "2"]}
+                                ]
                             }
                         ]
                     }
                 }
-            },
-            "must be in the range 1-100",
-        ),
-        (
-            {
-                "affinity": {
-                    "nodeAffinity": {
-                        "preferredDuringSchedulingIgnoredDuringExecution": [
-                            {
-                                "weight": 500,
-                                "preference": {
-                                    "matchExpressions": [{"key": "zone", "operator": "Exists"}]
-                                },
-                            }
-                        ]
-                    }
+            }
+        },
+        "must be specified single value when `operator` is 'Lt' or 'Gt'",
+    ),
+    (
+        {
+            "affinity": {
+                "nodeAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 0,
+                            "preference": {
+                                "matchExpressions": [{"key": "zone", "operator": "Exists"}]
+                            },
+                        }
+                    ]
                 }
-            },
-            "must be in the range 1-100",
-        ),
-    ],
-    ids=["in-without-values", "gt-two-values", "weight-0", "weight-500"],
-)
+            }
+        },
+        "must be in the range 1-100",
+    ),
+    (
+        {
+            "affinity": {
+                "nodeAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 500,
+                            "preference": {
+                                "matchExpressions": [{"key": "zone", "operator": "Exists"}]
+                            },
+                        }
+                    ]
+                }
+            }
+        },
+        "must be in the range 1-100",
+    ),
+]
+INVALID_POD_IDS = ["in-without-values", "gt-two-values", "weight-0", "weight-500"]
+
+
+@pytest.mark.parametrize(("change", "message"), INVALID_PODS, ids=INVALID_POD_IDS)
 def test_apiserver_rejects_invalid_pods(
     tenant: Tenant, provider: client.ApiClient, change: Obj, message: str
 ) -> None:

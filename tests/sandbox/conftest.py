@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import pytest
 from kubernetes import client
 
-from datalocality.sandbox import KubeletTiming, Sandbox, start_sandbox
+from datalocality_testcluster.sandbox import KubeletTiming, Sandbox, start_sandbox
 
 T = TypeVar("T")
 FAST = KubeletTiming(start_seconds=0.05, run_seconds=0.2)

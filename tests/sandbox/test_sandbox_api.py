@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from datalocality.sandbox import Sandbox
+from datalocality_testcluster.sandbox import Sandbox
 from tests.sandbox.conftest import pod, wait_for
 
 

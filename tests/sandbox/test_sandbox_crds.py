@@ -10,7 +10,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from datalocality.sandbox import Sandbox, start_sandbox
+from datalocality_testcluster.sandbox import Sandbox, start_sandbox
 from tests.sandbox.conftest import FAST, NODES, wait_for
 
 GROUP, VERSION, PLURAL = "example.datalocality.io", "v1alpha1", "widgets"

@@ -7,7 +7,7 @@ import urllib3
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from datalocality.sandbox import Sandbox
+from datalocality_testcluster.sandbox import Sandbox
 
 
 def test_injected_status_codes(sandbox: Sandbox, core: client.CoreV1Api) -> None:

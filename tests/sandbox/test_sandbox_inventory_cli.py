@@ -11,7 +11,7 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from datalocality.sandbox import InventoryError, load_inventory, start_sandbox
+from datalocality_testcluster.sandbox import InventoryError, load_inventory, start_sandbox
 from tests.sandbox.conftest import FAST, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +83,7 @@ def test_sandbox_up_serves_until_interrupted(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "datalocality.cli",
+            "datalocality_testcluster.cli",
             "sandbox",
             "up",
             "--kubeconfig",
@@ -110,7 +110,7 @@ def test_sandbox_up_serves_until_interrupted(tmp_path: Path) -> None:
 
 
 def test_sandbox_up_rejects_a_bad_inventory(tmp_path: Path) -> None:
-    from datalocality.cli import main
+    from datalocality_testcluster.cli import main
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("nodes: []\n")

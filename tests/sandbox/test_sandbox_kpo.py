@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from datalocality.sandbox import Sandbox, start_sandbox
+from datalocality_testcluster.sandbox import Sandbox, start_sandbox
 from tests.sandbox.conftest import FAST
 
 pytestmark = [

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from datalocality.sandbox.scheduler import choose_node, pod_requests
+from datalocality_testcluster.sandbox.scheduler import choose_node, pod_requests
 from tests.sandbox.conftest import pod, wait_for
 
 

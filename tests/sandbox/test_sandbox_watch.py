@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from datalocality.sandbox import Sandbox
+from datalocality_testcluster.sandbox import Sandbox
 
 
 def events(core: client.CoreV1Api, **kwargs: Any) -> list[tuple[str, str, dict[str, str]]]:

@@ -4,9 +4,9 @@ these stand for what it would print, return and exit with."""
 
 from __future__ import annotations
 
-from datalocality.sandbox.environment import expand
-from datalocality.sandbox.execs import XCOM_ANNOTATION as XCOM
-from datalocality.sandbox.kubelet import PREFIX
+from datalocality_testcluster.sandbox.environment import expand
+from datalocality_testcluster.sandbox.execs import XCOM_ANNOTATION as XCOM
+from datalocality_testcluster.sandbox.kubelet import PREFIX
 
 LOG = PREFIX + "log"  # the base container's log ($(VAR) from its env is expanded)
 EXIT_CODE = PREFIX + "exit-code"  # the exit code of every container but the XCom sidecar

@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from datalocality.kube.claims import crd_manifests
-from datalocality.sandbox.inventory import InventoryError
 from datalocality_testcluster.controlplane import binaries, start_control_plane
 from datalocality_testcluster.processes import ComponentError
+from datalocality_testcluster.sandbox import command as sandbox_command
+from datalocality_testcluster.sandbox.inventory import InventoryError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,7 +28,28 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--inventory", metavar="FILE", help="node inventory (default: six demo nodes)")
     up.add_argument("--kubeconfig", metavar="PATH", default="cluster.kubeconfig")
     up.add_argument("--run-seconds", type=float, default=5.0, help="Running -> Succeeded")
+    up.set_defaults(run=run_up)
+    sandbox_command.add_parser(commands)
+    demo = commands.add_parser("demo", help="run example 1 with Airflow against a cluster")
+    demo.add_argument(
+        "--cluster",
+        choices=("sandbox", "kube"),
+        default="sandbox",
+        help="sandbox: the embedded emulator (default); kube: the real control plane",
+    )
+    demo.set_defaults(run=run_demo_command)
     return parser
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    """Example 1 end to end, then the report."""
+    from datalocality_testcluster.demo import DemoError, run_demo
+
+    try:
+        return run_demo(lambda text: print(text, flush=True), kind=args.cluster)
+    except DemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def run_up(
@@ -74,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         return 0
-    return run_up(args)
+    code: int = args.run(args)
+    return code
 
 
 if __name__ == "__main__":

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from kubernetes.client import CoreV1Api  # type: ignore[import-untyped]
+
 from datalocality.kube.claims import crd_manifests
-from datalocality.sandbox import KubeletTiming, start_sandbox
 from datalocality_testcluster.controlplane import start_control_plane
-from datalocality_testcluster.tenancy import provision_tenant
+from datalocality_testcluster.sandbox import KubeletTiming, start_sandbox
+from datalocality_testcluster.tenancy import RESTRICTED, provision_tenant
 from datalocality_testcluster.view import Cluster
 
 Kind = Literal["kube", "sandbox"]
@@ -52,6 +54,8 @@ def start_cluster(
     if kind == "sandbox":
         timing = KubeletTiming(start_seconds=0.05, run_seconds=run_seconds)
         with start_sandbox(inventory, timing=timing, crds=crd_manifests()) as sandbox:
+            with sandbox.api_client() as api:  # restricted, as on the real control plane
+                CoreV1Api(api).patch_namespace("default", {"metadata": {"labels": RESTRICTED}})
             yield ProviderCluster(kind, sandbox.kubeconfig_path, sandbox)
         return
     with (

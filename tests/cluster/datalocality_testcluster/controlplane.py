@@ -39,7 +39,6 @@ import yaml
 from kubernetes import client  # type: ignore[import-untyped]
 from kubernetes import config as kube_config
 
-from datalocality.sandbox.inventory import load_inventory
 from datalocality_testcluster.kwok.agent import RuntimeAgent, write_pod_users
 from datalocality_testcluster.kwok.front import KubeletFront
 from datalocality_testcluster.pki import create_pki
@@ -50,6 +49,7 @@ from datalocality_testcluster.processes import (
     start_component,
     wait_until,
 )
+from datalocality_testcluster.sandbox.inventory import load_inventory
 
 Obj = dict[str, Any]
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from datalocality.sandbox.apierrors import bad_request
+from datalocality_testcluster.sandbox.apierrors import bad_request
 
 Obj = dict[str, Any]
 Matcher = Callable[[Mapping[str, str]], bool]

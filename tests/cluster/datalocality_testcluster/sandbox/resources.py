@@ -1,7 +1,7 @@
 """The resource types the emulator serves, and the discovery documents that describe them.
 
 Built-in kinds are listed in :data:`BUILTIN`; custom resources are added at run time when
-a ``CustomResourceDefinition`` is created (see :mod:`datalocality.sandbox.crds`).
+a ``CustomResourceDefinition`` is created (see :mod:`datalocality_testcluster.sandbox.crds`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from datalocality.sandbox.apierrors import ApiError
+from datalocality_testcluster.sandbox.apierrors import ApiError
 
 
 @dataclass

@@ -55,7 +55,11 @@ class Inventory:
 
 def demo_inventory_path() -> Path:
     """The shipped demo inventory (six nodes in two zones)."""
-    return Path(str(resources.files("datalocality.sandbox").joinpath("inventories", "demo.yaml")))
+    return Path(
+        str(
+            resources.files("datalocality_testcluster.sandbox").joinpath("inventories", "demo.yaml")
+        )
+    )
 
 
 def load_inventory(source: str | Path | Mapping[str, Any] | list[Any] | None = None) -> Inventory:

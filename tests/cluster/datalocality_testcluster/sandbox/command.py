@@ -1,4 +1,4 @@
-"""``datalocality sandbox up``: the emulator in the foreground, until Ctrl-C."""
+"""``datalocality-cluster sandbox up``: the emulator in the foreground, until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -6,23 +6,16 @@ import argparse
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from datalocality.sandbox.cluster import Sandbox
-from datalocality.sandbox.inventory import InventoryError
-from datalocality.sandbox.kubelet import KubeletTiming
-
-SHIPPED_CRDS = Path(__file__).resolve().parents[1] / "kube" / "crds"
-
-
-def shipped_crds() -> list[Path]:
-    """The package's own CRD manifests (``datalocality/kube/crds/*.yaml``), if any."""
-    return sorted(SHIPPED_CRDS.glob("*.yaml")) if SHIPPED_CRDS.is_dir() else []
+from datalocality.kube.claims import crd_manifests
+from datalocality_testcluster.sandbox.cluster import Sandbox
+from datalocality_testcluster.sandbox.inventory import InventoryError
+from datalocality_testcluster.sandbox.kubelet import KubeletTiming
 
 
 def add_parser(commands: Any) -> None:
-    """Add ``sandbox up`` to the ``datalocality`` subcommands."""
+    """Add ``sandbox up`` to the ``datalocality-cluster`` subcommands."""
     sandbox = commands.add_parser(
         "sandbox", help="run the embedded Kubernetes API emulator (it runs no containers)"
     )
@@ -54,7 +47,7 @@ def run_up(
             args.inventory,
             port=args.port,
             kubeconfig_path=args.kubeconfig,
-            crds=args.crd if args.crd is not None else shipped_crds(),
+            crds=args.crd if args.crd is not None else crd_manifests(),
             timing=KubeletTiming(args.start_seconds, args.run_seconds),
             verbose=args.verbose,
         )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from datalocality.sandbox.apierrors import gone
+from datalocality_testcluster.sandbox.apierrors import gone
 
 Obj = dict[str, Any]
 StorageKey = tuple[str, str]  # (group, plural)

@@ -19,12 +19,12 @@ import select
 import struct
 from typing import TYPE_CHECKING, Any
 
-from datalocality.sandbox.apierrors import ApiError
+from datalocality_testcluster.sandbox.apierrors import ApiError
 
 if TYPE_CHECKING:
     from http.server import BaseHTTPRequestHandler
 
-    from datalocality.sandbox.kubelet import Kubelet
+    from datalocality_testcluster.sandbox.kubelet import Kubelet
 
 Obj = dict[str, Any]
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

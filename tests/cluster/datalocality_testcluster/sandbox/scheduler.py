@@ -21,12 +21,12 @@ from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from datalocality.sandbox.quantities import parse_quantity
-from datalocality.sandbox.selectors import requirement_matches
-from datalocality.sandbox.store import rfc3339
+from datalocality_testcluster.sandbox.quantities import parse_quantity
+from datalocality_testcluster.sandbox.selectors import requirement_matches
+from datalocality_testcluster.sandbox.store import rfc3339
 
 if TYPE_CHECKING:
-    from datalocality.sandbox.apiserver import ApiServer
+    from datalocality_testcluster.sandbox.apiserver import ApiServer
 
 Obj = dict[str, Any]
 Resources = dict[str, Fraction]

@@ -9,12 +9,14 @@ being deleted). Everything refused is a 422 ``Invalid`` naming the field, as in 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from typing import Any
 
-from datalocality.sandbox.apierrors import ApiError, invalid
-from datalocality.sandbox.crds import CRD_STORAGE, crd_causes, schema_causes
-from datalocality.sandbox.resources import ResourceType
+from datalocality_testcluster.sandbox.apierrors import ApiError, invalid
+from datalocality_testcluster.sandbox.crds import CRD_STORAGE, crd_causes, schema_causes
+from datalocality_testcluster.sandbox.podsecurity import restricted_violations
+from datalocality_testcluster.sandbox.resources import ResourceType
 
 Obj = dict[str, Any]
 Cause = tuple[str, str, str]
@@ -73,6 +75,94 @@ def _metadata_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
     return causes
 
 
+# What a real apiserver (1.35) checks that clients get wrong: tests/realkube sends the same
+# pods to it. Env names: any printable ASCII but '=' (RelaxedEnvironmentVariableValidation).
+QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
+ENV_NAME = re.compile(r"^[ -<>-~]+$")
+
+
+def _container_causes(container: Obj, where: str) -> list[Cause]:
+    causes: list[Cause] = []
+    for j, env in enumerate(container.get("env") or []):
+        name = str(env.get("name", ""))
+        if not ENV_NAME.match(name):
+            causes.append(
+                (
+                    "FieldValueInvalid",
+                    f"{where}.env[{j}].name",
+                    f"Invalid value: {name!r}: a valid environment variable name must consist"
+                    " only of printable ASCII characters other than '='",
+                )
+            )
+    for part in ("requests", "limits"):
+        for resource, value in ((container.get("resources") or {}).get(part) or {}).items():
+            if not QUANTITY.match(str(value)):
+                raise ApiError(
+                    400,
+                    f'Pod in version "v1" cannot be handled as a Pod: quantities must match'
+                    f" the regular expression '{QUANTITY.pattern}' ({resource}: {value!r})",
+                    reason="BadRequest",
+                )
+    return causes
+
+
+def _requirement_causes(requirement: Obj, where: str) -> list[Cause]:
+    operator, values = requirement.get("operator"), requirement.get("values") or []
+    if operator in {"In", "NotIn"} and not values:
+        return [
+            (
+                "FieldValueRequired",
+                f"{where}.values",
+                "Required value: must be specified when `operator` is 'In' or 'NotIn'",
+            )
+        ]
+    if operator in {"Exists", "DoesNotExist"} and values:
+        return [
+            (
+                "FieldValueForbidden",
+                f"{where}.values",
+                "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+            )
+        ]
+    if operator in {"Gt", "Lt"} and len(values) != 1:
+        return [
+            (
+                "FieldValueRequired",
+                f"{where}.values",
+                "Required value: must be specified single value when `operator` is 'Lt' or 'Gt'",
+            )
+        ]
+    if operator not in {"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"}:
+        return [("FieldValueInvalid", f"{where}.operator", f"Invalid value: {operator!r}")]
+    return []
+
+
+def _affinity_causes(affinity: Obj, where: str) -> list[Cause]:
+    node = affinity.get("nodeAffinity") or {}
+    causes: list[Cause] = []
+    required = node.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    for t, term in enumerate(required.get("nodeSelectorTerms") or []):
+        for e, requirement in enumerate(term.get("matchExpressions") or []):
+            path = f"{where}.requiredDuringSchedulingIgnoredDuringExecution"
+            causes += _requirement_causes(
+                requirement, f"{path}.nodeSelectorTerms[{t}].matchExpressions[{e}]"
+            )
+    for p, preferred in enumerate(
+        node.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+    ):
+        path = f"{where}.preferredDuringSchedulingIgnoredDuringExecution[{p}]"
+        weight = preferred.get("weight")
+        if not isinstance(weight, int) or not 1 <= weight <= 100:
+            causes.append(
+                ("FieldValueInvalid", f"{path}.weight", "Invalid value: must be in the range 1-100")
+            )
+        for e, requirement in enumerate(
+            (preferred.get("preference") or {}).get("matchExpressions") or []
+        ):
+            causes += _requirement_causes(requirement, f"{path}.preference.matchExpressions[{e}]")
+    return causes
+
+
 def _pod_spec_causes(spec: Any, field: str, restart: tuple[str, ...]) -> list[Cause]:
     if not isinstance(spec, dict):
         return [("FieldValueRequired", field, "Required value")]
@@ -97,6 +187,9 @@ def _pod_spec_causes(spec: Any, field: str, restart: tuple[str, ...]) -> list[Ca
             seen.add(name)
             if not isinstance(container, dict) or not container.get("image"):
                 causes.append(("FieldValueRequired", f"{where}.image", "Required value"))
+            if isinstance(container, dict):
+                causes += _container_causes(container, where)
+    causes += _affinity_causes(spec.get("affinity") or {}, f"{field}.affinity.nodeAffinity")
     policy = spec.get("restartPolicy", "Always")
     if policy not in restart:
         causes.append(
@@ -138,8 +231,33 @@ def validate(rt: ResourceType, obj: Obj, old: Obj | None = None) -> None:
                     "no new finalizers can be added if the object is being deleted",
                 )
             )
+    if key == ("", "configmaps"):
+        causes += _configmap_size_causes(obj)
     if causes:
         raise invalid(rt.kind, str((obj.get("metadata") or {}).get("name", "")), causes)
+    _check_stored_size(obj)
+
+
+# The limits of a real cluster, as tests/realkube measures them: a ConfigMap's data and
+# binaryData together at most 1 MiB (422), and etcd stores at most 1.5 MiB per request
+# (500 "etcdserver: request is too large").
+CONFIGMAP_BYTES = 1024 * 1024
+ETCD_REQUEST_BYTES = 1536 * 1024
+
+
+def _configmap_size_causes(obj: Obj) -> list[Cause]:
+    size = sum(len(k) + len(str(v)) for k, v in (obj.get("data") or {}).items())
+    size += sum(len(k) + len(base64.b64decode(v)) for k, v in (obj.get("binaryData") or {}).items())
+    if size > CONFIGMAP_BYTES:
+        return [
+            ("FieldValueTooLong", "[]", f"Too long: may not be more than {CONFIGMAP_BYTES} bytes")
+        ]
+    return []
+
+
+def _check_stored_size(obj: Obj) -> None:
+    if len(json.dumps(obj, separators=(",", ":"), default=str).encode()) > ETCD_REQUEST_BYTES:
+        raise ApiError(500, "etcdserver: request is too large")
 
 
 def _pod_update_causes(old: Obj, new: Obj) -> list[Cause]:
@@ -273,3 +391,23 @@ def _default_job(obj: Obj, uid: str) -> None:
     if isinstance(template.get("spec"), dict):
         default_pod_spec(template["spec"])
     obj["status"] = {}
+
+
+ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
+def check_pod_security(namespace: Obj, pod: Obj) -> None:
+    """PodSecurity admission for a namespace enforcing ``restricted``: 403, as the real
+    plugin answers (its checks here are those of ``restricted_violations``)."""
+    labels = (namespace.get("metadata") or {}).get("labels") or {}
+    if labels.get(ENFORCE) != "restricted":
+        return
+    problems = restricted_violations(pod.get("spec") or {})
+    if problems:
+        name = (pod.get("metadata") or {}).get("name", "")
+        raise ApiError(
+            403,
+            f'pods "{name}" is forbidden: violates PodSecurity "restricted:latest": '
+            + ", ".join(problems),
+            reason="Forbidden",
+        )

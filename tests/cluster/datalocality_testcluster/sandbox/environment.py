@@ -13,7 +13,7 @@ import base64
 import re
 from typing import Any
 
-from datalocality.sandbox.store import Store
+from datalocality_testcluster.sandbox.store import Store
 
 Obj = dict[str, Any]
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")

@@ -11,7 +11,7 @@ steer this (prefix ``sandbox.datalocality.io/``):
 * ``log``: the log text, with ``$(VAR)`` expanded from the container's environment;
   the default is one line naming the pod, its node and ``DATALOCALITY_CHUNKS`` if set;
 * ``xcom``: what ``/airflow/xcom/return.json`` holds, for the KubernetesPodOperator's
-  XCom sidecar (see :mod:`datalocality.sandbox.execs`).
+  XCom sidecar (see :mod:`datalocality_testcluster.sandbox.execs`).
 
 Pods with ``restartPolicy: Always`` and no ``run-seconds`` keep running until deleted;
 the XCom sidecar (``airflow-xcom-sidecar``) runs until its kill command is exec'd. A
@@ -27,12 +27,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from datalocality.sandbox.environment import MissingReference, container_env, expand, missing_volume
-from datalocality.sandbox.scheduler import set_condition
-from datalocality.sandbox.store import rfc3339, utc_now
+from datalocality_testcluster.sandbox.environment import (
+    MissingReference,
+    container_env,
+    expand,
+    missing_volume,
+)
+from datalocality_testcluster.sandbox.scheduler import set_condition
+from datalocality_testcluster.sandbox.store import rfc3339, utc_now
 
 if TYPE_CHECKING:
-    from datalocality.sandbox.apiserver import ApiServer
+    from datalocality_testcluster.sandbox.apiserver import ApiServer
 
 Obj = dict[str, Any]
 PREFIX = "sandbox.datalocality.io/"

@@ -23,11 +23,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from datalocality.sandbox.apierrors import ApiError
-from datalocality.sandbox.store import rfc3339
+from datalocality_testcluster.sandbox.apierrors import ApiError
+from datalocality_testcluster.sandbox.store import rfc3339
 
 if TYPE_CHECKING:
-    from datalocality.sandbox.apiserver import ApiServer
+    from datalocality_testcluster.sandbox.apiserver import ApiServer
 
 Obj = dict[str, Any]
 INDEX = "batch.kubernetes.io/job-completion-index"

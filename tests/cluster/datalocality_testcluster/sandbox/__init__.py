@@ -10,13 +10,13 @@ client and Airflow's KubernetesPodOperator talk to it as to a cluster. Behind th
 * built-in kinds (namespaces, nodes, pods, configmaps, secrets, services,
   serviceaccounts, events, persistentvolumeclaims, batch/v1 jobs, coordination leases,
   CustomResourceDefinitions) and every CRD created at run time;
-* nodes from an inventory (:mod:`~datalocality.sandbox.inventory`);
+* nodes from an inventory (:mod:`~datalocality_testcluster.sandbox.inventory`);
 * a binder honouring nodeSelector, node affinity, taints and resource requests
-  (:mod:`~datalocality.sandbox.scheduler`);
+  (:mod:`~datalocality_testcluster.sandbox.scheduler`);
 * a fake kubelet that moves pods Pending → Running → Succeeded/Failed and makes up
-  their logs (:mod:`~datalocality.sandbox.kubelet`), and a Job controller
-  (:mod:`~datalocality.sandbox.jobs`);
-* fault injection (:mod:`~datalocality.sandbox.faults`).
+  their logs (:mod:`~datalocality_testcluster.sandbox.kubelet`), and a Job controller
+  (:mod:`~datalocality_testcluster.sandbox.jobs`);
+* fault injection (:mod:`~datalocality_testcluster.sandbox.faults`).
 
 It is an honest emulator, not a cluster: no image is pulled, no process runs, no
 network exists between pods, and what the pods "print" is made up from their
@@ -25,14 +25,14 @@ annotations and environment. See the README section "The embedded cluster (emula
 
 from __future__ import annotations
 
-from datalocality.sandbox.cluster import Sandbox, start_sandbox
-from datalocality.sandbox.inventory import (
+from datalocality_testcluster.sandbox.cluster import Sandbox, start_sandbox
+from datalocality_testcluster.sandbox.inventory import (
     Inventory,
     InventoryError,
     demo_inventory_path,
     load_inventory,
 )
-from datalocality.sandbox.kubelet import KubeletTiming
+from datalocality_testcluster.sandbox.kubelet import KubeletTiming
 
 __all__ = [
     "Inventory",

@@ -15,11 +15,11 @@ import copy
 import re
 from typing import TYPE_CHECKING, Any
 
-from datalocality.sandbox.resources import ResourceType
-from datalocality.sandbox.store import rfc3339
+from datalocality_testcluster.sandbox.resources import ResourceType
+from datalocality_testcluster.sandbox.store import rfc3339
 
 if TYPE_CHECKING:
-    from datalocality.sandbox.apiserver import ApiServer
+    from datalocality_testcluster.sandbox.apiserver import ApiServer
 
 Obj = dict[str, Any]
 Cause = tuple[str, str, str]

@@ -15,18 +15,18 @@ from typing import Any
 
 import yaml
 
-from datalocality.sandbox.apiserver import ApiServer
-from datalocality.sandbox.crds import CrdController
-from datalocality.sandbox.faults import Faults
-from datalocality.sandbox.gc import GarbageCollector
-from datalocality.sandbox.inventory import Inventory, load_inventory
-from datalocality.sandbox.jobs import JobController
-from datalocality.sandbox.kubeconfig import write_kubeconfig
-from datalocality.sandbox.kubelet import Kubelet, KubeletTiming
-from datalocality.sandbox.resources import Registry
-from datalocality.sandbox.scheduler import DEFAULT_SCHEDULERS, Binder
-from datalocality.sandbox.server import Context, SandboxHTTPServer
-from datalocality.sandbox.store import Store
+from datalocality_testcluster.sandbox.apiserver import ApiServer
+from datalocality_testcluster.sandbox.crds import CrdController
+from datalocality_testcluster.sandbox.faults import Faults
+from datalocality_testcluster.sandbox.gc import GarbageCollector
+from datalocality_testcluster.sandbox.inventory import Inventory, load_inventory
+from datalocality_testcluster.sandbox.jobs import JobController
+from datalocality_testcluster.sandbox.kubeconfig import write_kubeconfig
+from datalocality_testcluster.sandbox.kubelet import Kubelet, KubeletTiming
+from datalocality_testcluster.sandbox.resources import Registry
+from datalocality_testcluster.sandbox.scheduler import DEFAULT_SCHEDULERS, Binder
+from datalocality_testcluster.sandbox.server import Context, SandboxHTTPServer
+from datalocality_testcluster.sandbox.store import Store
 
 Obj = dict[str, Any]
 InventorySource = str | Path | Mapping[str, Any] | list[Any] | Inventory | None
@@ -44,7 +44,7 @@ class Sandbox:
     """An emulated Kubernetes cluster on ``127.0.0.1``; use :func:`start_sandbox`.
 
     Runs no containers: pods are bound to the inventory's nodes and then moved through
-    their phases by a fake kubelet (see :mod:`datalocality.sandbox`).
+    their phases by a fake kubelet (see :mod:`datalocality_testcluster.sandbox`).
     """
 
     def __init__(

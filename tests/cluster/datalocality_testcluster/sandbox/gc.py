@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from datalocality.sandbox.apierrors import ApiError
-from datalocality.sandbox.resources import ResourceType
+from datalocality_testcluster.sandbox.apierrors import ApiError
+from datalocality_testcluster.sandbox.resources import ResourceType
 
 if TYPE_CHECKING:
-    from datalocality.sandbox.apiserver import ApiServer
+    from datalocality_testcluster.sandbox.apiserver import ApiServer
 
 Obj = dict[str, Any]
 NAMESPACES = ("", "namespaces")

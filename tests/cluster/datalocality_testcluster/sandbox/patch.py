@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from datalocality.sandbox.apierrors import ApiError
+from datalocality_testcluster.sandbox.apierrors import ApiError
 
 MERGE_KEYS = {
     "containers": "name",

@@ -1,7 +1,9 @@
-"""``datalocality demo``: example 1 run by Airflow against the embedded cluster, then a report.
+"""``make demo`` (``datalocality-cluster demo``): example 1 run by Airflow against a
+cluster, then a report.
 
-1. start the embedded Kubernetes API emulator with the demo inventory and our CRDs (in
-   threads of this process; it runs no containers);
+1. start the cluster with the demo inventory and our CRDs: the embedded Kubernetes API
+   emulator by default (threads of this process; it runs no containers), or with
+   ``--cluster kube`` the real control plane (kwok's kubelets run no containers either);
 2. ``airflow db migrate`` on SQLite in a temporary AIRFLOW_HOME;
 3. ``airflow dags test chunk_pipeline`` (dags/chunk_pipeline.py) with
    ``DATALOCALITY_KUBECONFIG`` pointing at the emulator;
@@ -26,10 +28,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from datalocality.kube.claims import crd_manifests
 from datalocality.operators.access import KUBECONFIG_ENV
 from datalocality.report import format_bytes, format_table
-from datalocality.sandbox import KubeletTiming, Sandbox, start_sandbox
+from datalocality_testcluster.clusters import Kind, start_cluster
+from datalocality_testcluster.view import Cluster, list_objects
 
 DAG_ID = "chunk_pipeline"
 PLAN_TASK = "sessionize.plan"
@@ -44,7 +46,7 @@ class DemoError(Exception):
 
 def dags_folder() -> Path:
     """The repository's dags/ (the demo runs from a checkout, as ``make demo`` does)."""
-    folder = Path(__file__).resolve().parents[1] / "dags"
+    folder = Path(__file__).resolve().parents[3] / "dags"
     if not (folder / f"{DAG_ID}.py").is_file():
         raise DemoError(f"{folder / DAG_ID}.py not found: run the demo from a checkout")
     return folder
@@ -98,10 +100,10 @@ def fetch_xcoms(database: Path, task_id: str) -> dict[str, Any]:
     return {str(key): json.loads(value) for key, value in rows}
 
 
-def bound_nodes(sandbox: Sandbox) -> dict[int, str]:
+def bound_nodes(cluster: Cluster) -> dict[int, str]:
     """Replica index -> the node its pod was bound to, read from the cluster."""
     nodes: dict[int, str] = {}
-    for pod in sandbox.api.store.objects(("", "pods")):
+    for pod in list_objects(cluster, "", "pods"):
         labels = pod["metadata"].get("labels") or {}
         if labels.get("datalocality.io/task-id") == REPLICA_TASK:
             index = int(labels.get("datalocality.io/map-index", "-1"))
@@ -150,22 +152,24 @@ def build_report(
     return "\n".join(lines)
 
 
-def run_demo(say: Say = print, timing: KubeletTiming | None = None) -> int:
+CLUSTERS = {
+    "sandbox": "the embedded Kubernetes API emulator (it runs no containers)",
+    "kube": "a real control plane: etcd, kube-apiserver, kube-scheduler, "
+    "kube-controller-manager; kwok's kubelets run no containers",
+}
+
+
+def run_demo(say: Say = print, kind: Kind = "sandbox", run_seconds: float = 0.5) -> int:
     """The whole demo; returns 0, or raises DemoError naming the failed step."""
     with tempfile.TemporaryDirectory(prefix="datalocality-demo-") as tmp:
         home = Path(tmp) / "airflow"
         home.mkdir()
         log = Path(tmp) / "airflow.log"
-        say("starting the embedded Kubernetes cluster (emulated: it runs no containers)")
-        with start_sandbox(
-            None,
-            timing=timing or KubeletTiming(start_seconds=0.2, run_seconds=0.5),
-            crds=crd_manifests(),
-            kubeconfig_path=Path(tmp) / "kubeconfig",
-        ) as sandbox:
-            nodes = [n["metadata"]["name"] for n in sandbox.api.store.objects(("", "nodes"))]
+        say(f"starting {CLUSTERS[kind]}")
+        with start_cluster(kind, run_seconds=run_seconds) as cluster:
+            nodes = [n["metadata"]["name"] for n in list_objects(cluster, "", "nodes")]
             say(f"  {len(nodes)} nodes: {', '.join(nodes)}")
-            env = airflow_env(home, sandbox.kubeconfig_path)
+            env = airflow_env(home, cluster.kubeconfig_path)
             say(f"initialising Airflow on SQLite in {home}")
             run_step("airflow db migrate", ["db", "migrate"], env, log, say)
             say(f"running example 1 with `airflow dags test {DAG_ID}`")
@@ -173,9 +177,9 @@ def run_demo(say: Say = print, timing: KubeletTiming | None = None) -> int:
             xcoms = fetch_xcoms(home / "airflow.db", PLAN_TASK)
             if "plan" not in xcoms:
                 raise DemoError(f"the run left no plan in XCom ({PLAN_TASK})")
-            bound = bound_nodes(sandbox)
-            if sandbox.errors:
-                raise DemoError("the embedded cluster reported errors:\n" + sandbox.errors[0])
+            bound = bound_nodes(cluster)
+            if cluster.errors:
+                raise DemoError("the cluster reported errors:\n" + cluster.errors[0])
         say("")
         say(f"{DAG_ID}: sessionize, 3 replicas, reading the 12 parts extract wrote")
         say(build_report(xcoms["plan"], xcoms.get("baseline") or {}, bound))

@@ -6,13 +6,13 @@ import copy
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from datalocality.sandbox.apierrors import ApiError, bad_request
-from datalocality.sandbox.resources import ResourceType
-from datalocality.sandbox.selectors import parse_field_selector, parse_label_selector
-from datalocality.sandbox.store import Event, rfc3339, rfc3339_micro
+from datalocality_testcluster.sandbox.apierrors import ApiError, bad_request
+from datalocality_testcluster.sandbox.resources import ResourceType
+from datalocality_testcluster.sandbox.selectors import parse_field_selector, parse_label_selector
+from datalocality_testcluster.sandbox.store import Event, rfc3339, rfc3339_micro
 
 if TYPE_CHECKING:
-    from datalocality.sandbox.apiserver import ApiServer
+    from datalocality_testcluster.sandbox.apiserver import ApiServer
 
 Obj = dict[str, Any]
 

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from datalocality.sandbox.apierrors import bad_request
-from datalocality.sandbox.store import utc_now
+from datalocality_testcluster.sandbox.apierrors import bad_request
+from datalocality_testcluster.sandbox.store import utc_now
 
 if TYPE_CHECKING:
-    from datalocality.sandbox.kubelet import Kubelet
+    from datalocality_testcluster.sandbox.kubelet import Kubelet
 
 Obj = dict[str, Any]
 Query = dict[str, list[str]]

@@ -23,14 +23,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from datalocality.sandbox.apierrors import ApiError, bad_request
-from datalocality.sandbox.apiserver import ApiServer
-from datalocality.sandbox.execs import serve_exec
-from datalocality.sandbox.faults import Faults
-from datalocality.sandbox.kubelet import Kubelet
-from datalocality.sandbox.logs import pick_container, stream_logs
-from datalocality.sandbox.resources import ResourceType
-from datalocality.sandbox.scheduler import set_condition
+from datalocality_testcluster.sandbox.apierrors import ApiError, bad_request
+from datalocality_testcluster.sandbox.apiserver import ApiServer
+from datalocality_testcluster.sandbox.execs import serve_exec
+from datalocality_testcluster.sandbox.faults import Faults
+from datalocality_testcluster.sandbox.kubelet import Kubelet
+from datalocality_testcluster.sandbox.logs import pick_container, stream_logs
+from datalocality_testcluster.sandbox.resources import ResourceType
+from datalocality_testcluster.sandbox.scheduler import set_condition
 
 Obj = dict[str, Any]
 Query = dict[str, list[str]]

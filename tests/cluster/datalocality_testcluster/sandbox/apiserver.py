@@ -20,19 +20,19 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from datalocality.sandbox import admission
-from datalocality.sandbox.apierrors import (
+from datalocality_testcluster.sandbox import admission
+from datalocality_testcluster.sandbox.apierrors import (
     ApiError,
     already_exists,
     bad_request,
     conflict,
     not_found,
 )
-from datalocality.sandbox.patch import apply_patch
-from datalocality.sandbox.resources import Registry, ResourceType
-from datalocality.sandbox.selectors import parse_field_selector, parse_label_selector
-from datalocality.sandbox.store import StorageKey, Store, rfc3339
-from datalocality.sandbox.watches import event_for, watch
+from datalocality_testcluster.sandbox.patch import apply_patch
+from datalocality_testcluster.sandbox.resources import Registry, ResourceType
+from datalocality_testcluster.sandbox.selectors import parse_field_selector, parse_label_selector
+from datalocality_testcluster.sandbox.store import StorageKey, Store, rfc3339
+from datalocality_testcluster.sandbox.watches import event_for, watch
 
 Obj = dict[str, Any]
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -153,6 +153,9 @@ class ApiServer:
             meta["generation"] = 1
             admission.prepare_create(rt, obj, meta["uid"])
             admission.validate(rt, obj)
+            if rt.storage == ("", "pods"):
+                space = self.store.get(("", "namespaces"), "", str(namespace)) or {}
+                admission.check_pod_security(space, obj)
             if self.store.get(rt.storage, namespace or "", meta["name"]) is not None:
                 raise already_exists(rt.qualified, rt.plural, meta["name"])
             if dry_run:
