@@ -23,7 +23,8 @@ for b in "${BINARIES[@]}"; do [[ -x $BIN/$b ]] || missing+=("$b"); done
 [[ -f $ROOT/crds/kwok.x-k8s.io_execs.yaml ]] || missing+=(kwok-crds)
 if [[ ${#missing[@]} -eq 0 ]]; then echo "$BIN"; exit 0; fi
 
-command -v go >/dev/null || { echo "build-binaries: the Go toolchain is needed (go not on PATH)" >&2; exit 1; }
+command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin  # where the machines install it
+command -v go >/dev/null || { echo "build-binaries: the Go toolchain (1.26) is needed: go is not on PATH" >&2; exit 1; }
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 mkdir -p "$BIN" "$ROOT/src"
 log() { printf '[build-binaries %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
