@@ -26,6 +26,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from kubernetes.client import models as k8s  # type: ignore[import-untyped]
 
 from datalocality.errors import SpecError
+from datalocality.kube.binder import SOURCES
 from datalocality.kube.claims import build_data_source
 from datalocality.kube.client import KubeClient, build_api_client_without_retries
 from datalocality.kube.names import build_data_source_name
@@ -182,14 +183,22 @@ class ProduceChunksPodOperator(RerunSafePodOperator):
         return ""
 
     def _publish(self, source: DataSource) -> None:
+        """Create the run's DataSource, or bring the one an earlier try published up to
+        date: a rerun's pods may have written the chunks on other nodes."""
         name = build_data_source_name(source)
+        manifest = build_data_source(name, source)
         client = KubeClient(build_api_client_without_retries(self.client.api_client))
+        verb = "published"
         try:
             with final_failures():
-                created = client.create_or_get(build_data_source(name, source))
+                created = client.create_or_get(manifest)
+                if not created.created:
+                    verb = "adopted"
+                    if created.object.get("spec") != manifest["spec"]:
+                        client.modify(SOURCES, name, lambda obj: {**obj, "spec": manifest["spec"]})
+                        verb = "updated"
         finally:
             client.api.close()
-        verb = "published" if created.created else "adopted"
         self.log.info("%s DataSource %s with %d chunks", verb, name, len(source.chunks))
 
     def _emit_asset_extra(self, context: Context, payload: dict[str, Any]) -> None:
