@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
-from kubernetes import config as kube_config
 
 from datalocality.kube.claims import crd_manifests
 from datalocality_testcluster import ControlPlane, start_control_plane
 from datalocality_testcluster.tenancy import Tenant, provision_tenant
+from tests.kube.conftest import api_client_for
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +37,9 @@ def tenant(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Tenant]:
         yield made
 
 
-def client_for(kubeconfig: Path) -> client.ApiClient:
-    """An ApiClient from a kubeconfig, without urllib3's own retries."""
-    configuration = client.Configuration()
-    kube_config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
-    configuration.retries = False
-    return client.ApiClient(configuration)
-
-
 @pytest.fixture
 def provider(tenant: Tenant) -> Iterator[client.ApiClient]:
     """The provider's identity: the service account of ``deploy/rbac.yaml``."""
-    api = client_for(tenant.kubeconfig_path)
+    api = api_client_for(tenant.kubeconfig_path)
     yield api
     api.close()

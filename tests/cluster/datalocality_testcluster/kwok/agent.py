@@ -208,22 +208,14 @@ class RuntimeAgent:
             shutil.chown(path, uid, uid)
         owner = [{"apiVersion": "v1", "kind": "Pod", "name": name, "uid": meta["uid"]}]
         custom = client.CustomObjectsApi(self.api)
-        logs = {
-            "apiVersion": f"{KWOK_GROUP}/{KWOK_VERSION}",
-            "kind": "Logs",
-            "metadata": {"name": name, "namespace": namespace, "ownerReferences": owner},
-            "spec": {
+        specs = {
+            ("logs", "Logs"): {
                 "logs": [
                     {"containers": [c["name"]], "logsFile": str(inside / f"{c['name']}.log")}
                     for c in containers
                 ]
             },
-        }
-        execs = {
-            "apiVersion": f"{KWOK_GROUP}/{KWOK_VERSION}",
-            "kind": "Exec",
-            "metadata": {"name": name, "namespace": namespace, "ownerReferences": owner},
-            "spec": {
+            ("execs", "Exec"): {
                 "execs": [
                     {
                         "local": {
@@ -234,7 +226,13 @@ class RuntimeAgent:
                 ]
             },
         }
-        for plural, body in (("logs", logs), ("execs", execs)):
+        for (plural, kind), spec in specs.items():
+            body = {
+                "apiVersion": f"{KWOK_GROUP}/{KWOK_VERSION}",
+                "kind": kind,
+                "metadata": {"name": name, "namespace": namespace, "ownerReferences": owner},
+                "spec": spec,
+            }
             try:
                 custom.create_namespaced_custom_object(
                     KWOK_GROUP, KWOK_VERSION, namespace, plural, body
