@@ -29,6 +29,8 @@ from datalocality.synthetic import PRESETS
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_USAGE = 0, 1, 2
 DEMO_REQUEST = "clickstream.yaml"
+# libyaml's safe loader when PyYAML was built with it (every manylinux wheel is).
+YAML_LOADER = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
 
 
 class UsageError(Exception):
@@ -224,13 +226,27 @@ def load_request(source: str) -> PlacementRequest:
             raise UsageError(f"request file not found: {source}")
         text = path.read_text(encoding="utf-8")
         where = source
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{where}: not valid YAML or JSON: {_yaml_problem(exc)}") from None
+    data = parse_request_text(text, where)
     if not isinstance(data, dict):
         raise UsageError(f"{where}: a request must be a mapping (got {type(data).__name__})")
     return PlacementRequest.parse(data)
+
+
+def parse_request_text(text: str, where: str) -> object:
+    """JSON through the JSON parser, anything else through libyaml's C loader.
+
+    PyYAML's pure-Python loader took 60 s on a 7 MB request that ``json.loads`` reads in
+    0.2 s; YAML is a superset of JSON, so text that only looks like JSON (a YAML flow
+    mapping) falls back to the YAML loader."""
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass  # a YAML flow mapping, or broken JSON: the YAML loader says which
+    try:
+        return yaml.load(text, Loader=YAML_LOADER)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{where}: not valid YAML or JSON: {_yaml_problem(exc)}") from None
 
 
 def demo_request_path() -> Path:
