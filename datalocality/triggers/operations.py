@@ -1,9 +1,11 @@
 """Wait until the repartition/assembly Jobs of a plan have finished.
 
 An operation is a batch/v1 Job (see :mod:`datalocality.kube.jobs`). It is done when the
-Job has the ``Complete`` (or ``SuccessCriteriaMet``) condition, failed for good with
-``Failed`` (or ``FailureTarget``): its pods ran out of retries or its deadline passed. A
-Job that does not exist yet is waited for. With several Jobs, success needs all of them
+Job has the terminal ``Complete`` condition: ``SuccessCriteriaMet`` comes first, while the
+finished pods still sit in ``uncountedTerminatedPods`` and ``succeeded`` does not count
+them yet. It failed for good with ``Failed`` (or ``FailureTarget``, which the controller
+sets once failure is certain): its pods ran out of retries or its deadline passed. A Job
+that does not exist yet is waited for. With several Jobs, success needs all of them
 and the first failure ends the wait.
 """
 
@@ -24,12 +26,11 @@ from datalocality.triggers.base import (
 from datalocality.triggers.kube import KubeAccess, KubeTrigger, failure, read
 
 JOBS = resource_for("batch/v1", "Job")
-_DONE = ("Complete", "SuccessCriteriaMet")
 _FAILED = ("Failed", "FailureTarget")
 
 
 def job_outcome(obj: Obj | None, what: str) -> Outcome:
-    """Success on Complete, a final error on Failed, pending otherwise."""
+    """Success on Complete, a final error on Failed or FailureTarget, pending otherwise."""
     if obj is None:
         return Outcome("pending", f"{what} does not exist yet")
     status = obj.get("status") or {}
@@ -42,8 +43,10 @@ def job_outcome(obj: Obj | None, what: str) -> Outcome:
             cond = conditions[kind]
             reason = f"{cond.get('reason', '')}: {cond.get('message', '')}".strip(": ")
             return Outcome("error", f"{what} failed ({reason})", counts)
-    if any(kind in conditions for kind in _DONE):
+    if "Complete" in conditions:
         return Outcome("success", f"{what} completed", counts)
+    if "SuccessCriteriaMet" in conditions:
+        return Outcome("pending", f"{what} succeeded; its pods are being counted", counts)
     return Outcome(
         "pending",
         f"{what} is running: {counts['active']} active, {counts['succeeded']} succeeded, "

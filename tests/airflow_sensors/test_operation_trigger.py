@@ -110,7 +110,7 @@ def status(*conditions: tuple[str, str], **counts: int) -> dict[str, Any]:
         (None, "pending"),
         (status(active=1), "pending"),
         (status(("Complete", "True"), succeeded=1), "success"),
-        (status(("SuccessCriteriaMet", "True")), "success"),
+        (status(("SuccessCriteriaMet", "True")), "pending"),  # succeeded not counted yet
         (status(("Complete", "False")), "pending"),
         (status(("FailureTarget", "True")), "error"),
         (status(("Failed", "True"), ("Complete", "True")), "error"),

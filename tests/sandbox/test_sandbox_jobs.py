@@ -24,8 +24,25 @@ def job(name: str, annotations: dict[str, str] | None = None, **spec: Any) -> di
 
 
 def conditions(batch: client.BatchV1Api, name: str) -> dict[str, str]:
+    """The Job's true conditions once it has a terminal one (Complete or Failed), else {}."""
     status = batch.read_namespaced_job_status(name, "default").status
-    return {c.type: c.reason for c in status.conditions or [] if c.status == "True"}
+    true = {c.type: c.reason for c in status.conditions or [] if c.status == "True"}
+    return true if {"Complete", "Failed"} & true.keys() else {}
+
+
+def test_a_finish_is_announced_before_the_pods_are_counted(batch: client.BatchV1Api) -> None:
+    batch.create_namespaced_job("default", job("two-step"))
+
+    def interim() -> client.V1JobStatus | None:
+        status = batch.read_namespaced_job_status("two-step", "default").status
+        types = {c.type for c in status.conditions or [] if c.status == "True"}
+        return status if types == {"SuccessCriteriaMet"} else None
+
+    first = wait_for(interim)
+    assert not first.succeeded and first.uncounted_terminated_pods.succeeded
+    assert "Complete" in wait_for(lambda: conditions(batch, "two-step"))
+    final = batch.read_namespaced_job_status("two-step", "default").status
+    assert final.succeeded == 1 and not final.uncounted_terminated_pods
 
 
 def test_job_completes(batch: client.BatchV1Api, core: client.CoreV1Api) -> None:

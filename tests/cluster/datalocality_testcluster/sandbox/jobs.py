@@ -5,9 +5,9 @@ Each active Job gets up to ``parallelism`` pods (named ``<job>-xxxxx``, labelled
 legacy ``job-name``/``controller-uid``), owned by the Job with ``controller: true``).
 ``completionMode: Indexed`` gives each pod its index (annotation and label
 ``batch.kubernetes.io/job-completion-index``, env ``JOB_COMPLETION_INDEX``). Status
-counts active, ready, succeeded and failed pods; ``Complete`` (with
-``SuccessCriteriaMet``) once enough pods succeeded; ``Failed`` (with ``FailureTarget``)
-when failed pods exceed ``backoffLimit`` (reason ``BackoffLimitExceeded``) or
+counts active, ready, succeeded and failed pods; ``SuccessCriteriaMet`` once enough pods
+succeeded, then (on the next pass, once counted) ``Complete``; ``FailureTarget`` then
+``Failed`` when failed pods exceed ``backoffLimit`` (reason ``BackoffLimitExceeded``) or
 ``activeDeadlineSeconds`` passes (``DeadlineExceeded``), deleting the active pods.
 ``ttlSecondsAfterFinished`` deletes a finished Job and its pods. Not emulated: the
 exponential back-off between retries, ``podFailurePolicy``, ``successPolicy``,
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 INDEX = "batch.kubernetes.io/job-completion-index"
+COUNT_DELAY = 0.3  # seconds between SuccessCriteriaMet/FailureTarget and Complete/Failed
 
 
 @dataclass
@@ -40,6 +41,7 @@ class _Track:
     succeeded: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
     done_indexes: set[int] = field(default_factory=set)
+    criteria_met: float | None = None  # when the interim condition was written
 
 
 class JobController:
@@ -217,54 +219,70 @@ class JobController:
         failure: tuple[str, str] | None,
         complete: bool,
     ) -> None:
+        """Counts and conditions; a finish takes two writes, as in the real controller.
+
+        The first write adds ``SuccessCriteriaMet`` (or ``FailureTarget``) with the
+        finished pods still in ``uncountedTerminatedPods`` and the counts as before; a pass
+        ``COUNT_DELAY`` later counts them and adds the terminal ``Complete`` (or ``Failed``).
+        """
         ready = sum(1 for p in active if (p.get("status") or {}).get("phase") == "Running")
+        finished = failure is not None or complete
+        interim = False
+        if finished:
+            if track.criteria_met is None:
+                track.criteria_met = time.monotonic()
+            due = track.criteria_met + COUNT_DELAY
+            interim = time.monotonic() < due
+            if interim:
+                self._wakeup = min(self._wakeup, due)
 
         def update(j: Obj) -> None:
             status = j.setdefault("status", {})
             status.setdefault("startTime", rfc3339())
             status["active"], status["ready"], status["terminating"] = len(active), ready, 0
-            status["succeeded"], status["failed"] = succeeded, len(track.failed)
-            if j["spec"].get("completionMode") == "Indexed":
-                status["completedIndexes"] = ",".join(str(i) for i in sorted(track.done_indexes))
+            if interim:
+                status["uncountedTerminatedPods"] = {
+                    k: sorted(v)
+                    for k, v in (("succeeded", track.succeeded), ("failed", track.failed))
+                    if v
+                }
+            else:
+                status.pop("uncountedTerminatedPods", None)
+                status["succeeded"], status["failed"] = succeeded, len(track.failed)
+                if j["spec"].get("completionMode") == "Indexed":
+                    status["completedIndexes"] = ",".join(
+                        str(i) for i in sorted(track.done_indexes)
+                    )
             for key in ("active", "succeeded", "failed"):
-                if not status[key]:
+                if key in status and not status[key]:
                     del status[key]
-            if failure or complete:
+            if finished:
                 now = rfc3339()
-                pairs = (
-                    [("FailureTarget", *failure), ("Failed", *failure)]
-                    if failure
-                    else [
-                        (
-                            "SuccessCriteriaMet",
-                            "CompletionsReached",
-                            "Reached expected number of succeeded pods",
-                        ),
-                        (
-                            "Complete",
-                            "CompletionsReached",
-                            "Reached expected number of succeeded pods",
-                        ),
-                    ]
+                reason, message = failure or (
+                    "CompletionsReached",
+                    "Reached expected number of succeeded pods",
                 )
+                kinds = ("FailureTarget", "Failed") if failure else ("SuccessCriteriaMet", "Complete")
+                had = {c.get("type"): c for c in status.get("conditions") or []}
                 status["conditions"] = [
-                    {
+                    had.get(t)
+                    or {
                         "type": t,
                         "status": "True",
-                        "reason": r,
-                        "message": m,
+                        "reason": reason,
+                        "message": message,
                         "lastProbeTime": now,
                         "lastTransitionTime": now,
                     }
-                    for t, r, m in pairs
+                    for t in kinds[: 1 if interim else 2]
                 ]
-                if complete:
+                if complete and not interim:
                     status["completionTime"] = now
 
         updated = self.api.mutate(
             self.jobs, job["metadata"]["namespace"], job["metadata"]["name"], update
         )
-        if updated is not None and (failure or complete):
+        if updated is not None and finished and not interim:
             track.finished = time.monotonic()
             if failure:
                 self.api.record_event(updated, "Warning", failure[0], failure[1], "job-controller")
