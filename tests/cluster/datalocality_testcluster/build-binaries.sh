@@ -18,9 +18,19 @@ BINARIES=(etcd kube-apiserver kube-scheduler kube-controller-manager kwok)
 if [[ "${1:-}" == "--print" ]]; then echo "$BIN"; exit 0; fi
 cd "$(dirname "$0")"
 
-missing=()
-for b in "${BINARIES[@]}"; do [[ -x $BIN/$b ]] || missing+=("$b"); done
-[[ -f $ROOT/crds/kwok.x-k8s.io_execs.yaml ]] || missing+=(kwok-crds)
+find_missing() {
+  missing=()
+  for b in "${BINARIES[@]}"; do [[ -x $BIN/$b ]] || missing+=("$b"); done
+  [[ -f $ROOT/crds/kwok.x-k8s.io_execs.yaml ]] || missing+=(kwok-crds)
+}
+find_missing
+if [[ ${#missing[@]} -eq 0 ]]; then echo "$BIN"; exit 0; fi
+# one build at a time (make's and a test fixture's would delete each other's work tree);
+# a second caller waits for the first and then finds what it built
+mkdir -p "$ROOT"
+exec 9>"$ROOT/build.lock"
+flock 9
+find_missing
 if [[ ${#missing[@]} -eq 0 ]]; then echo "$BIN"; exit 0; fi
 
 command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin  # where the machines install it
