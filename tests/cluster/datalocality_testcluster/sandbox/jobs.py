@@ -262,7 +262,9 @@ class JobController:
                     "CompletionsReached",
                     "Reached expected number of succeeded pods",
                 )
-                kinds = ("FailureTarget", "Failed") if failure else ("SuccessCriteriaMet", "Complete")
+                kinds = (
+                    ("FailureTarget", "Failed") if failure else ("SuccessCriteriaMet", "Complete")
+                )
                 had = {c.get("type"): c for c in status.get("conditions") or []}
                 status["conditions"] = [
                     had.get(t)
