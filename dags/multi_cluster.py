@@ -19,8 +19,8 @@ from airflow.sdk import DAG, task
 from datalocality import DataInput
 from datalocality.kube.karmada import build_propagation_policy, plan_clusters
 from datalocality.kube.names import TaskKey
-from datalocality.model import PlacementPlan
 from datalocality.operators import DataLocalityPlanOperator, DataLocalityPodOperator, cluster_access
+from datalocality.operators.plan_store import plan_from_summary
 
 RESOLVERS = str(Path(__file__).with_name("data") / "resolvers.yaml")
 
@@ -43,13 +43,14 @@ with DAG(
 
     @task
     def karmada_policy(placement: dict[str, Any], **context: Any) -> dict[str, Any]:
-        """The PropagationPolicy keeping the replicas' pods in the plan's clusters."""
+        """The PropagationPolicy keeping the replicas' pods in the plan's clusters (from the
+        plan's summary: the clusters need no chunk lists)."""
         ti = context["ti"]
         key = TaskKey(dag_id=ti.dag_id, run_id=context["run_id"], task_id=ti.task_id)
         policy = build_propagation_policy(
             task=key,
             namespace="default",
-            clusters=plan_clusters(PlacementPlan.parse(placement)),
+            clusters=plan_clusters(plan_from_summary(placement)),
             resource_selectors=[
                 {
                     "apiVersion": "v1",

@@ -14,7 +14,9 @@ The caller applies the actions in order with create-or-get and read-modify-write
   identity, or recreated without the claim's reference), turns the claim Lost, as a PVC
   whose volume lost its claimRef; a Lost or Pending claim binds again on the next
   :func:`bind`;
-* a source older than its TTL is refreshed through the resolver before binding;
+* a source older than its TTL is refreshed through the resolver before binding, and so
+  is one whose chunks could not be read back (its slices incomplete: a writer died
+  half-way, or the object predates slices);
 * a not-found resolution is retried with backoff and then given up loudly.
 
 Nothing here does I/O, so the rules are tested exhaustively.
@@ -78,11 +80,13 @@ class ClaimState:
 
 @dataclass(frozen=True)
 class SourceState:
-    """A DataSource as read from the cluster: object name, content, deletion in progress."""
+    """A DataSource as read from the cluster: object name, content, deletion in progress,
+    and ``complete`` False once its chunks were found unreadable (slices missing)."""
 
     name: str
     source: DataSource
     deleting: bool = False
+    complete: bool = True
 
     @property
     def refs(self) -> tuple[str, ...]:
@@ -94,12 +98,13 @@ class SourceState:
 class Resolve:
     """Ask the resolver about ``data_input``; bind again with the answer.
 
-    ``reason`` is ``missing`` (no source yet; the answer goes to ``source_name``) or
-    ``stale`` (the source ``source_name`` is older than its TTL).
+    ``reason`` is ``missing`` (no source yet; the answer goes to ``source_name``),
+    ``stale`` (the source ``source_name`` is older than its TTL) or ``incomplete`` (its
+    chunks could not be read back).
     """
 
     data_input: DataInput
-    reason: Literal["missing", "stale"]
+    reason: Literal["missing", "stale", "incomplete"]
     source_name: str
 
 
@@ -224,6 +229,15 @@ def is_stale(source: DataSource, now: datetime, ttl: timedelta | None) -> bool:
     return _utc(now) - _utc(source.observed_at) > ttl
 
 
+def _refresh_reason(
+    state: SourceState, now: datetime, ttl: timedelta | None
+) -> Literal["stale", "incomplete"] | None:
+    """Why a source must be resolved again before binding to it, or None."""
+    if not state.complete:
+        return "incomplete"
+    return "stale" if is_stale(state.source, now, ttl) else None
+
+
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -272,19 +286,21 @@ def bind(
             # The reference is written before Bound, so a source without it is not the one
             # the claim was bound to: it was deleted and recreated under the same name.
             return (MarkLost(ref, bound.name),)
-        if is_stale(bound.source, now, ttl):
+        reason = _refresh_reason(bound, now, ttl)
+        if reason is not None:
             # Bound earlier (a retried task): refresh before the data is used again.
             if resolved is None:
-                return (Resolve(data_input, "stale", bound.name),)
+                return (Resolve(data_input, reason, bound.name),)
             return (RefreshSource(bound.name, _resolved_for(data_input, resolved, now)),)
         return ()
     data_input = claim.claim.input
     match = find_static(claim, sources, dynamic_name)
     if match is not None:
         actions: list[Action] = []
-        if is_stale(match.source, now, ttl):
+        reason = _refresh_reason(match, now, ttl)
+        if reason is not None:
             if resolved is None:
-                return (Resolve(data_input, "stale", match.name),)
+                return (Resolve(data_input, reason, match.name),)
             actions.append(RefreshSource(match.name, _resolved_for(data_input, resolved, now)))
         if ref not in match.refs:
             actions.append(AddClaimRef(match.name, ref))

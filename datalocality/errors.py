@@ -118,5 +118,28 @@ class ObjectTooLarge(KubernetesError):
         )
 
 
+class IncompleteSlices(KubernetesError):
+    """A DataSource's chunks cannot be read back: a slice is missing, duplicated, or the
+    slices do not add up to the source's chunk hash (a writer stopped half-way)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source, self.reason = source, reason
+        super().__init__(f"DataSource {source}: {reason}")
+
+
+class SourceReplaced(KubernetesError):
+    """A DataSource was deleted, began terminating or was recreated while its slices were
+    written: its new chunks were not published on it."""
+
+
+class IncompleteChunkLists(KubernetesError):
+    """A plan's chunk lists cannot be read back as its summary names them: a ConfigMap or
+    key is missing, or holds other lists (a later try of the plan task rewrote them)."""
+
+    def __init__(self, configmap: str, reason: str) -> None:
+        self.configmap, self.reason = configmap, reason
+        super().__init__(f"chunk-list ConfigMap {configmap}: {reason}")
+
+
 class ApiUnavailable(KubernetesError):
     """The API server kept failing (429, 5xx, timeouts, conflicts) until retries ran out."""

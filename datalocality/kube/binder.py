@@ -1,10 +1,12 @@
 """Apply the binding decisions of :mod:`datalocality.binding` through a KubeClient.
 
 Each round reads the claim and every DataSource, asks :func:`~datalocality.binding.bind`
-what to do, and does it: create-or-get for new sources, read-modify-write on the status
-subresource for claim references and phases, a resourceVersion precondition on reclaim
-deletes. When a step finds the world changed under it (the source vanished or started
-terminating), the round ends and the next one decides again from a fresh read.
+what to do, and does it: create-or-get for new sources (and their chunk slices, see
+:mod:`datalocality.kube.publish`), read-modify-write on the status subresource for claim
+references and phases, a resourceVersion precondition on reclaim deletes. When a step
+finds the world changed under it (the source vanished or started terminating), the
+round ends and the next one decides again from a fresh read. A bound source's chunks
+are read back from its slices; a source whose slices are incomplete is resolved again.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,28 +35,47 @@ from datalocality.binding import (
     claim_ref,
     release,
 )
-from datalocality.errors import ApiUnavailable, DataSourceNotFound, ObjectNotFound
+from datalocality.errors import (
+    ApiUnavailable,
+    DataSourceNotFound,
+    IncompleteSlices,
+    ObjectNotFound,
+    SourceReplaced,
+)
 from datalocality.kube.claims import (
     CLAIM_KIND,
-    SOURCE_KIND,
-    build_data_source,
     claim_state,
     source_state,
     with_claim_ref,
     with_phase,
-    with_resolved,
     without_claim_ref,
 )
 from datalocality.kube.client import KubeClient
 from datalocality.kube.names import build_data_source_name
 from datalocality.kube.objects import is_terminating, name_of, namespace_of
+from datalocality.kube.publish import (
+    SLICES,
+    SOURCES,
+    publish_data_source,
+    read_chunks,
+    refresh_data_source,
+)
 from datalocality.kube.resources import CRD_API_VERSION, resource_for
-from datalocality.model import DataInput, DataSource
+from datalocality.model import Chunk, DataInput, DataSource
+
+__all__ = [
+    "CLAIMS",
+    "SLICES",
+    "SOURCES",
+    "Bound",
+    "apply_binding",
+    "delete_if_unreferenced",
+    "release_binding",
+]
 
 Obj = dict[str, Any]
 Resolver = Callable[[DataInput], DataSource]
 CLAIMS = resource_for(CRD_API_VERSION, CLAIM_KIND)
-SOURCES = resource_for(CRD_API_VERSION, SOURCE_KIND)
 
 
 def _utcnow() -> datetime:
@@ -63,15 +84,16 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class Bound:
-    """A claim bound to its DataSource, as read back from the API."""
+    """A claim bound to its DataSource, as read back from the API (chunks from its slices)."""
 
     claim: Obj
     source: Obj
+    chunks: tuple[Chunk, ...] = ()
 
     @property
     def data_source(self) -> DataSource:
-        """The bound source as a model object."""
-        return source_state(self.source).source
+        """The bound source as a model object, with its chunks."""
+        return source_state(self.source).source.model_copy(update={"chunks": self.chunks})
 
 
 class _Restart(Exception):
@@ -87,10 +109,14 @@ class _Binder:
 
     def execute(self, action: Action) -> None:
         client = self.client
-        if isinstance(action, CreateSource):
-            client.create_or_get(build_data_source(action.name, action.source))
-        elif isinstance(action, RefreshSource):
-            self._modify_source(action.name, lambda o: with_resolved(o, action.source), "")
+        if isinstance(action, CreateSource | RefreshSource):
+            try:
+                if isinstance(action, CreateSource):
+                    publish_data_source(client, action.name, action.source, replace=False)
+                else:
+                    refresh_data_source(client, action.name, action.source)
+            except SourceReplaced as exc:
+                raise _Restart(str(exc)) from exc
         elif isinstance(action, AddClaimRef):
             self._modify_source(
                 action.source_name, lambda o: with_claim_ref(o, action.ref), "status"
@@ -180,15 +206,22 @@ def apply_binding(
     binder = _Binder(client, namespace, name, now)
     resolved: DataSource | None = None
     not_found = 0
+    incomplete: set[str] = set()  # sources whose slices could not be read back
     for _ in range(max_rounds):
         state = claim_state(claim)
-        sources = [source_state(obj) for obj in client.list(SOURCES)[0]]
+        sources = [
+            replace(s, complete=s.name not in incomplete)
+            for s in map(source_state, client.list(SOURCES)[0])
+        ]
         dynamic = build_data_source_name(state.claim.input)
         actions = bind(state, sources, now=now(), ttl=ttl, dynamic_name=dynamic, resolved=resolved)
         if not actions:
             source = client.get(SOURCES, state.claim.bound_data_source)
             if source is not None:
-                return Bound(claim, source)
+                try:
+                    return Bound(claim, source, read_chunks(client, source))
+                except IncompleteSlices:
+                    incomplete.add(name_of(source))
         elif isinstance(actions[0], Resolve):
             try:
                 resolved = resolve(actions[0].data_input)
@@ -203,6 +236,8 @@ def apply_binding(
             try:
                 for action in actions:
                     binder.execute(action)
+                    if isinstance(action, CreateSource | RefreshSource):
+                        incomplete.discard(action.name)
             except _Restart:
                 pass
         claim = _read_claim(client, namespace, name)

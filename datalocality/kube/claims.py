@@ -1,5 +1,9 @@
 """The DataSourceClaim and DataSource custom resources: CRDs, builders, parsers, status edits.
 
+A DataSource object holds a source's identity, locality and totals; its chunks are in
+DataSourceSlices (:mod:`datalocality.kube.slices`), so what is parsed back here carries
+no chunks (:mod:`datalocality.kube.publish` reads them).
+
 Builders turn model objects into manifests; parsers turn objects read from the API back
 into the binding states of :mod:`datalocality.binding`; the ``with_*`` functions are the
 read-modify-write edits the client applies (each returns the edited copy, or None when
@@ -31,12 +35,16 @@ from datalocality.kube.names import (
     stamp,
 )
 from datalocality.kube.resources import CRD_API_VERSION
+from datalocality.kube.slices import SLICE_KIND, SOURCE_KIND, SlicedChunks, slice_chunks, summarize
 from datalocality.model import DataSource, DataSourceClaim
 from datalocality.model.names import check_dns_label, check_dns_subdomain
 
 CLAIM_KIND = "DataSourceClaim"
-SOURCE_KIND = "DataSource"
-_CRD_FILES = {CLAIM_KIND: "datasourceclaims.yaml", SOURCE_KIND: "datasources.yaml"}
+_CRD_FILES = {
+    CLAIM_KIND: "datasourceclaims.yaml",
+    SOURCE_KIND: "datasources.yaml",
+    SLICE_KIND: "datasourceslices.yaml",
+}
 
 
 @cache
@@ -47,12 +55,12 @@ def _load_crd(kind: str) -> dict[str, Any]:
 
 
 def crd_manifests() -> list[dict[str, Any]]:
-    """The two CustomResourceDefinitions (apiextensions.k8s.io/v1), fresh copies."""
-    return [copy.deepcopy(_load_crd(kind)) for kind in (CLAIM_KIND, SOURCE_KIND)]
+    """Our CustomResourceDefinitions (apiextensions.k8s.io/v1), fresh copies."""
+    return [copy.deepcopy(_load_crd(kind)) for kind in _CRD_FILES]
 
 
 def crd_schema(kind: str) -> dict[str, Any]:
-    """The openAPIV3Schema of ``DataSourceClaim`` or ``DataSource`` (a fresh copy)."""
+    """The openAPIV3Schema of ``DataSourceClaim``, ``DataSource`` or ``DataSourceSlice``."""
     if kind not in _CRD_FILES:
         raise SpecError("kind", kind, f"must be one of {sorted(_CRD_FILES)}")
     schema: dict[str, Any] = _load_crd(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
@@ -96,11 +104,14 @@ def build_data_source_claim(
     return stamp(manifest)
 
 
-def build_data_source(name: str, source: DataSource) -> dict[str, Any]:
+def build_data_source(
+    name: str, source: DataSource, sliced: SlicedChunks | None = None
+) -> dict[str, Any]:
     """The cluster-scoped DataSource object for a resolved source (claim refs are status).
 
     Its spec hash is the identity hash, so a concurrent creator of the same identity
-    adopts it even though its chunks were observed at another moment.
+    adopts it even though its chunks were observed at another moment. ``sliced`` is
+    ``slice_chunks(name, source.chunks)``, when the caller has it already.
     """
     check_dns_label("name", name)
     manifest = {
@@ -114,13 +125,14 @@ def build_data_source(name: str, source: DataSource) -> dict[str, Any]:
             },
             "annotations": {ANNOTATION_SOURCE_KEY: source.key},
         },
-        "spec": source_spec(source),
+        "spec": source_spec(source, sliced or slice_chunks(name, source.chunks)),
     }
     return stamp(manifest, identity_hash(source))
 
 
-def source_spec(source: DataSource) -> dict[str, Any]:
-    """The DataSource spec (Volcano Global's field names, plus chunks and observedAt)."""
+def source_spec(source: DataSource, sliced: SlicedChunks) -> dict[str, Any]:
+    """The DataSource spec: Volcano Global's field names, observedAt, and the chunks'
+    summary (their hash, how many slices hold them, their totals)."""
     spec: dict[str, Any] = {
         "system": source.system,
         "type": source.data_source_type,
@@ -133,10 +145,9 @@ def source_spec(source: DataSource) -> dict[str, Any]:
             "zones": sorted(source.locality.zones),
             "nodes": sorted(source.locality.nodes),
         },
-        "chunks": [
-            {"id": c.id, "size": c.size, "kind": c.kind, "locations": list(c.locations)}
-            for c in source.chunks
-        ],
+        "chunksHash": sliced.chunks_hash,
+        "slices": sliced.count,
+        "totals": summarize(source.chunks),
     }
     if source.observed_at is not None:
         spec["observedAt"] = format_time(source.observed_at)
@@ -175,7 +186,8 @@ def claim_state(obj: dict[str, Any]) -> ClaimState:
 
 
 def source_state(obj: dict[str, Any]) -> SourceState:
-    """A DataSource object as the binding model sees it (deleting = deletionTimestamp set)."""
+    """A DataSource object as the binding model sees it (deleting = deletionTimestamp set;
+    no chunks: they are in its slices)."""
     meta = _meta(obj)
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
@@ -193,7 +205,6 @@ def source_state(obj: dict[str, Any]) -> SourceState:
                 "zones": locality.get("zones") or [],
                 "nodes": locality.get("nodes") or [],
             },
-            "chunks": spec.get("chunks") or [],
             "observedAt": spec.get("observedAt"),
             "claimRefs": [
                 claim_ref(ref["namespace"], ref["name"]) for ref in status.get("claimRefs") or []
@@ -286,10 +297,13 @@ def with_phase(
     return edited
 
 
-def with_resolved(obj: dict[str, Any], source: DataSource) -> dict[str, Any] | None:
-    """The DataSource with the freshly resolved spec (identity and reclaim policy kept)."""
+def with_resolved(
+    obj: dict[str, Any], source: DataSource, sliced: SlicedChunks | None = None
+) -> dict[str, Any] | None:
+    """The DataSource with the freshly resolved spec (identity and reclaim policy kept);
+    None when it says so already. ``sliced`` as for :func:`build_data_source`."""
     current = obj.get("spec") or {}
-    fresh = source_spec(source)
+    fresh = source_spec(source, sliced or slice_chunks(str(obj["metadata"]["name"]), source.chunks))
     fresh["reclaimPolicy"] = current.get("reclaimPolicy", fresh["reclaimPolicy"])
     if fresh == current:
         return None

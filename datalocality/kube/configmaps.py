@@ -1,15 +1,14 @@
-"""ConfigMaps handing chunk lists to the pods: per-replica files, and Vineyard's shape.
+"""ConfigMaps: the 1 MiB limit, and the chunk -> node ConfigMap in Vineyard's shape.
 
-``build_chunk_list_configmap`` holds one JSON list per replica and per operation; each pod
-mounts its own key as a file. ``build_vineyard_configmap`` reproduces the ConfigMap the
-Vineyard operator's scheduler writes (``v6d-io/v6d`` ``CreateConfigmapForID``): one key per
-node, ``<node>: id,id,...``, plus ``<producer>: ids``; a consumer with
-``envFrom: configMapRef`` and ``NODENAME`` from ``spec.nodeName`` reads ``$NODENAME``'s key.
+The chunk lists pods mount are built in :mod:`datalocality.kube.chunk_lists`.
+``build_vineyard_configmap`` reproduces the ConfigMap the Vineyard operator's scheduler
+writes (``v6d-io/v6d`` ``CreateConfigmapForID``): one key per node, ``<node>: id,id,...``,
+plus ``<producer>: ids``; a consumer with ``envFrom: configMapRef`` and ``NODENAME`` from
+``spec.nodeName`` reads ``$NODENAME``'s key.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -24,45 +23,12 @@ CONFIGMAP_LIMIT = 1024 * 1024
 _KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
-def replica_key(index: int) -> str:
-    """The key holding replica ``index``'s chunk list."""
-    return f"replica-{index}.json"
-
-
-def operation_key(index: int) -> str:
-    """The key holding operation ``index``'s chunk list."""
-    return f"operation-{index}.json"
-
-
-def chunk_list_configmap_name(task: TaskKey) -> str:
-    """The name of the chunk-list ConfigMap of a planning task instance."""
-    return build_name(task, "chunks")
-
-
-def _check_size(field: str, data: Mapping[str, str]) -> None:
+def check_configmap_size(field: str, data: Mapping[str, str]) -> None:
+    """SpecError naming ``field`` when ``data`` is over the ConfigMap limit (keys and
+    values, in bytes, as the API server counts them)."""
     size = sum(len(k) + len(v.encode("utf-8")) for k, v in data.items())
     if size > CONFIGMAP_LIMIT:
         raise SpecError(field, size, f"bytes exceed the ConfigMap limit of {CONFIGMAP_LIMIT}")
-
-
-def build_chunk_list_configmap(
-    plan: PlacementPlan, *, task: TaskKey, namespace: str
-) -> dict[str, Any]:
-    """One ConfigMap with every replica's and every operation's chunk list as JSON."""
-    check_dns_label("namespace", namespace)
-    data = {replica_key(r.index): json.dumps(list(r.chunks)) for r in plan.replicas}
-    for index, operation in enumerate(plan.operations):
-        data[operation_key(index)] = json.dumps(list(operation.chunks))
-    _check_size("plan.chunks", data)
-    manifest = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": build_metadata(
-            task, chunk_list_configmap_name(task), namespace, component="chunk-lists"
-        ),
-        "data": dict(sorted(data.items())),
-    }
-    return stamp(manifest)
 
 
 def chunks_by_assignment(plan: PlacementPlan) -> dict[str, list[str]]:
@@ -109,7 +75,7 @@ def build_vineyard_configmap(
             raise SpecError("chunks_by_node", node, "must be a ConfigMap key")
         data[node] = _join(f"chunks_by_node.{node}", ids)
     data[producer] = _join("producer_chunks", sorted(producer_chunks))
-    _check_size("chunks_by_node", data)
+    check_configmap_size("chunks_by_node", data)
     manifest = {
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -2,8 +2,9 @@
 
 An operation runs once before the replicas start: bounded retries (``backoffLimit``),
 a deadline, a TTL so finished Jobs clean themselves up, requests and limits, and the
-restricted security profile. Its chunk list comes as env and as a mounted file, as for
-replicas.
+restricted security profile. Its chunk list comes as files and env, as for replicas
+(:mod:`datalocality.kube.chunk_lists`). The builders need the operation without its chunk
+ids (``chunks`` may be empty): the count and the files come from its ``ChunkListRef``.
 """
 
 from __future__ import annotations
@@ -14,17 +15,16 @@ from pydantic import Field
 
 from datalocality.errors import SpecError
 from datalocality.kube.affinity import HOSTNAME_KEY
-from datalocality.kube.configmaps import operation_key
-from datalocality.kube.names import TaskKey, build_labels, build_metadata, build_name, stamp
-from datalocality.kube.pods import (
-    CHUNKS_DIR,
-    CHUNKS_FILE,
-    CHUNKS_VOLUME,
-    MAX_ENV_CHUNKS,
-    PodTemplate,
+from datalocality.kube.chunk_lists import (
+    ChunkListRef,
+    ChunkLists,
+    build_chunk_env,
+    build_chunk_volume,
 )
+from datalocality.kube.names import TaskKey, build_labels, build_metadata, build_name, stamp
+from datalocality.kube.pods import PodTemplate
 from datalocality.model import Operation, PlacementPlan, Topology
-from datalocality.model.names import check_dns_label, check_dns_subdomain
+from datalocality.model.names import check_dns_label
 
 
 def _default_requests() -> dict[str, str]:
@@ -49,21 +49,17 @@ class JobTemplate(PodTemplate):
     )
 
 
-def build_operation_env(operation: Operation) -> list[dict[str, Any]]:
+def build_operation_env(operation: Operation, chunk_list: ChunkListRef) -> list[dict[str, Any]]:
     """The ``DATALOCALITY_*`` variables telling the job what to do and on which chunks."""
     env: list[dict[str, Any]] = [
         {"name": "DATALOCALITY_OPERATION", "value": operation.kind},
         {"name": "DATALOCALITY_SCOPE", "value": operation.scope},
         {"name": "DATALOCALITY_SOURCE", "value": operation.source},
         {"name": "DATALOCALITY_PLANNED_NODE", "value": operation.node},
-        {"name": "DATALOCALITY_CHUNK_COUNT", "value": str(len(operation.chunks))},
-        {"name": "DATALOCALITY_CHUNKS_FILE", "value": CHUNKS_FILE},
     ]
     if operation.replica is not None:
         env.append({"name": "DATALOCALITY_REPLICA", "value": str(operation.replica)})
-    joined = ",".join(operation.chunks)
-    if len(joined.encode("utf-8")) <= MAX_ENV_CHUNKS:
-        env.append({"name": "DATALOCALITY_CHUNKS", "value": joined})
+    env.extend(build_chunk_env(chunk_list))
     env.append({"name": "NODENAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}})
     return env
 
@@ -78,24 +74,23 @@ def _hostname(topology: Topology | None, node: str) -> str:
 
 
 def build_operation_job(
-    plan: PlacementPlan,
+    operation: Operation,
     index: int,
     *,
     task: TaskKey,
     namespace: str,
     template: JobTemplate,
-    chunk_configmap: str,
+    chunk_list: ChunkListRef,
     topology: Topology | None = None,
 ) -> dict[str, Any]:
-    """The Job running operation ``index`` of ``plan`` on the operation's node."""
-    if not 0 <= index < len(plan.operations):
-        raise SpecError("index", index, f"plan has {len(plan.operations)} operations")
+    """The Job running ``operation``, the plan's operation ``index``, on its node."""
+    if index < 0:
+        raise SpecError("index", index, "must be an operation's index in the plan (>= 0)")
     check_dns_label("namespace", namespace)
-    check_dns_subdomain("chunk_configmap", chunk_configmap)
-    operation = plan.operations[index]
     name = build_name(task, operation.kind, str(index))
-    mounts = [{"name": CHUNKS_VOLUME, "mountPath": CHUNKS_DIR, "readOnly": True}]
-    pod_spec = template.pod_spec(template.container(build_operation_env(operation), mounts))
+    volume, mount = build_chunk_volume(chunk_list)
+    env = build_operation_env(operation, chunk_list)
+    pod_spec = template.pod_spec(template.container(env, [mount]))
     pod_spec["affinity"] = {
         "nodeAffinity": {
             "requiredDuringSchedulingIgnoredDuringExecution": {
@@ -113,15 +108,7 @@ def build_operation_job(
             }
         }
     }
-    pod_spec["volumes"] = [
-        {
-            "name": CHUNKS_VOLUME,
-            "configMap": {
-                "name": chunk_configmap,
-                "items": [{"key": operation_key(index), "path": "chunks.json"}],
-            },
-        }
-    ]
+    pod_spec["volumes"] = [volume]
     manifest = {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -153,19 +140,19 @@ def build_operation_jobs(
     task: TaskKey,
     namespace: str,
     template: JobTemplate,
-    chunk_configmap: str,
+    chunk_lists: ChunkLists,
     topology: Topology | None = None,
 ) -> list[dict[str, Any]]:
     """A Job per operation of the plan, in plan order (empty when none is needed)."""
     return [
         build_operation_job(
-            plan,
+            operation,
             index,
             task=task,
             namespace=namespace,
             template=template,
-            chunk_configmap=chunk_configmap,
+            chunk_list=chunk_lists.operations[index],
             topology=topology,
         )
-        for index in range(len(plan.operations))
+        for index, operation in enumerate(plan.operations)
     ]

@@ -37,6 +37,7 @@ LABEL_MAP_INDEX = "datalocality.io/map-index"
 LABEL_COMPONENT = "datalocality.io/component"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_SYSTEM = "datalocality.io/system"
+LABEL_DATA_SOURCE = "datalocality.io/data-source"  # on a DataSourceSlice: the source it holds
 
 ANNOTATION_RUN_KEY = "datalocality.io/run-key"
 ANNOTATION_SPEC_HASH = "datalocality.io/spec-hash"
@@ -47,6 +48,7 @@ ANNOTATION_SOURCE_KEY = "datalocality.io/source-key"
 ADOPTION_ANNOTATIONS = (ANNOTATION_RUN_KEY, ANNOTATION_SPEC_HASH)
 
 MAX_NAME = 63
+MAX_SUBDOMAIN = 253
 HASH_LENGTH = 12
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _NOT_NAME = re.compile(r"[^a-z0-9]+")
@@ -120,6 +122,17 @@ def build_data_source_name(source: DataInput | DataSource) -> str:
     """
     readable = f"{source.system}-{source.data_source_type}-{source.name}"
     return _with_hash(readable, identity_hash(source), "source")
+
+
+def build_slice_name(source_name: str, generation: str, index: int) -> str:
+    """The DataSourceSlice ``index`` of a source's chunks: ``<source>-<generation>-<index>``.
+
+    ``generation`` tells one set of slices from the next (see ``datalocality.kube.slices``);
+    the source's name (itself a DNS subdomain) is cut, never the rest, to stay within 253.
+    """
+    suffix = f"-{sanitize(generation, MAX_NAME) or 'g'}-{index}"
+    prefix = source_name[: MAX_SUBDOMAIN - len(suffix)].rstrip("-.") or "source"
+    return prefix + suffix
 
 
 def label_value(raw: str) -> str:

@@ -1,10 +1,10 @@
-"""One pod per replica of a plan: affinity to its node, its chunk list as env and as a file.
+"""One pod per replica of a plan: affinity to its node, its chunk list as files and env.
 
-Each replica pod gets ``DATALOCALITY_*`` variables (its index, the planned node, its chunk
-ids comma-joined while they fit an environment variable), the exact list as JSON at
-``/etc/datalocality/chunks.json`` (mounted from the chunk-list ConfigMap), ``NODENAME``
-from ``spec.nodeName`` and, optionally, ``envFrom`` the Vineyard-shaped ConfigMap, so
-consumers written for the Vineyard operator keep working.
+Each replica pod gets ``DATALOCALITY_*`` variables (its index, the planned node, and its
+chunk list's count, files and, when short, ids: :mod:`datalocality.kube.chunk_lists`), the
+list as JSON files under ``/etc/datalocality`` (projected from the chunk-list
+ConfigMaps), ``NODENAME`` from ``spec.nodeName`` and, optionally, ``envFrom`` the
+Vineyard-shaped ConfigMap, so consumers written for the Vineyard operator keep working.
 """
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ from pydantic import Field, field_validator
 
 from datalocality.errors import SpecError
 from datalocality.kube.affinity import AffinityPolicy, build_affinity
-from datalocality.kube.configmaps import replica_key
+from datalocality.kube.chunk_lists import (
+    ChunkListRef,
+    ChunkLists,
+    build_chunk_env,
+    build_chunk_volume,
+)
 from datalocality.kube.names import TaskKey, build_metadata, build_name, stamp
 from datalocality.kube.security import container_security_context, pod_security_context
 from datalocality.model import PlacementPlan, Topology
@@ -23,11 +28,6 @@ from datalocality.model.base import Spec
 from datalocality.model.names import check_dns_label, check_dns_subdomain
 from datalocality.model.quantities import parse_quantity
 
-CHUNKS_DIR = "/etc/datalocality"
-CHUNKS_FILE = f"{CHUNKS_DIR}/chunks.json"
-CHUNKS_VOLUME = "datalocality-chunks"
-# Linux refuses to exec with one environment string above 128 KiB; stay well below.
-MAX_ENV_CHUNKS = 64 * 1024
 # Variables the provider sets; a template may not set them (nor any DATALOCALITY_*).
 RESERVED_ENV_PREFIX = "DATALOCALITY_"
 RESERVED_ENV = frozenset({"NODENAME"})
@@ -121,21 +121,18 @@ def _env(name: str, value: str | int) -> dict[str, Any]:
     return {"name": name, "value": str(value)}
 
 
-def build_replica_env(plan: PlacementPlan, index: int) -> list[dict[str, Any]]:
+def build_replica_env(
+    plan: PlacementPlan, index: int, chunk_list: ChunkListRef
+) -> list[dict[str, Any]]:
     """The ``DATALOCALITY_*`` variables and ``NODENAME`` for replica ``index``."""
     replica = plan.replicas[index]
-    joined = ",".join(replica.chunks)
-    env = [
+    return [
         _env("DATALOCALITY_REPLICA", replica.index),
         _env("DATALOCALITY_REPLICAS", len(plan.replicas)),
         _env("DATALOCALITY_PLANNED_NODE", replica.node),
-        _env("DATALOCALITY_CHUNK_COUNT", len(replica.chunks)),
-        _env("DATALOCALITY_CHUNKS_FILE", CHUNKS_FILE),
+        *build_chunk_env(chunk_list),
+        {"name": "NODENAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
     ]
-    if len(joined.encode("utf-8")) <= MAX_ENV_CHUNKS:
-        env.append(_env("DATALOCALITY_CHUNKS", joined))
-    env.append({"name": "NODENAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}})
-    return env
 
 
 def build_replica_pod(
@@ -146,38 +143,29 @@ def build_replica_pod(
     namespace: str,
     topology: Topology,
     template: PodTemplate,
-    chunk_configmap: str,
+    chunk_list: ChunkListRef,
     policy: AffinityPolicy | None = None,
     vineyard_configmap: str = "",
     pod_group: str = "",
 ) -> dict[str, Any]:
     """The Pod for replica ``index`` of ``plan``, as mapped task instance ``index`` of ``task``.
 
-    ``chunk_configmap`` names the ConfigMap from ``build_chunk_list_configmap``;
+    ``chunk_list`` is where the replica's list is (``build_chunk_lists(...).replicas``);
     ``pod_group`` puts the pod in a Volcano PodGroup (and under the volcano scheduler).
     """
     if not 0 <= index < len(plan.replicas):
         raise SpecError("index", index, f"plan has {len(plan.replicas)} replicas")
     check_dns_label("namespace", namespace)
-    check_dns_subdomain("chunk_configmap", chunk_configmap)
     replica = plan.replicas[index]
     replica_task = task.for_replica(replica.index)
-    mounts = [{"name": CHUNKS_VOLUME, "mountPath": CHUNKS_DIR, "readOnly": True}]
-    container = template.container(build_replica_env(plan, index), mounts)
+    volume, mount = build_chunk_volume(chunk_list)
+    container = template.container(build_replica_env(plan, index, chunk_list), [mount])
     if vineyard_configmap:
         check_dns_subdomain("vineyard_configmap", vineyard_configmap)
         container["envFrom"] = [{"configMapRef": {"name": vineyard_configmap}}]
     spec = template.pod_spec(container)
     spec["affinity"] = build_affinity(replica, topology, plan=plan, policy=policy)
-    spec["volumes"] = [
-        {
-            "name": CHUNKS_VOLUME,
-            "configMap": {
-                "name": chunk_configmap,
-                "items": [{"key": replica_key(replica.index), "path": "chunks.json"}],
-            },
-        }
-    ]
+    spec["volumes"] = [volume]
     annotations = {"datalocality.io/planned-node": replica.node}
     if pod_group:
         check_dns_subdomain("pod_group", pod_group)
@@ -205,7 +193,7 @@ def build_replica_pods(
     namespace: str,
     topology: Topology,
     template: PodTemplate,
-    chunk_configmap: str,
+    chunk_lists: ChunkLists,
     policy: AffinityPolicy | None = None,
     vineyard_configmap: str = "",
     pod_group: str = "",
@@ -219,7 +207,7 @@ def build_replica_pods(
             namespace=namespace,
             topology=topology,
             template=template,
-            chunk_configmap=chunk_configmap,
+            chunk_list=chunk_lists.replicas[index],
             policy=policy,
             vineyard_configmap=vineyard_configmap,
             pod_group=pod_group,

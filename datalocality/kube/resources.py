@@ -49,6 +49,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("batch/v1", "Job", "jobs", status_subresource=True),
     Resource(CRD_API_VERSION, "DataSourceClaim", "datasourceclaims", status_subresource=True),
     Resource(CRD_API_VERSION, "DataSource", "datasources", False, status_subresource=True),
+    Resource(CRD_API_VERSION, "DataSourceSlice", "datasourceslices", False),
     Resource("scheduling.volcano.sh/v1beta1", "PodGroup", "podgroups", status_subresource=True),
     Resource("policy.karmada.io/v1alpha1", "PropagationPolicy", "propagationpolicies"),
     Resource(

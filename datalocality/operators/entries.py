@@ -2,10 +2,11 @@
 
 The plan task returns one entry per replica, ``{"replica": {...}}``, so that
 ``DataLocalityPodOperator.partial(...).expand_kwargs(plan.output)`` gives one mapped task
-instance per replica. An entry is plain JSON (it travels through XCom): the replica's
-planned node, chunks and bytes, the camelCase node affinity and env from
-:mod:`datalocality.kube.affinity` / :mod:`datalocality.kube.pods`, and the chunk-list
-ConfigMap key to mount.
+instance per replica. An entry is plain JSON (it travels through XCom) of about a
+kilobyte whatever the chunk count: the replica's planned node, chunk count and bytes, the
+camelCase node affinity and env from :mod:`datalocality.kube.affinity` /
+:mod:`datalocality.kube.pods`, and where its chunk list is (``chunk_list``, a
+:class:`~datalocality.kube.chunk_lists.ChunkListRef`), never the chunk ids.
 
 Inputs are :class:`~datalocality.model.DataInput` objects (or their dicts), or what an
 upstream :class:`~datalocality.operators.ProduceChunksPodOperator` returned: a
@@ -20,9 +21,9 @@ from typing import Any
 
 from datalocality.errors import SpecError
 from datalocality.kube.affinity import AffinityPolicy, build_affinity
-from datalocality.kube.configmaps import replica_key
+from datalocality.kube.chunk_lists import ChunkListRef, ChunkLists, build_chunk_volume
 from datalocality.kube.names import sanitize
-from datalocality.kube.pods import CHUNKS_DIR, CHUNKS_VOLUME, build_replica_env
+from datalocality.kube.pods import build_replica_env
 from datalocality.model import (
     Consumer,
     DataInput,
@@ -111,58 +112,51 @@ def build_replica_entries(
     *,
     topology: Topology,
     consumer: Consumer,
-    chunk_configmap: str,
+    chunk_lists: ChunkLists,
     namespace: str,
     resources: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """One ``{"replica": {...}}`` per replica of the plan, for ``expand_kwargs``."""
     policy = AffinityPolicy.for_consumer(consumer)
     entries = []
-    for index, replica in enumerate(plan.replicas):
-        entries.append(
-            {
-                "replica": {
-                    "index": replica.index,
-                    "replicas": len(plan.replicas),
-                    "node": replica.node,
-                    "zone": replica.zone,
-                    "cluster": replica.cluster,
-                    "chunks": list(replica.chunks),
-                    "bytes": replica.bytes,
-                    "local_bytes": replica.local_bytes,
-                    "moved_bytes": replica.moved_bytes,
-                    "namespace": namespace,
-                    "affinity": build_affinity(replica, topology, plan=plan, policy=policy),
-                    "env": build_replica_env(plan, index),
-                    "chunk_configmap": chunk_configmap,
-                    "configmap_key": replica_key(replica.index),
-                    "resources": dict(resources or {}),
-                }
-            }
-        )
+    for index, (replica, ref) in enumerate(zip(plan.replicas, chunk_lists.replicas, strict=True)):
+        entry = {
+            "index": replica.index,
+            "node": replica.node,
+            "zone": replica.zone,
+            "cluster": replica.cluster,
+            "chunk_count": len(replica.chunks),
+            "bytes": replica.bytes,
+            "local_bytes": replica.local_bytes,
+            "moved_bytes": replica.moved_bytes,
+            "namespace": namespace,
+            "affinity": build_affinity(replica, topology, plan=plan, policy=policy),
+            "env": build_replica_env(plan, index, ref),
+            "chunk_list": ref.to_json(),
+        }
+        if resources:
+            entry["resources"] = dict(resources)
+        entries.append({"replica": entry})
     return entries
 
 
-def build_chunk_volume(replica: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The chunk-list ConfigMap volume and its read-only mount, camelCase."""
-    volume = {
-        "name": CHUNKS_VOLUME,
-        "configMap": {
-            "name": replica["chunk_configmap"],
-            "items": [{"key": replica["configmap_key"], "path": "chunks.json"}],
-        },
-    }
-    mount = {"name": CHUNKS_VOLUME, "mountPath": CHUNKS_DIR, "readOnly": True}
-    return volume, mount
+def build_replica_chunk_volume(
+    replica: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The chunk-list volume of a replica entry and its read-only mount, camelCase."""
+    try:
+        ref = ChunkListRef.parse(replica["chunk_list"])
+    except SpecError as exc:
+        raise SpecError(
+            f"replica.chunk_list.{exc.field}".rstrip("."), exc.value, exc.reason
+        ) from None
+    return build_chunk_volume(ref)
 
 
 def replica_summary(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Node, chunk count and bytes per replica: what the task logs and the demo prints."""
+    """Node, chunk count and bytes per replica: what the task logs."""
+    keys = ("index", "node", "bytes", "local_bytes", "moved_bytes")
     return [
-        {
-            key: entry["replica"][key]
-            for key in ("index", "node", "bytes", "local_bytes", "moved_bytes")
-        }
-        | {"chunks": len(entry["replica"]["chunks"])}
+        {key: entry["replica"][key] for key in keys} | {"chunks": entry["replica"]["chunk_count"]}
         for entry in entries
     ]

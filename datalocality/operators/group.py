@@ -5,7 +5,8 @@ Expands, inside a TaskGroup named ``task_id``, to::
     plan ──► repartition ──► assembly ──► replica [mapped: one task instance per replica]
 
 ``plan`` is a DataLocalityPlanOperator; ``repartition`` and ``assembly`` run the plan's
-operations of their kind as Kubernetes Jobs and skip themselves when the plan has none
+operations of their kind as Kubernetes Jobs (from its small ``operations`` XCom, never the
+whole plan) and skip themselves when the plan has none
 (the replicas run when nothing upstream failed); ``replica`` is
 ``DataLocalityPodOperator.partial(...).expand_kwargs(plan.output)``. Building the group
 touches no connection and no network: everything is read when the tasks run.
@@ -88,8 +89,7 @@ def locality_pods(
             for operator in operators:
                 job = operator(
                     task_id=operator.kind,
-                    plan=output["plan"],
-                    chunk_configmap=output["chunk_configmap"],
+                    operations=output["operations"],
                     image=job_image or image,
                     namespace=namespace,
                     **cluster,

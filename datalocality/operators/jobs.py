@@ -2,10 +2,12 @@
 
 Each operation of the operator's kind becomes one Job from
 :func:`datalocality.kube.jobs.build_operation_job`, pinned to the node the plan chose and
-mounting its chunk list from the plan task's ConfigMap. Jobs are created with
-create-or-get under deterministic names, so a retried task adopts the Jobs its earlier
-try created (and waits for them) instead of starting them twice. Waiting and the
-failure check are cncf.kubernetes' (``KubernetesHook.wait_until_job_complete``,
+mounting its chunk list from the plan task's ConfigMaps. The operators read the plan
+task's ``operations`` XCom (one small entry per operation, no chunk ids:
+:func:`datalocality.operators.plan_store.build_operation_entries`), never the plan. Jobs
+are created with create-or-get under deterministic names, so a retried task adopts the
+Jobs its earlier try created (and waits for them) instead of starting them twice.
+Waiting and the failure check are cncf.kubernetes' (``KubernetesHook.wait_until_job_complete``,
 ``is_job_failed``). With no operation of its kind the task skips itself.
 """
 
@@ -20,8 +22,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 from datalocality.kube.jobs import JobTemplate, build_operation_job
 from datalocality.kube.names import TaskKey
 from datalocality.kube.resources import resource_for
-from datalocality.model import PlacementPlan
 from datalocality.operators.failures import final_failures
+from datalocality.operators.plan_store import parse_operation_entries
 from datalocality.operators.pod import task_key_of
 from datalocality.provider.hook import DataLocalityHook
 
@@ -36,22 +38,20 @@ JOBS = resource_for("batch/v1", "Job")
 class OperationJobsOperator(BaseOperator):
     """Run the operations of ``kind`` of a plan as Jobs and wait for all of them.
 
-    :param plan: the plan JSON (``plan_task.output["plan"]``).
-    :param chunk_configmap: the plan task's ConfigMap (``plan_task.output["chunk_configmap"]``).
+    :param operations: the plan task's operation entries (``plan_task.output["operations"]``).
     :param image: the image doing the work; ``cmds``/``arguments`` what it runs.
     :param requests, limits: the Job pod's resources (defaults: 500m/512Mi, 2/2Gi).
     :param job_poll_interval: seconds between status reads.
     """
 
     kind: ClassVar[str] = ""
-    template_fields: Sequence[str] = ("plan", "chunk_configmap", "image", "namespace")
+    template_fields: Sequence[str] = ("operations", "image", "namespace")
     ui_color = "#f4efe0"
 
     def __init__(
         self,
         *,
-        plan: Any,
-        chunk_configmap: Any,
+        operations: Any,
         image: str,
         cmds: Sequence[str] = (),
         arguments: Sequence[str] = (),
@@ -66,8 +66,7 @@ class OperationJobsOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.plan = plan
-        self.chunk_configmap = chunk_configmap
+        self.operations = operations
         self.image = image
         self.cmds = list(cmds)
         self.arguments = list(arguments)
@@ -91,7 +90,6 @@ class OperationJobsOperator(BaseOperator):
 
     def build_jobs(self, task: TaskKey, namespace: str) -> list[dict[str, Any]]:
         """The Job manifests of this operator's kind, in plan order (pure)."""
-        plan = PlacementPlan.parse(self.plan)
         fields: dict[str, Any] = {
             "image": self.image,
             "command": self.cmds,
@@ -104,14 +102,14 @@ class OperationJobsOperator(BaseOperator):
         template = JobTemplate.parse(fields)
         return [
             build_operation_job(
-                plan,
+                operation,
                 index,
                 task=task,
                 namespace=namespace,
                 template=template,
-                chunk_configmap=str(self.chunk_configmap),
+                chunk_list=ref,
             )
-            for index, operation in enumerate(plan.operations)
+            for index, operation, ref in parse_operation_entries(self.operations)
             if operation.kind == self.kind
         ]
 
@@ -120,7 +118,8 @@ class OperationJobsOperator(BaseOperator):
         hook = self.get_hook()
         task = task_key_of(context)
         with final_failures():
-            namespace = self.namespace or hook.get_namespace()
+            namespace = self.namespace or _entries_namespace(self.operations)
+            namespace = namespace or hook.get_namespace()
             manifests = self.build_jobs(task, namespace)
         if not manifests:
             raise AirflowSkipException(f"the plan has no {self.kind} operation")
@@ -164,6 +163,14 @@ class OperationJobsOperator(BaseOperator):
         client.delete(JOBS, manifest["metadata"]["name"], namespace, propagation="Foreground")
         client.create_or_get(manifest)  # waits while the failed one is terminating
         return "re-created after the earlier try's Job failed"
+
+
+def _entries_namespace(entries: object) -> str | None:
+    """The namespace the plan task wrote the chunk lists to (the Jobs must mount them)."""
+    if isinstance(entries, Sequence) and entries and isinstance(entries[0], Mapping):
+        namespace = entries[0].get("namespace")
+        return namespace if isinstance(namespace, str) and namespace else None
+    return None
 
 
 def job_failed(job: Mapping[str, Any]) -> bool:

@@ -10,10 +10,17 @@ The task, in order, each step safe to repeat on a retry (deterministic names fro
    the same identity, else a new DataSource from the resolver's answer);
 3. read the nodes and the pods on them, plan with :func:`datalocality.placement.plan`,
    and plan once more with a locality-blind strategy for comparison;
-4. create or adopt the chunk-list ConfigMap the replica pods mount;
-5. push the plan (``plan``), the ConfigMap's name (``chunk_configmap``), the comparison
-   (``baseline``), and return one entry per
-   replica for ``DataLocalityPodOperator.partial(...).expand_kwargs(...)``.
+4. build, in memory, every chunk-list ConfigMap (:mod:`datalocality.kube.chunk_lists`,
+   each checked against the 1 MiB limit), the replica entries and the summary; only then
+   create, adopt or rewrite the ConfigMaps, and delete those an earlier try wrote beyond
+   the set (:func:`datalocality.operators.plan_store.put_chunk_lists`);
+5. push the plan's summary (``plan``: no chunk ids, and where the lists are), the
+   operation entries the job tasks read (``operations``), the comparison (``baseline``),
+   and return one small entry per replica for
+   ``DataLocalityPodOperator.partial(...).expand_kwargs(...)``.
+
+The chunk lists cannot fail to fit once the claims are written: lists are sharded, and a
+chunk id (at most 253 characters) is far smaller than a shard.
 """
 
 from __future__ import annotations
@@ -25,13 +32,12 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from airflow.sdk import BaseOperator
 
-from datalocality.errors import ObjectConflict, PlacementError
+from datalocality.errors import PlacementError
 from datalocality.kube.binder import apply_binding
+from datalocality.kube.chunk_lists import build_chunk_lists
 from datalocality.kube.claims import build_data_source_claim
-from datalocality.kube.configmaps import build_chunk_list_configmap, chunk_list_configmap_name
-from datalocality.kube.names import ANNOTATION_RUN_KEY, TaskKey, build_claim_name
-from datalocality.kube.objects import name_of, namespace_of
-from datalocality.kube.resources import Resource, resource_of
+from datalocality.kube.names import TaskKey, build_claim_name
+from datalocality.kube.resources import Resource
 from datalocality.kube.topology import build_topology
 from datalocality.model import (
     Consumer,
@@ -51,6 +57,7 @@ from datalocality.operators.entries import (
     replica_summary,
 )
 from datalocality.operators.failures import final_failures
+from datalocality.operators.plan_store import build_plan_summary, put_chunk_lists
 from datalocality.operators.pod import task_key_of
 from datalocality.placement import plan
 from datalocality.provider.hook import DataLocalityHook
@@ -210,20 +217,22 @@ class DataLocalityPlanOperator(BaseOperator):
             chosen = plan(request, self.strategy)
         baseline = self._baseline(request)
         with final_failures():
-            put_configmap(
-                client, build_chunk_list_configmap(chosen, task=task, namespace=namespace)
-            )
+            lists = build_chunk_lists(chosen, task=task, namespace=namespace)
         entries = build_replica_entries(
             chosen,
             topology=topology,
             consumer=consumer,
-            chunk_configmap=chunk_list_configmap_name(task),
+            chunk_lists=lists,
             namespace=namespace,
             resources={"requests": dict(self.requests)} if self.requests else None,
         )
+        summary = build_plan_summary(chosen, lists)
+        with final_failures():
+            written = put_chunk_lists(client, lists, task)
+        self.log.info("chunk lists in ConfigMaps %s", ", ".join(written))
         ti = context["ti"]
-        ti.xcom_push(key="plan", value=chosen.to_json_dict())
-        ti.xcom_push(key="chunk_configmap", value=chunk_list_configmap_name(task))
+        ti.xcom_push(key="plan", value=summary)
+        ti.xcom_push(key="operations", value=summary["operations"])
         ti.xcom_push(key="baseline", value=baseline_summary(baseline))
         for row in replica_summary(entries):
             self.log.info("replica %(index)s on %(node)s: %(chunks)s chunks", row)
@@ -293,21 +302,3 @@ def fetch_topology(client: KubeClient, cluster: str = "") -> Topology:
     nodes, _ = client.list(NODES)
     pods, _ = client.list(ALL_PODS)
     return build_topology(nodes, pods, cluster=cluster)
-
-
-def put_configmap(client: KubeClient, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Create or adopt the chunk-list ConfigMap; a retry whose plan changed rewrites it."""
-    try:
-        return client.create_or_get(manifest).object
-    except ObjectConflict:
-        want = manifest["metadata"]["annotations"]
-
-        def rewrite(current: dict[str, Any]) -> dict[str, Any] | None:
-            have = (current.get("metadata") or {}).get("annotations") or {}
-            if have.get(ANNOTATION_RUN_KEY) != want.get(ANNOTATION_RUN_KEY):
-                raise ObjectConflict(f"ConfigMap {name_of(current)} exists and is not ours")
-            meta = {**current["metadata"], "annotations": {**have, **want}}
-            return {**current, "data": manifest["data"], "metadata": meta}
-
-        resource = resource_of(manifest)
-        return client.modify(resource, name_of(manifest), rewrite, namespace=namespace_of(manifest))

@@ -3,7 +3,7 @@
 Everything KPO does — building the pod from its arguments, launching, log streaming,
 deferrable mode, reattaching to a pod a crashed try left running, XCom, cleanup — is
 KPO's own code; this subclass only edits the built pod request with the replica's node
-affinity, chunk list (env and mounted ConfigMap) and labels
+affinity, chunk list (env and files projected from its ConfigMaps) and labels
 (:func:`~datalocality.operators.pod_request.build_replica_pod_request`).
 
 ``DataLocalityPodOperator.partial(task_id=..., image=...).expand_kwargs(plan.output)``
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from kubernetes.client import models as k8s  # type: ignore[import-untyped]
 
-REPLICA_KEYS = ("index", "node", "chunks", "affinity", "env", "chunk_configmap", "configmap_key")
+REPLICA_KEYS = ("index", "node", "chunk_count", "affinity", "env", "chunk_list")
 
 
 def check_replica(replica: object) -> Mapping[str, Any]:
@@ -76,11 +76,10 @@ class DataLocalityPodOperator(RerunSafePodOperator):
         pod = super().build_pod_request_obj(context, dry_run=dry_run)
         if self.replica is None:
             return pod
+        task = task_key_of(context) if context is not None else None
         try:
-            replica = check_replica(self.replica)
+            return build_replica_pod_request(
+                pod, check_replica(self.replica), task=task, container_name=self.base_container_name
+            )
         except SpecError as exc:
             raise AirflowFailException(str(exc)) from None
-        task = task_key_of(context) if context is not None else None
-        return build_replica_pod_request(
-            pod, replica, task=task, container_name=self.base_container_name
-        )

@@ -2,7 +2,7 @@
 
 KPO builds the pod from its own arguments (image, command, template file...); this adds
 what the plan decided: the node affinity, the ``DATALOCALITY_*`` env and ``NODENAME``, the
-chunk-list ConfigMap mounted at ``/etc/datalocality``, the planned node as an annotation,
+chunk-list files projected at ``/etc/datalocality``, the planned node as an annotation,
 our labels, and — only where the user set nothing — the consumer's requests
 (``build_restricted_pod_request`` adds the restricted security profile to every pod the
 provider's KPO subclasses build). Pure: the same replica entry always gives the same pod, so
@@ -19,7 +19,7 @@ from kubernetes.client import models as k8s
 
 from datalocality.kube.names import TaskKey, build_annotations, build_labels
 from datalocality.kube.security import container_security_context, pod_security_context
-from datalocality.operators.entries import build_chunk_volume
+from datalocality.operators.entries import build_replica_chunk_volume
 
 PLANNED_NODE_ANNOTATION = "datalocality.io/planned-node"
 CHUNK_COUNT_ANNOTATION = "datalocality.io/chunk-count"
@@ -59,7 +59,7 @@ def build_replica_pod_request(
     ours = [to_model(env, "V1EnvVar") for env in replica["env"]]
     names = {env.name for env in ours}
     container.env = [e for e in container.env or [] if e.name not in names] + ours
-    volume, mount = build_chunk_volume(replica)
+    volume, mount = build_replica_chunk_volume(replica)
     spec.volumes = [v for v in spec.volumes or [] if v.name != volume["name"]]
     spec.volumes.append(to_model(volume, "V1Volume"))
     container.volume_mounts = [m for m in container.volume_mounts or [] if m.name != mount["name"]]
@@ -70,7 +70,7 @@ def build_replica_pod_request(
     meta = pod.metadata
     annotations = dict(meta.annotations or {})
     annotations[PLANNED_NODE_ANNOTATION] = str(replica["node"])
-    annotations[CHUNK_COUNT_ANNOTATION] = str(len(replica["chunks"]))
+    annotations[CHUNK_COUNT_ANNOTATION] = str(replica["chunk_count"])
     labels = dict(meta.labels or {})
     if task is not None:
         labels.update(build_labels(task, "replica"))

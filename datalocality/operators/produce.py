@@ -11,7 +11,8 @@ produced to ``/airflow/xcom/return.json``::
 Combined with the node each pod ran on, the reports become one DataSource (identity:
 ``system``/``data_source_type``/``name`` plus the run id as an attribute) that is
 
-* created in Kubernetes (cluster-scoped, create-or-get: a retry adopts it),
+* created in Kubernetes (cluster-scoped, its chunks in DataSourceSlices it owns,
+  create-or-get: a retry adopts them),
 * returned to XCom as ``{"data_source": {...}, "replicas": [...]}`` — a valid input of
   DataLocalityPlanOperator and ``locality_pods``, and
 * set as the ``extra`` of the task's Asset events when ``outlets`` are set.
@@ -26,10 +27,9 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from kubernetes.client import models as k8s  # type: ignore[import-untyped]
 
 from datalocality.errors import SpecError
-from datalocality.kube.binder import SOURCES
-from datalocality.kube.claims import build_data_source
 from datalocality.kube.client import KubeClient, build_api_client_without_retries
 from datalocality.kube.names import build_data_source_name
+from datalocality.kube.publish import publish_data_source
 from datalocality.model import Chunk, DataSource
 from datalocality.operators.entries import PRODUCED_KEY
 from datalocality.operators.failures import final_failures
@@ -183,23 +183,21 @@ class ProduceChunksPodOperator(RerunSafePodOperator):
         return ""
 
     def _publish(self, source: DataSource) -> None:
-        """Create the run's DataSource, or bring the one an earlier try published up to
-        date: a rerun's pods may have written the chunks on other nodes."""
+        """Create the run's DataSource and its chunk slices, or bring the ones an earlier
+        try published up to date: a rerun's pods may have written the chunks elsewhere."""
         name = build_data_source_name(source)
-        manifest = build_data_source(name, source)
         client = KubeClient(build_api_client_without_retries(self.client.api_client))
-        verb = "published"
         try:
             with final_failures():
-                created = client.create_or_get(manifest)
-                if not created.created:
-                    verb = "adopted"
-                    if created.object.get("spec") != manifest["spec"]:
-                        client.modify(SOURCES, name, lambda obj: {**obj, "spec": manifest["spec"]})
-                        verb = "updated"
+                stored = publish_data_source(client, name, source)
         finally:
             client.api.close()
-        self.log.info("%s DataSource %s with %d chunks", verb, name, len(source.chunks))
+        self.log.info(
+            "published DataSource %s with %d chunks in %s slices",
+            name,
+            len(source.chunks),
+            stored["spec"].get("slices"),
+        )
 
     def _emit_asset_extra(self, context: Context, payload: dict[str, Any]) -> None:
         outlets = [o for o in self.outlets or [] if type(o).__name__ == "Asset"]

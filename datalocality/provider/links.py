@@ -47,8 +47,8 @@ def plan_task_id(operator: Any) -> str | None:
 
 
 class PlacementPlanLink(BaseOperatorLink):
-    """The "Placement plan" link: the plan task's XCom page, where the whole plan (per
-    replica its node, chunks, local and moved bytes, and why) is shown."""
+    """The "Placement plan" link: the plan task's XCom page, where the plan's summary (per
+    replica its node, chunk count, local and moved bytes, and why) is shown."""
 
     name = "Placement plan"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -62,13 +63,44 @@ def objects(cluster: Cluster, group: str, plural: str, task_id: str = "") -> lis
     ]
 
 
+def source_locations(cluster: Cluster, source: dict[str, Any]) -> dict[str, list[str]]:
+    """Each chunk's locations, by id, of a DataSource object: read from its slices."""
+    from datalocality.kube.slices import source_chunks
+
+    slices = list_objects(cluster, "datalocality.io", "datasourceslices")
+    return {c.id: list(c.locations) for c in source_chunks(source, slices)}
+
+
 def replica_pods(sandbox: Cluster, task_id: str) -> list[dict[str, Any]]:
     """The replica pods of a task, in replica order."""
     pods = objects(sandbox, "", "pods", task_id)
     return sorted(pods, key=lambda p: int(p["metadata"]["labels"]["datalocality.io/map-index"]))
 
 
-def handed_chunks(pod: dict[str, Any]) -> list[str]:
-    """The chunk list a replica pod was given in its environment."""
-    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
-    return str(env["DATALOCALITY_CHUNKS"]).split(",")
+def handed_chunks(cluster: Cluster, pod: dict[str, Any]) -> list[str]:
+    """The chunk list a replica pod's container reads, as the kubelet would mount it: the
+    files ``chunks-0.json``... in order, read from the cluster's ConfigMaps, checked
+    against ``chunks.json``, the count and ``DATALOCALITY_CHUNKS`` when it is set."""
+    from datalocality_testcluster.sandbox.environment import volume_files
+
+    namespace = pod["metadata"]["namespace"]
+    found = list_objects(cluster, "", "configmaps", namespace)
+    data = {c["metadata"]["name"]: dict(c.get("data") or {}) for c in found}
+
+    def read(kind: str, name: str, optional: bool) -> dict[str, str] | None:
+        assert kind == "configmap" and name in data, (kind, name)
+        return data[name]
+
+    container = pod["spec"]["containers"][0]
+    files = volume_files(pod, container, read)
+    env = {e["name"]: e for e in container["env"]}
+    directory = env["DATALOCALITY_CHUNKS_DIR"]["value"]
+    shards = int(env["DATALOCALITY_CHUNK_FILES"]["value"])
+    ids = [i for s in range(shards) for i in json.loads(files[f"{directory}/chunks-{s}.json"])]
+    assert len(ids) == int(env["DATALOCALITY_CHUNK_COUNT"]["value"])
+    if shards == 1:
+        assert json.loads(files[env["DATALOCALITY_CHUNKS_FILE"]["value"]]) == ids
+    if "DATALOCALITY_CHUNKS" in env:
+        ref = env["DATALOCALITY_CHUNKS"]["valueFrom"]["configMapKeyRef"]
+        assert data[ref["name"]][ref["key"]] == ",".join(ids)
+    return ids

@@ -1,8 +1,9 @@
 """Example 1 end to end: ``dag.test()`` of dags/chunk_pipeline.py against both clusters.
 
 Asserts what happened in the cluster, not what the tasks said: where every replica pod
-was bound, the chunk list it was handed (env and ConfigMap), the DataSource the producer
-published and the claim bound to it, and the repartition Jobs on the replicas' nodes.
+was bound, the chunk list it was handed (its files and env, from the ConfigMap), the
+DataSource the producer published and the claim bound to it, and the repartition Jobs on
+the replicas' nodes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from datalocality_testcluster.clusters import ProviderCluster
 from datalocality_testcluster.view import Cluster, list_objects
-from tests.airflow.support import DAGS
+from tests.airflow.support import DAGS, handed_chunks, source_locations
 
 PARTS = [f"part-{i:02d}" for i in range(12)]
 
@@ -37,7 +38,7 @@ def test_chunk_pipeline_places_each_replica_next_to_its_chunks(
 
     sources = _objects(cluster, "datalocality.io", "datasources")
     assert len(sources) == 1
-    chunks = {c["id"]: c["locations"] for c in sources[0]["spec"]["chunks"]}
+    chunks = source_locations(cluster, sources[0])
     assert chunks == {p: ["worker-a1" if i < 9 else "worker-b1"] for i, p in enumerate(PARTS)}
     claims = _objects(cluster, "datalocality.io", "datasourceclaims")
     assert [c["status"]["phase"] for c in claims] == ["Bound"]
@@ -48,6 +49,7 @@ def test_chunk_pipeline_places_each_replica_next_to_its_chunks(
         key=lambda p: p["metadata"]["labels"]["datalocality.io/map-index"],
     )
     assert len(pods) == 3
+    # The lists are small: one ConfigMap holds them all, each also in DATALOCALITY_CHUNKS.
     (configmap,) = [c for c in _objects(cluster, "", "configmaps") if _task(c) == "sessionize.plan"]
     handed: list[str] = []
     moved = 0
@@ -55,9 +57,9 @@ def test_chunk_pipeline_places_each_replica_next_to_its_chunks(
         node = pod["spec"]["nodeName"]
         assert node == pod["metadata"]["annotations"]["datalocality.io/planned-node"]
         assert pod["status"]["phase"] == "Succeeded"
-        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
-        listed = env["DATALOCALITY_CHUNKS"].split(",")
+        listed = handed_chunks(cluster, pod)  # what its files hold, as the kubelet mounts them
         assert json.loads(configmap["data"][f"replica-{index}.json"]) == listed
+        assert configmap["data"][f"replica-{index}.env"] == ",".join(listed)
         assert len(listed) == 4  # one partition per replica after repartitioning 12 parts
         moved += sum(chunks[c] != [node] for c in listed)
         handed.extend(listed)

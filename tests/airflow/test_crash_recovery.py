@@ -15,10 +15,11 @@ for work that did not happen". Each case here:
 3. asserts that process reported nothing (killed by the signal, no result written);
 4. runs the same task instance again, as its next try, in a fresh process, to the end;
 5. counts the objects by their labels (one claim per input, one DataSource per claim,
-   every claim Bound and referenced by its source, one ConfigMap, one Job per operation,
-   one pod per replica), checks the work really happened (Jobs Complete, the pods
-   Succeeded, every produced chunk located on the node of the pod that wrote it) and
-   that the result (return value and XCom) equals a clean run's.
+   one slice per place in its set of slices, every claim Bound and referenced by its
+   source, one ConfigMap, one Job per operation, one pod per replica), checks the work
+   really happened (Jobs Complete, the pods Succeeded, every produced chunk located on
+   the node of the pod that wrote it) and that the result (return value and XCom)
+   equals a clean run's.
 
 k runs over every write of a clean run: ``test_clean_run_writes`` counts them and fails
 if the count differs from ``WRITES`` (so a change in the task's writes cannot leave a
@@ -50,7 +51,7 @@ import pytest
 
 from datalocality.model import DataInput
 from datalocality_testcluster.clusters import Kind, ProviderCluster, start_cluster
-from tests.airflow.support import DAGS, objects
+from tests.airflow.support import DAGS, objects, source_locations
 
 DAG_ID = "crash"
 RUN_ID = "manual__crash"
@@ -64,7 +65,7 @@ XCOM_REPORT = {"chunks": ["part-a", "part-b"]}
 KILLED = -signal.SIGKILL
 # Writes (POST/PUT/PATCH/DELETE) of a clean run of each task; test_clean_run_writes
 # checks them, and every crash point 1..n is a test case.
-WRITES = {"plan": 5, "repartition": 4, "replica": 2, "produce": 5}
+WRITES = {"plan": 6, "repartition": 4, "replica": 2, "produce": 6}
 NEEDS_PLAN = {"repartition", "replica"}
 PRODUCE_TASK = "extract"
 PRODUCED = [["part-a", "part-b"], ["part-c", "part-d"]]  # what each producer replica wrote
@@ -149,8 +150,7 @@ def _operator(task: str, kubeconfig: str, upstream: dict[str, Any]) -> tuple[Any
     if task == "repartition":
         jobs = RepartitionOperator(
             task_id=REPARTITION_TASK,
-            plan=upstream["xcom"]["plan"],
-            chunk_configmap=upstream["xcom"]["chunk_configmap"],
+            operations=upstream["xcom"]["operations"],
             image="repartition:1",
             job_poll_interval=0.1,
             **access,
@@ -318,6 +318,7 @@ def clean(forkserver: ForkServerContext, tmp_path_factory: pytest.TempPathFactor
 KINDS = {
     "datasourceclaims": ("datalocality.io", "datasourceclaims"),
     "datasources": ("datalocality.io", "datasources"),
+    "datasourceslices": ("datalocality.io", "datasourceslices"),
     "configmaps": ("", "configmaps"),
     "jobs": ("batch", "jobs"),
     "pods": ("", "pods"),
@@ -329,7 +330,7 @@ TASK_NAMESPACE = "default"  # where the tasks create their objects
 
 def inventory(sandbox: ProviderCluster) -> Counter[tuple[str, ...]]:
     """How many objects of each kind carry each identity (task, replica, name or job)."""
-    from datalocality.kube.names import LABEL_MAP_INDEX, LABEL_TASK_ID
+    from datalocality.kube.names import LABEL_DATA_SOURCE, LABEL_MAP_INDEX, LABEL_TASK_ID
     from datalocality.operators.produce import REPLICA_LABEL
 
     counts: Counter[tuple[str, ...]] = Counter()
@@ -345,16 +346,18 @@ def inventory(sandbox: ProviderCluster) -> Counter[tuple[str, ...]]:
             )
             # Pods have made-up names (KubernetesPodOperator's, a Job's): by labels only.
             name = labels.get("job-name", "") if kind == "pods" else obj["metadata"]["name"]
+            if kind == "datasourceslices":  # named after their source's uid: by place
+                name = f"{labels.get(LABEL_DATA_SOURCE, '')}[{obj['spec']['index']}]"
             counts[(kind, *identity, name)] += 1
     return counts
 
 
 def chunk_configmap(sandbox: ProviderCluster) -> dict[str, Any]:
-    """The data of the plan task's one chunk-list ConfigMap (none without a plan)."""
+    """The data of the plan task's chunk-list ConfigMaps, by name (one for this small plan;
+    none without a plan)."""
     found = objects(sandbox, *KINDS["configmaps"], PLAN_TASK)
     assert len(found) <= 1, found
-    data: dict[str, Any] = found[0]["data"] if found else {}
-    return data
+    return {c["metadata"]["name"]: c["data"] for c in found}
 
 
 def check_claims(sandbox: ProviderCluster) -> None:
@@ -470,7 +473,7 @@ def check_produced(cluster: ProviderCluster, returned: dict[str, Any]) -> None:
     assert len(pods) == len(by_replica) == len(PRODUCED), [p["metadata"]["name"] for p in pods]
     assert all(p["status"]["phase"] == "Succeeded" for p in pods)
     (source,) = objects(cluster, *KINDS["datasources"])
-    where = {c["id"]: c["locations"] for c in source["spec"]["chunks"]}
+    where = source_locations(cluster, source)
     for index, chunks in enumerate(PRODUCED):
         node = by_replica[index]["spec"]["nodeName"]
         assert all(where[c] == [node] for c in chunks), (where, node)

@@ -17,7 +17,7 @@ def test_report_compares_with_the_locality_blind_placement() -> None:
     plan = {
         "strategy": "optimal",
         "replicas": [
-            {"index": 0, "node": "a", "chunks": ["c1", "c2"], "local_bytes": 2048, "moved_bytes": 0}
+            {"index": 0, "node": "a", "chunk_count": 2, "local_bytes": 2048, "moved_bytes": 0}
         ],
         "totals": {"moved_bytes": 0},
         "operations": [{"kind": "repartition", "node": "a"}],

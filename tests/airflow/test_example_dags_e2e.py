@@ -13,7 +13,14 @@ import pytest
 import yaml
 
 from datalocality_testcluster.clusters import KINDS, ProviderCluster, start_cluster
-from tests.airflow.support import DAGS, handed_chunks, objects, replica_pods, run_dag
+from tests.airflow.support import (
+    DAGS,
+    handed_chunks,
+    objects,
+    replica_pods,
+    run_dag,
+    source_locations,
+)
 
 RESOLVERS = yaml.safe_load((DAGS / "data" / "resolvers.yaml").read_text(encoding="utf-8"))
 ZONE_A = {"worker-a1", "worker-a2", "worker-a3"}
@@ -38,11 +45,13 @@ def test_iceberg_trainer_keeps_three_replicas_in_one_zone_near_the_files(
         assert node in ZONE_A  # the soft rule held: zone a has room for all three
         affinity = pod["spec"]["affinity"]["nodeAffinity"]
         assert "requiredDuringSchedulingIgnoredDuringExecution" not in affinity
-        chunks = handed_chunks(pod)
+        chunks = handed_chunks(cluster, pod)
         assert len(chunks) == 2
         handed.extend(chunks)
     assert sorted(handed) == sorted(files)
-    local = sum(files[c] == [p["spec"]["nodeName"]] for p in pods for c in handed_chunks(p))
+    local = sum(
+        files[c] == [p["spec"]["nodeName"]] for p in pods for c in handed_chunks(cluster, p)
+    )
     assert local == 5  # all but the file on worker-b2, outside the zone
     (claim,) = objects(cluster, "datalocality.io", "datasourceclaims")
     assert claim["status"]["phase"] == "Bound"
@@ -71,7 +80,7 @@ def test_multi_cluster_keeps_replicas_in_the_data_cluster_and_renders_karmada(
     assert [p["spec"]["nodeName"] for p in pods] == ["eu-1", "eu-2"]
     files = _locations("hdfs")
     for pod in pods:
-        assert all(files[c] == [pod["spec"]["nodeName"]] for c in handed_chunks(pod))
+        assert all(files[c] == [pod["spec"]["nodeName"]] for c in handed_chunks(two_clusters, pod))
     with create_session() as session:
         row = session.scalars(
             select(XComModel).where(
@@ -93,10 +102,12 @@ def test_asset_consumer_reads_chunk_locations_from_the_producer_event(
     run_dag("asset_consumer", "asset_consumer.py")
     pods = replica_pods(cluster, "score.replica")
     assert [p["spec"]["nodeName"] for p in pods] == ["worker-b2", "worker-b2"]
-    handed = sorted(c for p in pods for c in handed_chunks(p))
+    handed = sorted(c for p in pods for c in handed_chunks(cluster, p))
     assert handed == [f"features-{i}" for i in range(4)]
     (source,) = objects(cluster, "datalocality.io", "datasources")
-    assert {tuple(c["locations"]) for c in source["spec"]["chunks"]} == {("worker-b2",)}
+    assert {tuple(where) for where in source_locations(cluster, source).values()} == {
+        ("worker-b2",)
+    }
 
 
 DEFERRABLE_RUN = """

@@ -100,9 +100,11 @@ def test_producer_reports_become_one_located_source() -> None:
 
 
 def test_repartition_jobs_are_built_from_the_plan(airflow_db: Path) -> None:
+    from datalocality.kube.chunk_lists import build_chunk_lists
     from datalocality.kube.names import TaskKey
     from datalocality.model import Chunk, Consumer, Node, PlacementRequest, Topology
     from datalocality.operators import AssemblyOperator, RepartitionOperator
+    from datalocality.operators.plan_store import build_operation_entries
     from datalocality.placement import plan
 
     request = PlacementRequest(
@@ -116,23 +118,29 @@ def test_repartition_jobs_are_built_from_the_plan(airflow_db: Path) -> None:
             )
         ],
     )
-    chosen = plan(request).to_json_dict()
+    chosen = plan(request)
+    plan_task = TaskKey(dag_id="d", run_id="r", task_id="g.plan")
+    lists = build_chunk_lists(chosen, task=plan_task, namespace="default")
+    operations = build_operation_entries(chosen, lists)
+    assert all("chunks" not in entry for entry in operations)
     task = TaskKey(dag_id="d", run_id="r", task_id="g.repartition")
-    repartition = RepartitionOperator(
-        task_id="repartition", plan=chosen, chunk_configmap="cm", image="rp:1"
-    )
+    repartition = RepartitionOperator(task_id="repartition", operations=operations, image="rp:1")
     jobs = repartition.build_jobs(task, "default")
     assert len(jobs) == 2
     nodes = sorted(j["metadata"]["annotations"]["datalocality.io/planned-node"] for j in jobs)
     assert nodes == ["a", "b"]
-    again = RepartitionOperator(
-        task_id="repartition", plan=chosen, chunk_configmap="cm", image="rp:1"
-    )
+    (source,) = jobs[0]["spec"]["template"]["spec"]["volumes"][0]["projected"]["sources"]
+    assert source["configMap"]["name"] == lists.configmaps[0]["metadata"]["name"]
+    assert source["configMap"]["items"][0]["key"] == "operation-0.json"
+    again = RepartitionOperator(task_id="repartition", operations=operations, image="rp:1")
     assert [j["metadata"]["name"] for j in again.build_jobs(task, "default")] == [
         j["metadata"]["name"] for j in jobs
     ]  # a retry finds the same names and adopts
-    assembly = AssemblyOperator(task_id="assembly", plan=chosen, chunk_configmap="cm", image="a:1")
+    assembly = AssemblyOperator(task_id="assembly", operations=operations, image="a:1")
     assert assembly.build_jobs(task, "default") == []
+    broken = [{**operations[0], "kind": "shuffle"}]
+    with pytest.raises(SpecError, match=r"^operations\[0\]\.kind"):
+        RepartitionOperator(task_id="r", operations=broken, image="rp:1").build_jobs(task, "d")
 
 
 def test_locality_pods_builds_plan_jobs_and_mapped_replicas(airflow_db: Path) -> None:
@@ -154,6 +162,8 @@ def test_locality_pods_builds_plan_jobs_and_mapped_replicas(airflow_db: Path) ->
     assert tasks["train.replica"].upstream_task_ids == {"train.assembly", "train.plan"}
     assert tasks["train.repartition"].upstream_task_ids == {"train.plan"}
     assert type(tasks["train.replica"]).__name__ == "MappedOperator"
+    repartition: Any = tasks["train.repartition"]
+    assert repartition.operations.key == "operations"  # a small XCom, not the plan
     plan_op: Any = tasks["train.plan"]
     assert plan_op.replicas == 3 and plan_op.topology == {"mode": "soft", "highest_tier_allowed": 1}
 

@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
+from datalocality.kube.chunk_lists import ChunkLists, build_chunk_lists, read_chunk_list
+from datalocality.kube.names import TaskKey
 from datalocality.model import PlacementPlan, PlacementRequest
 from datalocality.operators.entries import build_replica_entries
 from datalocality.placement import plan
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "clickstream.yaml"
+PLAN_TASK = TaskKey(dag_id="clickstream", run_id="manual__1", task_id="sessionize.plan")
 
 
 def _request(**consumer: Any) -> PlacementRequest:
@@ -23,16 +26,22 @@ def _request(**consumer: Any) -> PlacementRequest:
 
 
 def _entries(request: PlacementRequest) -> tuple[PlacementPlan, list[dict[str, Any]]]:
+    chosen, _, entries = _planned(request)
+    return chosen, entries
+
+
+def _planned(request: PlacementRequest) -> tuple[PlacementPlan, ChunkLists, list[dict[str, Any]]]:
     chosen = plan(request)
+    lists = build_chunk_lists(chosen, task=PLAN_TASK, namespace="analytics")
     entries = build_replica_entries(
         chosen,
         topology=request.topology,
         consumer=request.consumer,
-        chunk_configmap="sessionize-chunks-abc",
+        chunk_lists=lists,
         namespace="analytics",
         resources={"requests": {"cpu": "500m", "memory": "1Gi"}},
     )
-    return chosen, entries
+    return chosen, lists, entries
 
 
 def _manifest(replica: dict[str, Any], context: Any = None, **options: Any) -> dict[str, Any]:
@@ -53,14 +62,19 @@ def _context(map_index: int) -> dict[str, Any]:
     return {"ti": ti, "run_id": "manual__1", "dag": SimpleNamespace(dag_id="clickstream")}
 
 
-def test_one_entry_per_replica_with_its_node_and_chunks(airflow_db: Path) -> None:
-    chosen, entries = _entries(_request(topology=None))
+def test_one_entry_per_replica_with_its_node_and_where_its_chunks_are(airflow_db: Path) -> None:
+    from datalocality.kube.chunk_lists import ChunkListRef
+
+    chosen, lists, entries = _planned(_request(topology=None))
+    data = {c["metadata"]["name"]: c["data"] for c in lists.configmaps}
     assert [e["replica"]["index"] for e in entries] == [0, 1, 2]
     for entry, replica in zip(entries, chosen.replicas, strict=True):
         assert entry["replica"]["node"] == replica.node
-        assert entry["replica"]["chunks"] == list(replica.chunks)
-        assert entry["replica"]["configmap_key"] == f"replica-{replica.index}.json"
-    all_chunks = sorted(c for e in entries for c in e["replica"]["chunks"])
+        assert entry["replica"]["chunk_count"] == len(replica.chunks)
+        ref = ChunkListRef.parse(entry["replica"]["chunk_list"])
+        assert ref.key == f"replica-{replica.index}"
+        assert read_chunk_list(ref, data) == list(replica.chunks)
+    all_chunks = sorted(c for r in chosen.replicas for c in r.chunks)
     assert all_chunks == [f"part-{i:02d}" for i in range(12)]
 
 
@@ -78,7 +92,9 @@ def test_pod_has_hard_affinity_env_chunk_list_and_configmap(airflow_db: Path) ->
     }
     container = spec["containers"][0]
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
-    assert env["DATALOCALITY_CHUNKS"] == ",".join(chosen.replicas[2].chunks)
+    name = "sessionize-plan-chunks-586cc07bfb25-0"
+    assert env["DATALOCALITY_CHUNKS"] == {"configMapKeyRef": {"name": name, "key": "replica-2.env"}}
+    assert env["DATALOCALITY_CHUNK_COUNT"] == str(len(chosen.replicas[2].chunks))
     assert env["DATALOCALITY_REPLICA"] == "2"
     assert env["DATALOCALITY_PLANNED_NODE"] == chosen.replicas[2].node
     assert env["NODENAME"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
@@ -86,13 +102,14 @@ def test_pod_has_hard_affinity_env_chunk_list_and_configmap(airflow_db: Path) ->
     assert container["volumeMounts"] == [
         {"mountPath": "/etc/datalocality", "name": "datalocality-chunks", "readOnly": True}
     ]
+    items = [
+        {"key": "replica-2.json", "path": "chunks.json"},
+        {"key": "replica-2.json", "path": "chunks-0.json"},
+    ]
     assert spec["volumes"] == [
         {
             "name": "datalocality-chunks",
-            "configMap": {
-                "name": "sessionize-chunks-abc",
-                "items": [{"key": "replica-2.json", "path": "chunks.json"}],
-            },
+            "projected": {"sources": [{"configMap": {"name": name, "items": items}}]},
         }
     ]
     assert manifest["metadata"]["namespace"] == "analytics"
@@ -147,7 +164,11 @@ def test_a_malformed_replica_fails_without_retry(airflow_db: Path) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
     with pytest.raises(AirflowFailException, match=r"replica.*misses \['affinity'"):
-        _manifest({"index": 0, "node": "n", "chunks": []})
+        _manifest({"index": 0, "node": "n", "chunk_count": 0})
+    _, entries = _entries(_request(topology=None))
+    broken = {**entries[0]["replica"], "chunk_list": {"stem": "s", "key": "replica-0"}}
+    with pytest.raises(AirflowFailException, match=r"^replica\.chunk_list\.first: Field required"):
+        _manifest(broken)
 
 
 def test_no_replica_is_plain_kpo(airflow_db: Path) -> None:

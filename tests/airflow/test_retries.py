@@ -73,8 +73,7 @@ def test_plan_and_jobs_retried_adopt_instead_of_duplicating(
     assert {op["kind"] for op in plan["operations"]} == {"repartition"}
     jobs_op = RepartitionOperator(
         task_id="repartition",
-        plan=plan,
-        chunk_configmap=first_try["ti"].xcom["chunk_configmap"],
+        operations=first_try["ti"].xcom["operations"],
         image="repartition:1",
         job_poll_interval=0.1,
         **access,

@@ -11,8 +11,11 @@ import copy
 import uuid
 from typing import Any
 
-from datalocality.kube.claims import crd_manifests
+from datalocality.kube.claims import build_data_source, crd_manifests
+from datalocality.kube.publish import SLICES, SOURCES
 from datalocality.kube.resources import RESOURCES, Resource
+from datalocality.kube.slices import build_slices
+from datalocality.model import DataSource
 from datalocality_testcluster.sandbox import KubeletTiming, Sandbox, start_sandbox
 from datalocality_testcluster.sandbox.apierrors import ApiError
 from datalocality_testcluster.sandbox.faults import Fault
@@ -108,6 +111,15 @@ class EmulatedApi:
         meta.setdefault("creationTimestamp", rfc3339())
         meta.pop("resourceVersion", None)
         return self.sandbox.api.store.put(rt.storage, new)
+
+    def put_source(self, name: str, source: DataSource, *, slices: bool = True) -> Obj:
+        """Store a DataSource as another writer would, with its slices (or without:
+        written by hand, or before slices, or by a writer that died half-way)."""
+        stored = self.put_object(SOURCES, build_data_source(name, source))
+        if slices:
+            for made in build_slices(name, stored["metadata"]["uid"], source.chunks):
+                self.put_object(SLICES, made)
+        return stored
 
     def remove_object(self, resource: Resource, name: str, namespace: str = "") -> None:
         """Delete an object outright (its finalizers done), as another actor would."""

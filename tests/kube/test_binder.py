@@ -10,8 +10,15 @@ import pytest
 
 from datalocality.binding import Backoff
 from datalocality.errors import ApiRejected, DataSourceNotFound
-from datalocality.kube.binder import CLAIMS, SOURCES, Bound, apply_binding, release_binding
-from datalocality.kube.claims import build_data_source, build_data_source_claim
+from datalocality.kube.binder import (
+    CLAIMS,
+    SLICES,
+    SOURCES,
+    Bound,
+    apply_binding,
+    release_binding,
+)
+from datalocality.kube.claims import build_data_source_claim
 from datalocality.kube.client import KubeClient
 from datalocality.kube.names import TaskKey, build_claim_name, build_data_source_name
 from datalocality.model import Chunk, DataInput, DataSource, DataSourceClaim
@@ -119,11 +126,37 @@ def test_claims_with_one_identity_share_one_source(
 
 def test_a_user_made_source_is_bound_statically(kube: KubeClient, api_server: EmulatedApi) -> None:
     user_source = DataSource.for_input(INPUT, chunks=[Chunk(id="mine")], observed_at=NOW)
-    api_server.put_object(SOURCES, build_data_source("hand-made", user_source))
+    api_server.put_source("hand-made", user_source)
     resolver = Resolver()
     bound = bind(kube, resolver)
     assert bound.source["metadata"]["name"] == "hand-made"
+    assert bound.data_source.chunks == user_source.chunks  # read from its slice
     assert resolver.calls == 0
+
+
+@pytest.mark.parametrize("written", ["without slices", "with a slice gone"])
+def test_a_source_whose_slices_are_incomplete_is_resolved_again(
+    kube: KubeClient, api_server: EmulatedApi, written: str
+) -> None:
+    """Its writer died between the DataSource and its slices (or wrote it before slices)."""
+    chunks = [
+        Chunk(id=f"warehouse/part-{i:05d}-{'x' * 200}", locations=["node-a"]) for i in range(3000)
+    ]
+    old = DataSource.for_input(INPUT, chunks=chunks, observed_at=NOW)
+    api_server.put_source(SOURCE_NAME, old, slices=written != "without slices")
+    if written == "with a slice gone":
+        api_server.remove_object(SLICES, slice_names(api_server)[1])
+    resolver = Resolver()
+    bound = bind(kube, resolver)
+    assert resolver.calls == 1
+    assert [c.id for c in bound.data_source.chunks] == ["gen1-part0", "gen1-part1"]
+    (left,) = api_server.list_of(SLICES)  # the new set of one slice; the old one deleted
+    assert left["spec"]["chunksHash"] == bound.source["spec"]["chunksHash"]
+    assert bind(kube, Resolver()).data_source == bound.data_source
+
+
+def slice_names(api_server: EmulatedApi) -> list[str]:
+    return sorted(s["metadata"]["name"] for s in api_server.list_of(SLICES))
 
 
 def test_a_rival_reference_written_concurrently_is_kept(

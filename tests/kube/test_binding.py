@@ -59,11 +59,12 @@ def source(
     deleting: bool = False,
     age: timedelta = timedelta(0),
     policy: str = "Retain",
+    complete: bool = True,
 ) -> SourceState:
     model = DataSource.for_input(
         data_input, claim_refs=refs, observed_at=NOW - age, reclaim_policy=policy
     )
-    return SourceState(name, model, deleting)
+    return SourceState(name, model, deleting, complete)
 
 
 def decide(state: ClaimState, sources: list[SourceState], **kwargs: object) -> tuple[object, ...]:
@@ -114,6 +115,23 @@ def test_stale_sources_are_refreshed_before_binding() -> None:
         AddClaimRef(DYNAMIC, "ns/c"),
         MarkBound("ns/c", DYNAMIC),
     )
+
+
+def test_sources_whose_chunks_could_not_be_read_are_resolved_again() -> None:
+    """Its slices incomplete: a writer died half-way, or the object predates slices."""
+    broken = source(complete=False)
+    assert decide(claim(), [broken]) == (Resolve(INPUT, "incomplete", DYNAMIC),)
+    refresh, add, mark = decide(claim(), [broken], resolved=RESOLVED)
+    assert isinstance(refresh, RefreshSource) and refresh.source.chunks == RESOLVED.chunks
+    assert (add, mark) == (AddClaimRef(DYNAMIC, "ns/c"), MarkBound("ns/c", DYNAMIC))
+    bound = claim("Bound", DYNAMIC)
+    referenced = source(refs=("ns/c",), complete=False)
+    assert decide(bound, [referenced]) == (Resolve(INPUT, "incomplete", DYNAMIC),)
+    (again,) = decide(bound, [referenced], resolved=RESOLVED)
+    assert again == RefreshSource(DYNAMIC, refresh.source)
+    # Incomplete and stale at once: incomplete says more.
+    both = source(refs=("ns/c",), complete=False, age=2 * TTL)
+    assert decide(bound, [both]) == (Resolve(INPUT, "incomplete", DYNAMIC),)
 
 
 def test_staleness() -> None:
@@ -199,6 +217,7 @@ source_states = st.builds(
     deleting=st.booleans(),
     age=st.sampled_from([timedelta(0), 2 * TTL]),
     policy=st.sampled_from(["Retain", "Delete"]),
+    complete=st.booleans(),
 )
 claim_states = st.builds(
     claim,

@@ -7,8 +7,8 @@ made and deleted by hand, also under bound claims; a bind may crash in its resol
 which leaves a claim Lost once its source is gone. After every step the invariants are
 read back from the API: every Bound claim is referenced by its source (unless that
 source was deleted under it and nothing has looked since), each source's claimRefs and
-boundClaims are exactly the Bound claims on it, at most one DataSource per identity, and
-a claim is Lost only when its source is gone.
+boundClaims are exactly the Bound claims on it, at most one DataSource per identity, its
+chunks read back whole from its slices, and a claim is Lost only when its source is gone.
 
 One cluster serves the whole test function; each example starts from an empty set of
 claims and sources. The rule that injects faults runs on the emulator only.
@@ -35,11 +35,12 @@ from hypothesis.stateful import (
 from kubernetes.client import ApiClient, CoreV1Api
 
 from datalocality.binding import claim_ref
-from datalocality.kube.binder import CLAIMS, SOURCES, apply_binding, release_binding
+from datalocality.kube.binder import CLAIMS, SLICES, SOURCES, apply_binding, release_binding
 from datalocality.kube.claims import build_data_source, build_data_source_claim
 from datalocality.kube.client import KubeClient
 from datalocality.kube.names import TaskKey, build_claim_name, build_data_source_name
-from datalocality.kube.objects import RetryPolicy
+from datalocality.kube.objects import RetryPolicy, name_of
+from datalocality.kube.publish import publish_data_source, read_chunks
 from datalocality.model import Chunk, DataInput, DataSource, DataSourceClaim
 from datalocality_testcluster.clusters import KINDS, start_cluster
 from tests.kube.conftest import api_client_for
@@ -62,6 +63,8 @@ STEPS = (
     ("delete", "datasourceclaims", None),
     ("list", "datasources", None),
     ("get", "datasourceclaims", None),
+    ("create", "datasourceslices", None),
+    ("list", "datasourceslices", None),
 )
 FAULTS: tuple[Obj, ...] = (
     {"code": 409},
@@ -144,7 +147,7 @@ class World:
     def reset(self) -> None:
         """Delete every claim and source through the API (no finalizers: they go at once)."""
         kube = self.clients[0]
-        for resource in (CLAIMS, SOURCES):
+        for resource in (CLAIMS, SOURCES, SLICES):
             namespace = NAMESPACE if resource.namespaced else None
             for obj in kube.list(resource, namespace)[0]:
                 kube.delete(resource, obj["metadata"]["name"], namespace)
@@ -261,7 +264,7 @@ class BindingOnSandbox(RuleBasedStateMachine):
             return  # one DataSource per identity is the binder's promise, and ours
         source = resolver(INPUTS[identity])
         name = f"hand-made-{identity}" if hand_made else build_data_source_name(source)
-        assert self.kube.create_or_get(build_data_source(name, source)).created
+        assert name_of(publish_data_source(self.kube, name, source)) == name
 
     @rule(identity=identities)
     def delete_source(self, identity: int) -> None:
@@ -313,6 +316,13 @@ class BindingOnSandbox(RuleBasedStateMachine):
             assert len(refs) == len(set(refs)), f"{name} has duplicate references"
             assert (source.get("status") or {}).get("boundClaims", 0) == len(refs)
             assert set(refs) == bound[name], f"{name}: references {refs}, bound {bound[name]}"
+
+    @invariant()
+    def sources_hold_their_chunks(self) -> None:
+        """Every source's slices are complete: whatever wrote it finished its slices."""
+        for source in self.read()[1]:
+            identity = next(i for i, d in enumerate(INPUTS) if d.name == source["spec"]["name"])
+            assert read_chunks(self.kube, source) == resolver(INPUTS[identity]).chunks
 
     @invariant()
     def one_source_per_identity(self) -> None:

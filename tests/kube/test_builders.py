@@ -11,11 +11,8 @@ from hypothesis import strategies as st
 
 from datalocality.errors import InfeasiblePlacement, SpecError
 from datalocality.kube.affinity import AffinityPolicy, build_affinity, tier_fractions
-from datalocality.kube.configmaps import (
-    build_chunk_list_configmap,
-    build_vineyard_configmap,
-    chunks_by_location,
-)
+from datalocality.kube.chunk_lists import build_chunk_lists
+from datalocality.kube.configmaps import build_vineyard_configmap, chunks_by_location
 from datalocality.kube.jobs import JobTemplate, build_operation_job
 from datalocality.kube.karmada import (
     EXCLUDED_ANNOTATION,
@@ -138,28 +135,43 @@ def test_affinity_rejects_unknown_nodes_and_modes() -> None:
         AffinityPolicy(tier=3)
 
 
+LISTS = build_chunk_lists(PLAN, task=PLAN_TASK, namespace="data")
+
+
 def test_replica_env_and_file_carry_the_chunks() -> None:
-    env = {e["name"]: e for e in build_replica_env(PLAN, 0)}
-    assert env["DATALOCALITY_CHUNKS"]["value"] == "part-00,part-01"
+    env = {e["name"]: e for e in build_replica_env(PLAN, 0, LISTS.replicas[0])}
+    (configmap,) = LISTS.configmaps
+    name = configmap["metadata"]["name"]
+    assert env["DATALOCALITY_CHUNKS"]["valueFrom"] == {
+        "configMapKeyRef": {"name": name, "key": "replica-0.env"}
+    }
+    assert configmap["data"]["replica-0.env"] == "part-00,part-01"
+    assert env["DATALOCALITY_CHUNK_COUNT"]["value"] == "2"
+    assert env["DATALOCALITY_CHUNK_FILES"]["value"] == "1"
+    assert env["DATALOCALITY_CHUNKS_FILE"]["value"] == "/etc/datalocality/chunks.json"
     assert env["DATALOCALITY_REPLICAS"]["value"] == "3"
     assert env["NODENAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
-    configmap = build_chunk_list_configmap(PLAN, task=PLAN_TASK, namespace="data")
     assert json.loads(configmap["data"]["replica-0.json"]) == ["part-00", "part-01"]
     assert json.loads(configmap["data"]["operation-1.json"]) == ["part-02", "part-03"]
 
 
-def test_huge_chunk_lists_go_to_the_file_only() -> None:
+def test_long_chunk_lists_go_to_files_only_and_huge_ones_to_shards() -> None:
     ids = [f"chunk-{i:06d}-{'x' * 40}" for i in range(2000)]
     plan = PLAN.model_copy(
         update={"replicas": (ReplicaPlacement(index=0, node="node-a1", chunks=ids),)}
     )
-    names = {e["name"] for e in build_replica_env(plan, 0)}
+    (ref,) = build_chunk_lists(plan, task=PLAN_TASK, namespace="data").replicas
+    names = {e["name"] for e in build_replica_env(plan, 0, ref)}
     assert "DATALOCALITY_CHUNKS" not in names and "DATALOCALITY_CHUNKS_FILE" in names
     big = PLAN.model_copy(
         update={"replicas": (ReplicaPlacement(index=0, node="node-a1", chunks=ids * 12),)}
     )
-    with pytest.raises(SpecError, match=r"plan\.chunks"):
-        build_chunk_list_configmap(big, task=PLAN_TASK, namespace="data")
+    (ref,) = build_chunk_lists(big, task=PLAN_TASK, namespace="data").replicas
+    env = {e["name"]: e.get("value") for e in build_replica_env(big, 0, ref)}
+    assert ref.shards == 3 and env["DATALOCALITY_CHUNK_FILES"] == "3"
+    assert "DATALOCALITY_CHUNKS_FILE" not in env and "DATALOCALITY_CHUNKS" not in env
+    with pytest.raises(SpecError, match="namespace"):
+        build_chunk_lists(PLAN, task=PLAN_TASK, namespace="Data")
 
 
 def test_pod_template_refuses_bad_input() -> None:
@@ -177,7 +189,7 @@ def test_pod_template_refuses_bad_input() -> None:
             namespace="data",
             topology=TOPOLOGY,
             template=PodTemplate(image="x"),
-            chunk_configmap="cm",
+            chunk_list=LISTS.replicas[0],
         )
     with pytest.raises(SpecError, match="namespace"):
         build_replica_pod(
@@ -187,7 +199,7 @@ def test_pod_template_refuses_bad_input() -> None:
             namespace="Data_NS",
             topology=TOPOLOGY,
             template=PodTemplate(image="x"),
-            chunk_configmap="cm",
+            chunk_list=LISTS.replicas[0],
         )
 
 
@@ -234,7 +246,12 @@ def test_operation_jobs_are_bounded_and_pinned() -> None:
         image="op:1", backoffLimit=1, activeDeadlineSeconds=60, ttlSecondsAfterFinished=30
     )
     job = build_operation_job(
-        PLAN, 0, task=PLAN_TASK, namespace="data", template=template, chunk_configmap="cm"
+        PLAN.operations[0],
+        0,
+        task=PLAN_TASK,
+        namespace="data",
+        template=template,
+        chunk_list=LISTS.operations[0],
     )
     spec = job["spec"]
     assert (
@@ -253,9 +270,15 @@ def test_operation_jobs_are_bounded_and_pinned() -> None:
     }
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert env["DATALOCALITY_OPERATION"] == "repartition" and env["DATALOCALITY_REPLICA"] == "0"
+    assert env["DATALOCALITY_CHUNK_COUNT"] == "2"
     with pytest.raises(SpecError, match="index"):
         build_operation_job(
-            PLAN, 2, task=PLAN_TASK, namespace="data", template=template, chunk_configmap="cm"
+            PLAN.operations[0],
+            -1,
+            task=PLAN_TASK,
+            namespace="data",
+            template=template,
+            chunk_list=LISTS.operations[0],
         )
     with pytest.raises(SpecError, match="backoffLimit"):
         JobTemplate(image="op:1", backoffLimit=-1)

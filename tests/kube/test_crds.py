@@ -23,10 +23,12 @@ from datalocality.kube.claims import (
     with_phase,
 )
 from datalocality.kube.names import build_claim_name, build_data_source_name
+from datalocality.kube.slices import SLICE_KIND, build_slices, chunks_from_slices, chunks_hash
 from datalocality.model import DataSourceClaim, WorkloadRef
 from tests.kube.support import INPUT, NOW, SOURCE, TASK
 
 FORMATS = jsonschema.FormatChecker()
+UID = "3b0d4f52-6a8e-4f3c-9a51-0d5b1c2e7f90"
 
 
 @FORMATS.checks("date-time", raises=ValueError)
@@ -80,12 +82,25 @@ def source_object() -> dict[str, Any]:
     return build_data_source(build_data_source_name(SOURCE), SOURCE)
 
 
+def slice_object() -> dict[str, Any]:
+    (made,) = build_slices(build_data_source_name(SOURCE), UID, SOURCE.chunks)
+    return made
+
+
 @pytest.mark.parametrize("crd", crd_manifests(), ids=lambda c: c["metadata"]["name"])
 def test_crds_are_valid_apiextensions_v1(crd: dict[str, Any]) -> None:
     kubernetes_validate.validate(crd, "1.33", strict=True)
     version = crd["spec"]["versions"][0]
-    assert version["subresources"] == {"status": {}}
+    assert (version.get("subresources"), version["served"], version["storage"]) == (
+        # slices are written once and have no status, as EndpointSlices
+        None if crd["spec"]["names"]["kind"] == SLICE_KIND else {"status": {}},
+        True,
+        True,
+    )
     assert crd["metadata"]["name"] == f"{crd['spec']['names']['plural']}.datalocality.io"
+    assert crd["spec"]["scope"] == (
+        "Namespaced" if "claim" in crd["metadata"]["name"] else "Cluster"
+    )
 
 
 @pytest.mark.parametrize("crd", crd_manifests(), ids=lambda c: c["metadata"]["name"])
@@ -133,6 +148,10 @@ def test_source_objects_match_the_source_crd() -> None:
     assert referenced["status"]["boundClaims"] == 1
 
 
+def test_slice_objects_match_the_slice_crd() -> None:
+    validate("DataSourceSlice", slice_object())
+
+
 @pytest.mark.parametrize(
     ("kind", "path", "value"),
     [
@@ -143,10 +162,17 @@ def test_source_objects_match_the_source_crd() -> None:
         ("DataSource", ("spec", "observedAt"), "yesterday"),
         ("DataSource", ("status", "boundClaims"), -1),
         ("DataSource", ("spec", "locality", "clusters"), ["prod"]),
+        ("DataSource", ("spec", "chunks"), []),  # chunks live in slices now
+        ("DataSource", ("spec", "totals", "bytes"), -1),
+        ("DataSource", ("spec", "slices"), -1),
+        ("DataSourceSlice", ("spec", "index"), -1),
+        ("DataSourceSlice", ("spec", "count"), 0),
+        ("DataSourceSlice", ("spec", "chunksHash"), ""),
     ],
 )
 def test_schemas_refuse_bad_fields(kind: str, path: tuple[str, ...], value: object) -> None:
-    obj = claim_object() if kind == "DataSourceClaim" else source_object()
+    objects = {"DataSourceClaim": claim_object, "DataSource": source_object}
+    obj = objects.get(kind, slice_object)()
     node = obj
     for part in path[:-1]:
         node = node.setdefault(part, {})
@@ -156,13 +182,13 @@ def test_schemas_refuse_bad_fields(kind: str, path: tuple[str, ...], value: obje
 
 
 def test_schema_refuses_a_bad_chunk() -> None:
-    obj = source_object()
+    obj = slice_object()
     obj["spec"]["chunks"][0]["size"] = -5
     with pytest.raises(jsonschema.ValidationError):
-        validate("DataSource", obj)
+        validate("DataSourceSlice", obj)
     obj["spec"]["chunks"][0].update(size=1, locations=["rack:7"])
     with pytest.raises(jsonschema.ValidationError):
-        validate("DataSource", obj)
+        validate("DataSourceSlice", obj)
 
 
 def test_objects_parse_back_into_the_model() -> None:
@@ -173,18 +199,42 @@ def test_objects_parse_back_into_the_model() -> None:
     referenced = with_claim_ref(source_object(), claim_ref("data", claim.claim.name))
     assert referenced is not None
     source = source_state(referenced)
-    assert source.source.model_dump(exclude={"claim_refs"}) == SOURCE.model_dump(
-        exclude={"claim_refs"}
+    assert source.source.model_dump(exclude={"claim_refs", "chunks"}) == SOURCE.model_dump(
+        exclude={"claim_refs", "chunks"}
     )
+    assert source.source.chunks == ()  # in the slices, read by datalocality.kube.publish
     assert source.refs == (claim.ref,)
     assert not source.deleting
+    assert chunks_from_slices([slice_object()]) == SOURCE.chunks
+
+
+def test_the_source_summarises_its_chunks() -> None:
+    spec = source_object()["spec"]
+    assert (spec["slices"], spec["totals"]["chunks"], spec["totals"]["bytes"]) == (
+        1,
+        4,
+        SOURCE.total_bytes,
+    )
+    assert spec["chunksHash"] == slice_object()["spec"]["chunksHash"]
+    nodes = spec["totals"]["nodes"]
+    assert nodes["count"] == 3
+    assert nodes["top"][0] == {"name": "node-a1", "chunks": 2, "bytes": 2 * 2**30}
+    assert spec["totals"]["zones"] == {
+        "count": 1,
+        "top": [{"name": "zone-a", "chunks": 1, "bytes": 2**30}],
+    }
 
 
 def test_unparseable_objects_raise_spec_errors() -> None:
-    obj = source_object()
+    obj = slice_object()
     obj["spec"]["chunks"][0]["locations"] = ["rack:7"]
-    with pytest.raises(SpecError, match="chunks"):
-        source_state(obj)
+    obj["spec"]["chunksHash"] = chunks_hash(obj["spec"]["chunks"])
+    with pytest.raises(SpecError, match=r"chunks\[0\]\.locations"):
+        chunks_from_slices([obj])
+    bad = source_object()
+    bad["spec"]["reclaimPolicy"] = "Recycle"
+    with pytest.raises(SpecError, match="reclaimPolicy"):
+        source_state(bad)
     with pytest.raises(SpecError, match=r"metadata\.name"):
         claim_state({"spec": {}})
     with pytest.raises(SpecError, match="kind"):

@@ -16,15 +16,16 @@ from typing import Any
 import pytest
 
 from datalocality.errors import ApiRejected, ApiUnavailable, KubernetesError
-from datalocality.kube.binder import CLAIMS, SOURCES, apply_binding, release_binding
+from datalocality.kube.binder import CLAIMS, SLICES, SOURCES, apply_binding, release_binding
+from datalocality.kube.chunk_lists import build_chunk_lists
 from datalocality.kube.claims import build_data_source, build_data_source_claim
 from datalocality.kube.client import KubeClient
-from datalocality.kube.configmaps import build_chunk_list_configmap
 from datalocality.kube.jobs import JobTemplate, build_operation_job
 from datalocality.kube.names import TaskKey, build_claim_name
 from datalocality.kube.objects import RetryPolicy, name_of, namespace_of
 from datalocality.kube.pods import PodTemplate, build_replica_pod
 from datalocality.kube.resources import resource_of
+from datalocality.kube.slices import build_slices, source_chunks
 from datalocality.model import Chunk, DataInput, DataSource, DataSourceClaim
 from datalocality_testcluster.sandbox import Sandbox
 from tests.kube.conftest import RequestLog, api_client_for
@@ -41,6 +42,14 @@ def claim_manifest(task_id: str = "train") -> Obj:
     return build_data_source_claim(claim, task=task, namespace="data")
 
 
+def unowned(manifest: Obj) -> Obj:
+    """Without its owner reference: no DataSource owns it here, and the garbage collector
+    would delete a slice whose owner is not there (tests/kube/test_slices.py has that)."""
+    del manifest["metadata"]["ownerReferences"]
+    return manifest
+
+
+CHUNK_LISTS = build_chunk_lists(PLAN, task=PLAN_TASK, namespace="data")
 MANIFESTS: dict[str, Callable[[], Obj]] = {
     "pod": lambda: build_replica_pod(
         PLAN,
@@ -49,18 +58,19 @@ MANIFESTS: dict[str, Callable[[], Obj]] = {
         namespace="data",
         topology=TOPOLOGY,
         template=PodTemplate(image="train:1"),
-        chunk_configmap="chunks",
+        chunk_list=CHUNK_LISTS.replicas[0],
     ),
-    "configmap": lambda: build_chunk_list_configmap(PLAN, task=PLAN_TASK, namespace="data"),
+    "configmap": lambda: build_chunk_lists(PLAN, task=PLAN_TASK, namespace="data").configmaps[0],
     "job": lambda: build_operation_job(
-        PLAN,
+        PLAN.operations[0],
         0,
         task=PLAN_TASK,
         namespace="data",
         template=JobTemplate(image="op:1"),
-        chunk_configmap="chunks",
+        chunk_list=CHUNK_LISTS.operations[0],
     ),
     "datasource": lambda: build_data_source("events", SOURCE),
+    "datasourceslice": lambda: unowned(build_slices("events", "uid-of-events", SOURCE.chunks)[0]),
     "datasourceclaim": claim_manifest,
 }
 # Before applying: nothing landed. After: the write landed, the client is told otherwise.
@@ -191,6 +201,8 @@ STEPS = {
     "mark-bound": ("update", "datasourceclaims", "status"),
     "list-sources": ("list", "datasources", None),
     "read-claim": ("get", "datasourceclaims", None),
+    "list-slices": ("list", "datasourceslices", None),
+    "create-slice": ("create", "datasourceslices", None),
 }
 
 
@@ -225,6 +237,8 @@ def assert_bound_once(api_server: EmulatedApi) -> None:
     assert len(claims) == len(sources) == 1
     assert claims[0]["status"]["phase"] == "Bound"
     assert sources[0]["status"]["boundClaims"] == 1
+    assert source_chunks(sources[0], api_server.list_of(SLICES)) == resolver(INPUT).chunks
+    assert len(api_server.list_of(SLICES)) == 1  # one set, one slice: no duplicate
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ BUILDERS = (
     "pods",
     "resources",
     "security",
+    "slices",
     "volcano",
 )
 

@@ -16,17 +16,14 @@ import pytest
 import yaml
 
 from datalocality.kube.affinity import AffinityPolicy
+from datalocality.kube.chunk_lists import build_chunk_lists
 from datalocality.kube.claims import build_data_source, build_data_source_claim, crd_manifests
-from datalocality.kube.configmaps import (
-    build_chunk_list_configmap,
-    build_vineyard_configmap,
-    chunk_list_configmap_name,
-    chunks_by_assignment,
-)
+from datalocality.kube.configmaps import build_vineyard_configmap, chunks_by_assignment
 from datalocality.kube.jobs import JobTemplate, build_operation_jobs
 from datalocality.kube.karmada import build_propagation_policy, plan_clusters
 from datalocality.kube.names import build_claim_name, build_data_source_name, build_name
 from datalocality.kube.pods import PodTemplate, build_replica_pods
+from datalocality.kube.slices import build_slices
 from datalocality.kube.volcano import build_pod_group, pod_group_name
 from datalocality.model import DataSourceClaim
 from datalocality_testcluster.sandbox.podsecurity import restricted_violations
@@ -35,6 +32,7 @@ from tests.kube.support import CONSUMER, INPUT, PLAN, PLAN_TASK, SOURCE, TASK, T
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("DATALOCALITY_UPDATE_GOLDEN") == "1"
 NAMESPACE = "data"
+SOURCE_UID = "3b0d4f52-6a8e-4f3c-9a51-0d5b1c2e7f90"  # as the API server would set it
 TEMPLATE = PodTemplate(
     image="trainer:1",
     command=["python", "-m", "trainer"],
@@ -45,8 +43,12 @@ TEMPLATE = PodTemplate(
 )
 
 
+CHUNK_LISTS = build_chunk_lists(PLAN, task=PLAN_TASK, namespace=NAMESPACE)
+
+
 def chunk_configmap() -> dict[str, Any]:
-    return build_chunk_list_configmap(PLAN, task=PLAN_TASK, namespace=NAMESPACE)
+    (configmap,) = build_chunk_lists(PLAN, task=PLAN_TASK, namespace=NAMESPACE).configmaps
+    return configmap
 
 
 def vineyard_configmap() -> dict[str, Any]:
@@ -66,7 +68,7 @@ def replica_pods() -> list[dict[str, Any]]:
         namespace=NAMESPACE,
         topology=TOPOLOGY,
         template=TEMPLATE,
-        chunk_configmap=chunk_list_configmap_name(PLAN_TASK),
+        chunk_lists=CHUNK_LISTS,
         policy=AffinityPolicy.for_consumer(CONSUMER),
         vineyard_configmap=vineyard_configmap()["metadata"]["name"],
         pod_group=pod_group_name(TASK),
@@ -79,7 +81,7 @@ def operation_jobs() -> list[dict[str, Any]]:
         task=PLAN_TASK,
         namespace=NAMESPACE,
         template=JobTemplate(image="repartition:1", runAsUser=1000),
-        chunk_configmap=chunk_list_configmap_name(PLAN_TASK),
+        chunk_lists=CHUNK_LISTS,
         topology=TOPOLOGY,
     )
 
@@ -100,9 +102,11 @@ def builtin_manifests() -> dict[str, dict[str, Any]]:
 
 def custom_manifests() -> dict[str, dict[str, Any]]:
     claim = DataSourceClaim(name=build_claim_name(TASK, INPUT), input=INPUT)
+    (source_slice,) = build_slices(build_data_source_name(SOURCE), SOURCE_UID, SOURCE.chunks)
     return {
         "datasourceclaim": build_data_source_claim(claim, task=TASK, namespace=NAMESPACE),
         "datasource": build_data_source(build_data_source_name(SOURCE), SOURCE),
+        "datasourceslice": source_slice,
         "podgroup": build_pod_group(CONSUMER, task=TASK, namespace=NAMESPACE),
         "propagationpolicy": build_propagation_policy(
             task=TASK,

@@ -243,7 +243,14 @@ def test_rbac_allows_what_deploy_grants_and_nothing_else(
         "datalocality.io", "v1alpha1", tenant.namespace, "datasourceclaims"
     )
     custom.list_cluster_custom_object("datalocality.io", "v1alpha1", "datasources")
+    custom.list_cluster_custom_object("datalocality.io", "v1alpha1", "datasourceslices")
     for what, forbidden in (
+        (
+            "update a slice",  # slices are written once: create and delete only
+            lambda: custom.replace_cluster_custom_object(
+                "datalocality.io", "v1alpha1", "datasourceslices", "x", {"metadata": {}}
+            ),
+        ),
         ("list secrets", lambda: core.list_namespaced_secret(tenant.namespace)),
         ("pods elsewhere", lambda: core.create_namespaced_pod("default", restricted_pod("x"))),
         ("delete a node", lambda: core.delete_node("worker-a1")),

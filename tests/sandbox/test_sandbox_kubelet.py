@@ -120,6 +120,31 @@ def test_missing_config_map_keeps_the_container_waiting(core: client.CoreV1Api) 
     wait_for(lambda: phase(core, "cfg") == "Succeeded")
 
 
+def test_projected_config_map_volume_waits_for_its_object_and_keys(core: client.CoreV1Api) -> None:
+    items = [{"key": "list.json", "path": "chunks.json"}]
+    volume = {
+        "name": "v",
+        "projected": {"sources": [{"configMap": {"name": "lists", "items": items}}]},
+    }
+    container = {"name": "base", "image": "x:1", "volumeMounts": [{"name": "v", "mountPath": "/d"}]}
+    core.create_namespaced_pod("default", pod("vol", containers=[container], volumes=[volume]))
+
+    def waiting() -> tuple[str, str] | None:
+        statuses = core.read_namespaced_pod("vol", "default").status.container_statuses or []
+        state = statuses[0].state.waiting if statuses else None
+        return (state.reason, state.message) if state else None
+
+    assert wait_for(waiting) == (
+        "ContainerCreating",
+        'MountVolume.SetUp failed for volume "v" : configmap "lists" not found',
+    )
+    core.create_namespaced_config_map("default", {"metadata": {"name": "lists"}, "data": {}})
+    wait_for(lambda: (waiting() or ("", ""))[1].endswith("non-existent config key: list.json"))
+    assert phase(core, "vol") == "Pending"
+    core.patch_namespaced_config_map("lists", "default", {"data": {"list.json": "[]"}})
+    wait_for(lambda: phase(core, "vol") == "Succeeded")
+
+
 def test_restart_policy_always_keeps_running(core: client.CoreV1Api) -> None:
     core.create_namespaced_pod("default", pod("server", restartPolicy="Always"))
     wait_for(lambda: phase(core, "server") == "Running")

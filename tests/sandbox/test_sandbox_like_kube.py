@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 from datalocality.kube.claims import crd_manifests
 from datalocality_testcluster.sandbox import Sandbox, start_sandbox
 from tests.realkube.test_controlplane import INVALID_POD_IDS, INVALID_PODS, restricted_pod
-from tests.realkube.test_limits import source_manifest
+from tests.realkube.test_limits import slice_manifest
 
 
 @pytest.mark.parametrize(("change", "message"), INVALID_PODS, ids=INVALID_POD_IDS)
@@ -61,9 +61,9 @@ def test_objects_over_etcds_request_limit_fail_as_on_a_cluster() -> None:
     with start_sandbox(None, crds=crd_manifests()) as sandbox, sandbox.api_client() as api:
         custom = client.CustomObjectsApi(api)
         create: Any = custom.create_cluster_custom_object
-        create("datalocality.io", "v1alpha1", "datasources", source_manifest(12000))
+        create("datalocality.io", "v1alpha1", "datasourceslices", slice_manifest(12000))
         with pytest.raises(ApiException) as raised:
-            create("datalocality.io", "v1alpha1", "datasources", source_manifest(13000))
+            create("datalocality.io", "v1alpha1", "datasourceslices", slice_manifest(13000))
         assert raised.value.status == 500
         assert "request is too large" in raised.value.body
         assert isinstance(sandbox, Sandbox)

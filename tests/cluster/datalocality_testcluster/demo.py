@@ -125,7 +125,7 @@ def build_report(
                 str(index),
                 replica["node"],
                 bound.get(index, "-"),
-                str(len(replica["chunks"])),
+                str(replica["chunk_count"]),
                 format_bytes(replica["local_bytes"]),
                 format_bytes(replica["moved_bytes"]),
                 str(other.get("node", "-")),

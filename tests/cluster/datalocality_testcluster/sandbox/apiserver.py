@@ -380,10 +380,13 @@ class ApiServer:
         """Every object that names ``uid`` among its owner references."""
         out = []
         for storage in self.store.storages():
-            for obj in self.store.objects(storage):
-                refs = obj["metadata"].get("ownerReferences") or []
+            for head in self.store.metadata(storage):
+                meta = head["metadata"]
+                refs = meta.get("ownerReferences") or []
                 if any(ref.get("uid") == uid for ref in refs):
-                    out.append((storage, obj))
+                    obj = self.store.get(storage, meta.get("namespace", ""), meta["name"])
+                    if obj is not None:
+                        out.append((storage, obj))
         return out
 
     def _orphan(self, storage: StorageKey, obj: Obj, owner_uid: str) -> None:

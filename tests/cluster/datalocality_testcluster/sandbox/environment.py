@@ -2,15 +2,20 @@
 
 Resolves ``env`` (literal values with ``$(VAR)`` expansion, ``fieldRef``,
 ``configMapKeyRef``, ``secretKeyRef``), ``envFrom`` (config maps and secrets, with a
-prefix) and checks that non-optional ConfigMap and Secret volumes exist. A missing
+prefix) and checks that non-optional ConfigMap and Secret volumes, and the ConfigMap and
+Secret sources of projected volumes, exist with the keys their ``items`` name. A missing
 reference is reported the way the kubelet reports it, so the pod stays waiting
 (``CreateContainerConfigError`` or ``ContainerCreating``) until the object appears.
+:func:`volume_files` gives the files a container's ConfigMap, Secret and projected
+mounts hold, as the kubelet would write them.
 """
 
 from __future__ import annotations
 
 import base64
+import posixpath
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from datalocality_testcluster.sandbox.store import Store
@@ -102,18 +107,78 @@ def container_env(store: Store, pod: Obj, container: Obj) -> dict[str, str]:
     return env
 
 
+# (volume key, kind, the field naming the object), for volumes and projected sources
+_SOURCES = (("configMap", "configmap", "name"), ("secret", "secret", "secretName"))
+_PROJECTED = (("configMap", "configmap", "name"), ("secret", "secret", "name"))
+Read = Callable[[str, str, bool], "dict[str, str] | None"]  # (kind, name, optional) -> data
+
+
+def _volume_sources(volume: Obj) -> Iterator[tuple[str, Obj, str]]:
+    """(kind, reference, object name) of each ConfigMap or Secret a volume projects."""
+    for key, kind, field in _SOURCES:
+        ref = volume.get(key)
+        if ref:
+            yield kind, ref, str(ref.get(field, ""))
+    for source in (volume.get("projected") or {}).get("sources") or []:
+        for key, kind, field in _PROJECTED:
+            ref = source.get(key)
+            if ref:
+                yield kind, ref, str(ref.get(field, ""))
+
+
+def _files(kind: str, ref: Obj, data: dict[str, str]) -> dict[str, str]:
+    """Relative path -> content of one source; MissingReference for an absent item key."""
+    items = ref.get("items")
+    if not items:
+        return dict(data)
+    files = {}
+    for item in items:
+        key = item.get("key", "")
+        if key not in data:
+            if ref.get("optional"):
+                continue
+            label = "configmap" if kind == "configmap" else "secret"
+            raise MissingReference(f"{label} references non-existent config key: {key}")
+        files[str(item.get("path", key))] = data[key]
+    return files
+
+
+def _volume_files(volume: Obj, read: Read) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for kind, ref, name in _volume_sources(volume):
+        data = read(kind, name, bool(ref.get("optional")))
+        if data is not None:
+            files.update(_files(kind, ref, data))
+    return files
+
+
+def _store_reader(store: Store, namespace: str) -> Read:
+    return lambda kind, name, optional: _data(store, namespace, kind, name, optional)
+
+
 def missing_volume(store: Store, pod: Obj) -> str | None:
-    """Why a non-optional ConfigMap or Secret volume cannot be mounted, or None."""
-    namespace = pod["metadata"]["namespace"]
+    """Why a non-optional ConfigMap or Secret volume (or projected source) cannot be
+    mounted, or None."""
+    read = _store_reader(store, pod["metadata"]["namespace"])
     for volume in (pod.get("spec") or {}).get("volumes") or []:
-        for key, kind, field in (
-            ("configMap", "configmap", "name"),
-            ("secret", "secret", "secretName"),
-        ):
-            ref = volume.get(key)
-            if ref and not ref.get("optional"):
-                try:
-                    _data(store, namespace, kind, ref.get(field, ""), False)
-                except MissingReference as exc:
-                    return f'MountVolume.SetUp failed for volume "{volume.get("name")}" : {exc}'
+        try:
+            _volume_files(volume, read)
+        except MissingReference as exc:
+            return f'MountVolume.SetUp failed for volume "{volume.get("name")}" : {exc}'
     return None
+
+
+def volume_files(pod: Obj, container: Obj, read: Read) -> dict[str, str]:
+    """Absolute path -> content of every file the container's ConfigMap, Secret and
+    projected mounts show; ``read(kind, name, optional)`` gives an object's data (None
+    when it is absent and optional, MissingReference when absent and required)."""
+    volumes = {v.get("name"): v for v in (pod.get("spec") or {}).get("volumes") or []}
+    files: dict[str, str] = {}
+    for mount in container.get("volumeMounts") or []:
+        volume = volumes.get(mount.get("name"))
+        if volume is None:
+            continue
+        base = str(mount.get("mountPath", "/"))
+        for path, content in _volume_files(volume, read).items():
+            files[posixpath.join(base, path)] = content
+    return files

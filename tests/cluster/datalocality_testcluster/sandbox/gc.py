@@ -1,6 +1,7 @@
 """Garbage collection, foreground deletion, and the namespace and service-account controllers.
 
-* An object whose every owner (by uid) is gone is deleted (background cascading).
+* An object whose every owner (by uid) is gone is deleted (background cascading), of
+  every kind, custom resources included (a DataSource's slices).
 * An object deleted with ``propagationPolicy: Foreground`` keeps the
   ``foregroundDeletion`` finalizer until its dependents are gone, then disappears.
 * A namespace being deleted has its objects deleted, then is removed.
@@ -46,7 +47,7 @@ class GarbageCollector:
             rt = self.api.registry.by_storage(*storage)
             if rt is None or storage == NAMESPACES:
                 continue
-            for obj in store.objects(storage):
+            for obj in store.metadata(storage):
                 meta = obj["metadata"]
                 namespace = meta.get("namespace", "")
                 if namespace in terminating:

@@ -84,6 +84,13 @@ class Store:
             keys = sorted(k for k in items if namespace is None or k[0] == namespace)
             return [copy.deepcopy(items[k]) for k in keys]
 
+    def metadata(self, storage: StorageKey) -> list[Obj]:
+        """``{"metadata": ...}`` copies of every object of a type, by namespace, name: what
+        the garbage collector reads, without copying a spec of megabytes (chunk slices)."""
+        with self.lock:
+            items = self._objects.get(storage, {})
+            return [{"metadata": copy.deepcopy(items[k]["metadata"])} for k in sorted(items)]
+
     def by_uid(self, uid: str) -> tuple[StorageKey, str, str] | None:
         """Where the object with this uid lives, or None."""
         with self.lock:
