@@ -73,11 +73,14 @@ def run_up(
             )
             say(f"kubeconfig: {target}  (valid while this runs)")
             say(f"  export KUBECONFIG={target.resolve()}")
-            say("Ctrl-C to stop")
-            try:
+            try:  # the line that invites Ctrl-C is inside: a signal right after it is caught
+                say("Ctrl-C to stop")
                 (stop or threading.Event()).wait()
             except KeyboardInterrupt:
                 say("stopping")
+    except KeyboardInterrupt:  # during start-up: everything started is stopped already
+        print("interrupted", file=sys.stderr)
+        return 130
     except InventoryError as exc:
         print(f"error: inventory: {exc}", file=sys.stderr)
         return 2
