@@ -5,7 +5,8 @@ chunks it holds, and passes what is left (chunks and room) to its parent. On a t
 this is exactly optimal for unit chunks with one copy each (every domain then sends out
 only its unavoidable surplus); the spare "+1" slots of non-divisible counts go first where
 they save most (a greedy over convex gains, exact on a laminar family). Unit chunks with
-several copies go through a min-cost flow instead; chunks of uneven sizes are packed
+several copies go through a min-cost flow instead (a numpy matching when there are many:
+:mod:`.matching`); chunks of uneven sizes are packed
 largest first into the replica with most room, which keeps every replica under its cap.
 """
 
@@ -15,16 +16,16 @@ import heapq
 from collections.abc import Mapping
 
 from datalocality.model import Chunk
-from datalocality.placement.build import Context, Decision
+from datalocality.placement.build import Context, Decision, replica_nodes
 from datalocality.placement.exchange import improve_by_exchange
 from datalocality.placement.flow import assign_by_flow
+from datalocality.placement.matching import assign_by_matching
 from datalocality.placement.packing import pack
 from datalocality.placement.tree import Domain, DomainTree
 
-
-def replica_nodes(counts: Mapping[str, int]) -> list[str]:
-    """Replica index order: nodes by name, each repeated by its replica count."""
-    return [name for name in sorted(counts) for _ in range(counts[name])]
+# Copy locations (summed over distinct location tuples) up to which unit chunks with
+# several copies go through the exact min-cost flow; above it, the numpy matching.
+FLOW_COPIES = 6_000
 
 
 def assign_fixed(
@@ -38,6 +39,8 @@ def assign_fixed(
     quota = ctx.quota
     chunks = ctx.request.chunks
     if quota.unit and tree.multi_copy:
+        if len(tree.copies.group) > FLOW_COPIES:
+            return assign_by_matching(ctx, tree, counts)
         per_node = assign_by_flow(ctx, tree, counts)
         return Decision(nodes=nodes, loads=_split_nodes(nodes, per_node, quota.lo))
     if quota.unit:

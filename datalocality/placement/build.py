@@ -7,7 +7,7 @@ exactly once, balance, capacity) and explained the same way.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from operator import mul
@@ -26,6 +26,7 @@ from datalocality.model import (
 from datalocality.model.base import trusted
 from datalocality.placement.balance import Quota
 from datalocality.placement.candidates import Candidates
+from datalocality.placement.copies import CopyIndex
 from datalocality.placement.costs import CostModel, below
 from datalocality.placement.operations import plan_operations
 from datalocality.placement.tree import DomainTree
@@ -54,6 +55,11 @@ class Context:
             held[chunk.locations] = held.get(chunk.locations, 0) + chunk.size
         return held
 
+    @cached_property
+    def copies(self) -> CopyIndex:
+        """Where each distinct tuple of copy locations can be read (built once per plan)."""
+        return CopyIndex(self.request.topology.nodes, self.held)
+
     def below(self, a: float, b: float) -> bool:
         """``a`` is meaningfully cheaper than ``b`` for this request."""
         return below(a, b, self.scale)
@@ -62,7 +68,7 @@ class Context:
         """The domain tree for these candidates, built once per plan."""
         key = tuple(sorted(candidates.capacity.items()))
         if key not in self._trees:
-            self._trees[key] = DomainTree(self.costs, self.held, candidates.capacity, self.quota)
+            self._trees[key] = DomainTree(self.costs, self.copies, candidates.capacity, self.quota)
         return self._trees[key]
 
     @classmethod
@@ -89,6 +95,8 @@ class Decision:
     # Per replica, per chunk: size and id, if whoever made the decision had them at hand.
     sizes: list[list[int]] | None = field(default=None, repr=False)
     ids: list[list[str]] | None = field(default=None, repr=False)
+    # Per replica, per chunk: where it is read from (its nearest copy), if known already.
+    origins: list[list[str]] | None = field(default=None, repr=False)
 
     def sizes_of(self) -> list[list[int]]:
         """Per replica, per chunk: its size (one pass over 100k chunks, done once)."""
@@ -120,6 +128,11 @@ class Decision:
             sum(map(mul, sizes, map(tier_cost, tiers)))
             for sizes, tiers in zip(self.sizes_of(), self.tiers_of(ctx), strict=True)
         )
+
+
+def replica_nodes(counts: Mapping[str, int]) -> list[str]:
+    """Replica index order: nodes by name, each repeated by its replica count."""
+    return [name for name in sorted(counts) for _ in range(counts[name])]
 
 
 def _check_layout(ctx: Context, candidates: Candidates, decision: Decision) -> None:
@@ -170,6 +183,7 @@ def build_plan(
     columns = (decision.tiers_of(ctx), decision.sizes_of(), decision.ids_of())
     rows = zip(decision.nodes, decision.loads, *columns, strict=True)
     for index, (name, chunks, tiers, sizes, ids) in enumerate(rows):
+        origins = decision.origins[index] if decision.origins else None
         node = topology.by_name[name]
         distinct.update(ids)
         total = sum(sizes)
@@ -184,7 +198,7 @@ def build_plan(
                 trusted(
                     Transfer,
                     chunk=ids[i],
-                    from_node=costs.origin(chunks[i], node),
+                    from_node=origins[i] if origins else costs.origin(chunks[i], node),
                     to_node=name,
                     bytes=size,
                     tier=tier,
@@ -269,13 +283,9 @@ def _cluster_shares(ctx: Context) -> list[ClusterShare]:
     """Clusters ranked by the bytes they hold (for Karmada cluster affinity)."""
     if not any(n.cluster for n in ctx.request.topology.nodes):
         return []
-    held: Counter[str] = Counter()
-    for locations, size in ctx.held.items():
-        clusters: set[str] = set()
-        for loc in locations:
-            clusters |= ctx.costs.clusters_of(loc)
-        for cluster in clusters:
-            held[cluster] += size
+    held: Counter[str] = Counter(
+        {str(domain[1]): size for domain, size in ctx.copies.available(levels=(3,)).items()}
+    )
     for node in ctx.request.topology.nodes:
         held.setdefault(node.cluster, 0)
     ranked = sorted(held.items(), key=lambda item: (-item[1], item[0]))

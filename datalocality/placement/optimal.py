@@ -142,9 +142,5 @@ def _local_search(
 
 def _reasons(ctx: Context, nodes: list[str]) -> list[str]:
     """Per replica: how much of the input its node holds, which made it worth choosing."""
-    held: dict[str, int] = {}
-    for locations, size in ctx.held.items():
-        for loc in locations:
-            if ":" not in loc:
-                held[loc] = held.get(loc, 0) + size
-    return [f"node holds {held.get(name, 0)} bytes of the input" for name in nodes]
+    held = ctx.copies.available(levels=(0,))
+    return [f"node holds {held.get((0, name), 0)} bytes of the input" for name in nodes]

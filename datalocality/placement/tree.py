@@ -11,26 +11,31 @@ term is convex, the min-plus convolution of convex functions is the merge of the
 marginals, and the best replica counts for the whole tree follow exactly by one pass up
 the tree and one pass down. Lists hold only non-zero marginals, so a pass costs about
 O((replicas + domains) log) however many chunks there are.
+
+With several copies per chunk the outbound view says little (a chunk whose copies sit in
+two zones never has to leave either), so the same cost is also counted inbound: a read
+pays ``delta[l]`` when the reader's level-``l`` domain holds no copy, and ``k`` replicas
+that must read at least ``dmin(k)`` bytes, in a domain where only ``A`` bytes have a copy,
+pull at least ``dmin(k) - A`` bytes in. Both counts are lower bounds of the same sum per
+level, so any mix ``m * outbound + (1 - m) * inbound`` is one; it stays convex, and the
+programme is solved for a few mixes, keeping the highest bound.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from datalocality.model import Node
 from datalocality.placement.balance import Quota
+from datalocality.placement.copies import ROOT, CopyIndex, Domain
 from datalocality.placement.costs import CostModel
 
-Domain = tuple[int, Hashable]
-ROOT: Domain = (4, "")
+__all__ = ["ROOT", "Domain", "DomainTree"]
 
-
-def node_path(node: Node) -> tuple[Domain, ...]:
-    """The domains containing ``node``, itself first and the world last."""
-    return ((0, node.name), (1, node.zone_key), (2, node.region_key), (3, node.cluster), ROOT)
+MIXES = (1.0, 0.0, 0.5)  # outbound weight of the bounds tried with several copies per chunk
 
 
 @dataclass
@@ -38,7 +43,9 @@ class _Fn:
     """A convex function of a replica count, as its value at 0 and non-zero marginals."""
 
     base: float
-    marginals: list[float]  # non-decreasing, all < 0; further steps up to ``limit`` are 0
+    # non-decreasing; all < 0 with further steps up to ``limit`` 0 (outbound terms), or
+    # all ``limit`` of them (inbound terms, which rise with the count)
+    marginals: list[float]
     limit: int  # most replicas the domain can host
 
 
@@ -48,7 +55,7 @@ class DomainTree:
     def __init__(
         self,
         costs: CostModel,
-        held: Mapping[tuple[str, ...], int],
+        copies: CopyIndex,
         capacity: Mapping[str, int],
         quota: Quota,
     ) -> None:
@@ -57,10 +64,8 @@ class DomainTree:
         self.delta = [costs.per_byte[level + 1] - costs.per_byte[level] for level in range(4)]
         self.parent: dict[Domain, Domain] = {}
         self.children: dict[Domain, list[Domain]] = {ROOT: []}
-        self.path: dict[str, tuple[Domain, ...]] = {}
-        for node in costs.topology.nodes:
-            path = node_path(node)
-            self.path[node.name] = path
+        self.path = copies.path
+        for path in self.path.values():
             for child, parent in itertools.pairwise(path):
                 if child not in self.parent:
                     self.parent[child] = parent
@@ -70,19 +75,20 @@ class DomainTree:
         self.capacity: dict[Domain, int] = {
             (0, name): cap for name, cap in capacity.items() if cap > 0
         }
-        self._domains: dict[str, tuple[list[Domain], int]] = {}
-        self.supply: dict[Domain, int] = {}
-        self.base_cost = 0.0
-        homes: dict[Domain, int] = {}
+        self.copies = copies
+        self.location_domains = copies.location_domains
         # True when some chunk can be read from several domains (copies, shared names).
-        self.multi_copy = any(len(self.copy_domains(locs)) > 1 for locs in held)
-        for locations, size in held.items():
-            domain, level = self.home(locations)
-            self.base_cost += size * costs.per_byte[level]
-            homes[domain] = homes.get(domain, 0) + size
-        for home, size in homes.items():
-            for domain in self.ancestors(home):
-                self.supply[domain] = self.supply.get(domain, 0) + size
+        self.multi_copy = self.copies.multi_copy
+        self.supply: dict[Domain, int] = self.copies.supply()
+        by_nearest = self.copies.bytes_by_nearest()
+        self.base_cost = sum(size * costs.per_byte[level] for level, size in enumerate(by_nearest))
+        # Per domain the bytes some copy lies in; per level the bytes no copy can be read
+        # at that tier at all (the base cost already pays for them).
+        self.avail: dict[Domain, int] = self.copies.available() if self.multi_copy else {}
+        self.beyond = [sum(by_nearest[level + 1 :]) for level in range(4)]
+        self.mix = 1.0
+        self._most: list[float] | None = None  # demand(k) for k = 0..replicas
+        self._least: list[float] = []  # least_demand(k) for k = 0..replicas
         self.limit: dict[Domain, int] = {}
         self._limits(ROOT)
         self._solution: tuple[float, dict[str, int]] | None = None
@@ -95,24 +101,6 @@ class DomainTree:
         self.limit[domain] = min(total, self.quota.replicas)
         return self.limit[domain]
 
-    def location_domains(self, location: str) -> tuple[list[Domain], int]:
-        """The domains a location names, and its level. A zone or region name used in
-        several clusters names several domains: each is then like a copy of its own."""
-        kind, _, name = location.rpartition(":")
-        if not kind:
-            return [(0, name)], 0
-        if location not in self._domains:
-            level = {"zone": 1, "region": 2, "cluster": 3}[kind]
-            found = {
-                path[level]
-                for node, path in self.path.items()
-                if (kind == "cluster" and path[3][1] == name)
-                or (kind == "zone" and self.costs.nodes[node].zone == name)
-                or (kind == "region" and self.costs.nodes[node].region == name)
-            }
-            self._domains[location] = (sorted(found, key=repr) or [ROOT], level)
-        return self._domains[location]
-
     def copy_domains(self, locations: tuple[str, ...]) -> list[tuple[Domain, int]]:
         """Every domain a copy can be read from, with the tier reading there starts at."""
         if not locations:
@@ -123,31 +111,12 @@ class DomainTree:
             found.extend((domain, level) for domain in domains)
         return found
 
-    def lca(self, domains: list[Domain]) -> Domain:
-        """Lowest common ancestor of domains."""
-        common = domains[0]
-        for other in domains[1:]:
-            ancestors = set(self.ancestors(other))
-            while common not in ancestors:
-                common = self.parent[common]
-        return common
-
     def ancestors(self, domain: Domain) -> list[Domain]:
         """``domain`` and every domain above it."""
         chain = [domain]
         while chain[-1] != ROOT:
             chain.append(self.parent[chain[-1]])
         return chain
-
-    def home(self, locations: tuple[str, ...]) -> tuple[Domain, int]:
-        """Where data with these copy locations sits for the bound: the smallest domain
-        holding every copy, and the nearest tier any copy can ever be read at."""
-        if not locations:
-            return ROOT, 4
-        if len(locations) == 1 and ":" not in locations[0]:
-            return (0, locations[0]), 0
-        found = self.copy_domains(locations)
-        return self.lca([d for d, _ in found]), min(level for _, level in found)
 
     # --- the convex programme -------------------------------------------------------
 
@@ -160,12 +129,65 @@ class DomainTree:
         total = self.supply.get(ROOT, 0)
         return float(min(q.byte_cap * k, total))
 
+    def least_demand(self, k: int) -> float:
+        """Fewest bytes ``k`` replicas can read: their own minimum, or what the other
+        replicas cannot take (convex in ``k``)."""
+        q = self.quota
+        if q.unit:
+            count = max(q.lo * k, q.lo * q.replicas + q.extras - q.hi * (q.replicas - k))
+            return float(q.unit_size * count)
+        return float(max(0, self.supply.get(ROOT, 0) - q.byte_cap * (q.replicas - k)))
+
     def term(self, domain: Domain, k: int) -> float:
-        """Cost of the bytes that must leave ``domain`` when it hosts ``k`` replicas."""
-        if domain[0] >= 4:
+        """Cost the bound charges ``domain`` hosting ``k`` replicas: bytes that must leave
+        it, mixed (see :data:`MIXES`) with bytes that must come in."""
+        level = domain[0]
+        if level >= 4:
             return 0.0
-        surplus = self.supply.get(domain, 0) - self.demand(k)
-        return self.delta[domain[0]] * surplus if surplus > 0 else 0.0
+        cost = 0.0
+        if self.mix > 0.0:
+            surplus = self.supply.get(domain, 0) - self.demand(k)
+            if surplus > 0:
+                cost += self.mix * surplus
+        if self.mix < 1.0:
+            shortfall = self.least_demand(k) - self.avail.get(domain, 0) - self.beyond[level]
+            if shortfall > 0:
+                cost += (1.0 - self.mix) * shortfall
+        return self.delta[level] * cost
+
+    def _steps(self, domain: Domain, limit: int) -> list[float]:
+        """``term(domain, k) - term(domain, k - 1)`` for k = 1..limit, trailing zeros cut."""
+        level = domain[0]
+        if level >= 4 or limit <= 0:
+            return []
+        if self._most is None:
+            self._most = [self.demand(k) for k in range(self.quota.replicas + 1)]
+            self._least = [self.least_demand(k) for k in range(self.quota.replicas + 1)]
+        delta = self.delta[level]
+        steps: list[float] = []
+        if self.mix > 0.0:
+            supply, most, mix = self.supply.get(domain, 0), self._most, self.mix
+            k = 1
+            while k <= limit and most[k - 1] < supply:  # as term(k) - term(k - 1) rounds
+                steps.append(
+                    delta * (mix * max(0.0, supply - most[k]))
+                    - delta * (mix * (supply - most[k - 1]))
+                )
+                k += 1
+        if self.mix < 1.0:
+            have = self.avail.get(domain, 0) + self.beyond[level]
+            least, weight = self._least, (1.0 - self.mix) * delta
+            first = bisect.bisect_right(least, have, 1, limit + 1)  # first k pulling data in
+            if first <= limit:
+                steps.extend([0.0] * (first - 1 - len(steps)))
+                rising = [weight * (least[first] - max(least[first - 1], have))]
+                rising += [weight * (least[k] - least[k - 1]) for k in range(first + 1, limit + 1)]
+                for k, value in enumerate(rising, start=first - 1):
+                    if k < len(steps):
+                        steps[k] += value
+                    else:
+                        steps.append(value)
+        return steps
 
     def _function(self, domain: Domain, memo: dict[Domain, _Fn]) -> _Fn:
         kids = [c for c in self.children.get(domain, []) if self.limit.get(c, 0) > 0]
@@ -179,24 +201,31 @@ class DomainTree:
         if len(kids) > 1:
             merged.sort()
         del merged[limit:]
-        k = 1
-        while k <= limit:
-            step = self.term(domain, k) - self.term(domain, k - 1)
-            if step == 0.0 and k > len(merged):
-                break
-            if k <= len(merged):
-                merged[k - 1] += step
+        inbound = self.mix < 1.0  # inbound terms rise with k: every marginal is kept
+        if inbound:
+            merged.extend([0.0] * (limit - len(merged)))
+        for k, step in enumerate(self._steps(domain, limit)):
+            if k < len(merged):
+                merged[k] += step
             else:
                 merged.append(step)
-            k += 1
-        marginals = [m for m in merged if m < 0.0]
+        marginals = merged if inbound else [m for m in merged if m < 0.0]
         memo[domain] = _Fn(base, marginals, limit)
         return memo[domain]
 
     def solve(self) -> tuple[float, dict[str, int]]:
-        """The least bound over all replica counts, and counts per node attaining it."""
+        """The least bound over all replica counts, and counts per node attaining it
+        (with several copies per chunk: the highest such bound over the mixes)."""
         if self._solution is None:
-            self._solution = self._solve()
+            best: tuple[float, dict[str, int]] | None = None
+            for mix in MIXES if self.multi_copy else MIXES[:1]:
+                self.mix = mix
+                found = self._solve()
+                if best is None or found[0] > best[0]:
+                    best = found
+            self.mix = 1.0
+            self._solution = best
+        assert self._solution is not None
         return self._solution[0], dict(self._solution[1])
 
     def _solve(self) -> tuple[float, dict[str, int]]:
@@ -248,4 +277,12 @@ class DomainTree:
         for name, k in counts.items():
             for domain in self.path[name]:
                 hosted[domain] = hosted.get(domain, 0) + k
-        return self.base_cost + sum(self.term(d, hosted.get(d, 0)) for d in self.supply)
+        if not self.multi_copy:
+            return self.base_cost + sum(self.term(d, hosted.get(d, 0)) for d in self.supply)
+        domains = set(self.supply) | set(hosted)
+        values = []
+        for mix in MIXES:
+            self.mix = mix
+            values.append(sum(self.term(d, hosted.get(d, 0)) for d in domains))
+        self.mix = 1.0
+        return self.base_cost + max(values)

@@ -1,0 +1,350 @@
+"""Unit chunks with several copies on many nodes: level-by-level matching in numpy.
+
+HDFS keeps every block on three random nodes, so 100,000 blocks are 100,000 distinct copy
+sets and the exact min-cost flow of :mod:`.flow` (a network simplex in Python) took
+minutes. Here, from nodes up to the world, the chunks not yet placed are matched to the
+level's domains that hold a copy of them and still have room: in rounds, each chunk asks
+the domain with the least demand per free slot, and each domain takes the chunks with the
+fewest other choices first. Then augmenting paths (as Hopcroft-Karp's) let a chunk left
+out take the slot of one that can move to another of its domains with room. What a
+domain takes goes to its replicas' nodes with room. ``lo`` chunks per replica are placed
+first, then the ``extras`` spares (at most one per replica), the same way.
+
+Not proven optimal: the flow is, and stays the path for small inputs; on 4,000-10,000
+chunk instances the matching costs 1-10% more than the flow on the same layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+from datalocality.model import Chunk
+from datalocality.placement.build import Context, Decision, replica_nodes
+from datalocality.placement.copies import LEVELS, CopyIndex, Ids, first_in_run
+from datalocality.placement.costs import REMOTE
+from datalocality.placement.tree import DomainTree
+
+MAX_ROUNDS = 64  # rounds of asking, and phases of augmenting paths, per level
+Mask = NDArray[np.bool_]
+
+
+def assign_by_matching(ctx: Context, tree: DomainTree, counts: Mapping[str, int]) -> Decision:
+    """Chunks per replica (``lo`` each, ``extras`` of them one more), cheapest levels first."""
+    quota, chunks = ctx.quota, ctx.request.chunks
+    state = _State(tree.copies, chunks, ctx.costs.per_byte)
+    names = sorted(counts)
+    hosts = np.asarray([state.copies.ids[0][(0, name)] for name in names], dtype=np.int64)
+    replicas = np.asarray([counts[name] for name in names], dtype=np.int64)
+    state.room[hosts] = quota.lo * replicas
+    state.place()
+    if quota.extras:
+        state.room[hosts] = replicas  # one spare slot per replica
+        state.place()
+    if (state.node < 0).any():
+        raise AssertionError(f"chunks left unassigned: {int((state.node < 0).sum())}")
+    return state.decision(counts, quota.lo)
+
+
+class _State:
+    """Per chunk its group, node (-1: not yet) and tier; per node its free slots."""
+
+    def __init__(
+        self, copies: CopyIndex, chunks: tuple[Chunk, ...], per_byte: tuple[float, ...]
+    ) -> None:
+        self.copies, self.chunks, self.per_byte = copies, chunks, per_byte
+        number = copies.number
+        self.group = np.fromiter(
+            (number[c.locations] for c in chunks), dtype=np.int64, count=len(chunks)
+        )
+        self.room = np.zeros(len(copies.domains[0]), dtype=np.int64)
+        self.node = np.full(len(chunks), -1, dtype=np.int64)
+        self.tier = np.full(len(chunks), -1, dtype=np.int64)
+        self.up = [copies.lift[0][level] for level in range(LEVELS)]  # node -> its domains
+
+    def free(self, level: int) -> Ids:
+        """Free slots per level-``level`` domain."""
+        width = len(self.copies.domains[level])
+        return np.bincount(self.up[level], weights=self.room, minlength=width).astype(np.int64)
+
+    def place(self) -> None:
+        """Place the unplaced chunks into ``room``, level by level."""
+        everyone = np.arange(len(self.node), dtype=np.int64)
+        for level in range(LEVELS):
+            todo = np.flatnonzero(self.node < 0)
+            if not len(todo) or not self.room.any():
+                return
+            free = self.free(level)
+            if level == LEVELS - 1:  # the world: every chunk, with or without a copy
+                taken = _match(todo, np.zeros(len(todo), dtype=np.int64), free, len(self.node))
+                self.settle(todo, taken[todo], level)
+                return
+            owner, domain = self.pairs(everyone, level)
+            keep = (self.node[owner] < 0) & (free[domain] > 0)
+            later = self.later_choices(todo, level)
+            taken = _match(owner[keep], domain[keep], free, len(self.node), later)
+            chosen = np.flatnonzero(taken >= 0)
+            self.settle(chosen, taken[chosen], level)
+            # A placed chunk may move to another of its domains, read at this level's
+            # tier, to free a slot for one left out: worth it when that costs it no more
+            # than the one left out would pay one level up.
+            rise = self.per_byte[level + 1] - self.per_byte[level]
+            movable = np.asarray([self.per_byte[level] - c <= rise for c in self.per_byte])
+            self.augment(owner, domain, level, movable)
+
+    def rows(self, chunks: Ids) -> tuple[Ids, Ids]:
+        """The copy rows of ``chunks`` (chunk by chunk), and each row's chunk."""
+        spans = self.copies.rows_per_group[self.group[chunks]]
+        starts = self.copies.start[self.group[chunks]]
+        offsets = np.repeat(starts - np.cumsum(spans) + spans, spans)
+        return offsets + np.arange(int(spans.sum())), np.repeat(chunks, spans)
+
+    def pairs(self, chunks: Ids, level: int) -> tuple[Ids, Ids]:
+        """Distinct (chunk, level-``level`` domain of a copy) pairs, chunk by chunk
+        (``chunks`` ascending), in location order."""
+        rows, owner = self.rows(chunks)
+        domain = self.copies.at[level][rows]
+        keep = first_in_run(owner, domain, self.copies.widest)
+        return owner[keep], domain[keep]
+
+    def later_choices(self, todo: Ids, level: int) -> Ids:
+        """Per chunk: domains with room that could still take it at the levels above (one
+        with few is the one to place now)."""
+        total = np.zeros(len(self.node), dtype=np.int64)
+        rows, owner = self.rows(todo)
+        for upper in range(level + 1, LEVELS - 1):
+            free = self.free(upper) > 0
+            domain = self.copies.at[upper][rows]
+            keep = first_in_run(owner, domain, self.copies.widest)
+            keep = keep[free[domain[keep]]]
+            total += np.bincount(owner[keep], minlength=len(self.node))
+        return total
+
+    def nearest(self, chunks: Ids) -> tuple[Ids, Ids]:
+        """Per chunk on its node: the tier to its nearest copy, and that copy's row (the
+        first in location order among the nearest; -1 for a chunk without locations)."""
+        rows, owner = self.rows(chunks)
+        host = self.node[owner]
+        best = np.full(len(rows), LEVELS - 1, dtype=np.int64)
+        for level in range(LEVELS - 2, -1, -1):
+            best[self.copies.at[level][rows] == self.up[level][host]] = level
+        tier = np.full(len(chunks), LEVELS - 1, dtype=np.int64)
+        row = np.full(len(chunks), -1, dtype=np.int64)
+        spans = self.copies.rows_per_group[self.group[chunks]]
+        has = np.flatnonzero(spans > 0)
+        if len(has):
+            offsets = np.concatenate(([0], np.cumsum(spans)))[:-1][has]
+            scale = len(self.copies.position) + 1  # tier first, then the row's place
+            low = np.minimum.reduceat(best * scale + rows, offsets)
+            tier[has], row[has] = low // scale, low % scale
+        return tier, row
+
+    def settle(self, chosen: Ids, domain: Ids, level: int) -> None:
+        """Hand each domain's chunks to its nodes with room (in node order), and note the
+        tier each is read at."""
+        if not len(chosen):
+            return
+        if level == 0:
+            pick = domain
+        else:
+            order = np.lexsort((chosen, domain))
+            chosen, domain = chosen[order], domain[order]
+            rank = np.arange(len(domain)) - np.searchsorted(domain, domain, side="left")
+            hosts = np.flatnonzero(self.room > 0)
+            hosts = hosts[np.argsort(self.up[level][hosts], kind="stable")]
+            slots = np.cumsum(self.room[hosts])  # slots of hosts, domain by domain
+            at = np.searchsorted(self.up[level][hosts], domain, side="left")
+            pick = hosts[np.searchsorted(slots, np.concatenate(([0], slots))[at] + rank, "right")]
+        self.node[chosen] = pick
+        np.subtract.at(self.room, pick, 1)
+        self.tier[chosen] = self.nearest(chosen)[0]
+
+    def augment(self, owner: Ids, domain: Ids, level: int, movable: Mask) -> None:
+        """Augmenting paths at ``level``, in phases: an unplaced chunk takes the slot of a
+        placed one, which moves to another of its level-``level`` domains, and so on until
+        a domain with room. Distances to room are found for all domains at once; the paths
+        of a phase share no chunk."""
+        width = len(self.copies.domains[level])
+        up = self.up[level]
+        for _ in range(MAX_ROUNDS):
+            left = self.free(level)
+            placed = self.node[owner]
+            if not (placed < 0).any() or not left.any():
+                return
+            at = np.where(placed >= 0, up[np.maximum(placed, 0)], -1)
+            edge = (placed >= 0) & movable[np.maximum(self.tier[owner], 0)] & (domain != at)
+            src, dst, who = at[edge], domain[edge], owner[edge]
+            dist = _distances(src, dst, left, width)
+            asks = (placed < 0) & (dist[domain] <= width)
+            if not asks.any():
+                return
+            moved = self._paths(
+                src=src,
+                dst=dst,
+                who=who,
+                dist=dist,
+                left=left,
+                askers=owner[asks],
+                asked=domain[asks],
+                level=level,
+            )
+            if not moved:
+                return
+            changed = np.asarray(moved, dtype=np.int64)
+            self.tier[changed] = self.nearest(changed)[0]
+
+    def _paths(
+        self,
+        *,
+        src: Ids,
+        dst: Ids,
+        who: Ids,
+        dist: Ids,
+        left: Ids,
+        askers: Ids,
+        asked: Ids,
+        level: int,
+    ) -> list[int]:
+        """Walk one phase's augmenting paths; returns the chunks moved or placed."""
+        useful = dist[dst] == dist[src] - 1
+        steps: dict[int, list[tuple[int, int]]] = {}
+        for s, c, d in zip(
+            src[useful].tolist(), who[useful].tolist(), dst[useful].tolist(), strict=True
+        ):
+            steps.setdefault(s, []).append((c, d))
+        dist_list, left_list, node = dist.tolist(), left.tolist(), self.node.tolist()
+        start: dict[int, int] = {}
+        for c, d in zip(askers.tolist(), asked.tolist(), strict=True):
+            if c not in start or dist_list[d] < dist_list[start[c]]:
+                start[c] = d
+        used: set[int] = set()
+        moved: list[int] = []
+        up = self.up[level]
+        for asker, domain in start.items():
+            path = _path(domain, steps, dist_list, left_list, used)
+            if path is None:
+                continue
+            # the last mover goes to a node with room; each other takes its follower's slot
+            last, end = path[-1]
+            slots = [node[c] for c, _ in path]
+            host = int(np.flatnonzero((up == end) & (self.room > 0))[0])
+            self.room[host] -= 1
+            left_list[end] -= 1
+            node[last] = host
+            for (c, _), slot in zip(path[:-1], slots[1:], strict=True):
+                node[c] = slot
+            node[asker] = slots[0]
+            used.update(c for c, _ in path)
+            moved.extend(c for c, _ in path)
+            moved.append(asker)
+        self.node[:] = node
+        return moved
+
+    def decision(self, counts: Mapping[str, int], lo: int) -> Decision:
+        """Cut each node's chunks (in request order) among its replicas: ``lo`` each, the
+        spares to the first; with the tier and origin of every chunk."""
+        chunks = self.chunks
+        _, row = self.nearest(np.arange(len(chunks), dtype=np.int64))
+        flat, position = self.copies.flat, self.copies.position.tolist()
+        origin = [flat[position[r]] if r >= 0 else REMOTE for r in row.tolist()]
+        order = np.argsort(self.node, kind="stable")
+        by_node = self.node[order]
+        tier_list, order_list = self.tier[order].tolist(), order.tolist()
+        loads: list[list[Chunk]] = []
+        tiers: list[list[int]] = []
+        origins: list[list[str]] = []
+        for name in sorted(counts):
+            number = self.copies.ids[0][(0, name)]
+            start = int(np.searchsorted(by_node, number, side="left"))
+            end = int(np.searchsorted(by_node, number, side="right"))
+            spare = end - start - lo * counts[name]
+            for r in range(counts[name]):
+                take = lo + (1 if r < spare else 0)
+                members = order_list[start : start + take]
+                loads.append([chunks[k] for k in members])
+                tiers.append(tier_list[start : start + take])
+                origins.append([origin[k] for k in members])
+                start += take
+        return Decision(replica_nodes(counts), loads, tiers=tiers, origins=origins)
+
+
+def _match(owner: Ids, domain: Ids, free: Ids, chunks: int, later: Ids | None = None) -> Ids:
+    """Per chunk the domain it is matched to (-1: none), by rounds of asking."""
+    taken = np.full(chunks, -1, dtype=np.int64)
+    free = free.copy()
+    for _ in range(MAX_ROUNDS):
+        if not len(owner):
+            break
+        asks = np.bincount(domain, minlength=len(free))
+        pressure = asks[domain] / np.maximum(free[domain], 1)
+        choices = np.bincount(owner, minlength=chunks)[owner]
+        if later is not None:
+            choices = choices * 64 + np.minimum(later[owner], 63)
+        # each chunk asks its least pressed domain (ties: lowest id)
+        order = np.lexsort((domain, pressure, owner))
+        first = _firsts(owner[order])
+        ask_owner, ask_domain = owner[order][first], domain[order][first]
+        ask_choices = choices[order][first]
+        # each domain takes the chunks with fewest choices first (ties: request order)
+        order = np.lexsort((ask_owner, ask_choices, ask_domain))
+        ask_owner, ask_domain = ask_owner[order], ask_domain[order]
+        rank = np.arange(len(ask_domain)) - np.searchsorted(ask_domain, ask_domain, side="left")
+        win = rank < free[ask_domain]
+        if not win.any():
+            break
+        taken[ask_owner[win]] = ask_domain[win]
+        np.subtract.at(free, ask_domain[win], 1)
+        keep = (taken[owner] < 0) & (free[domain] > 0)
+        owner, domain = owner[keep], domain[keep]
+    return taken
+
+
+def _firsts(keys: Ids) -> Mask:
+    """Mask of the first of each run of equal keys."""
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    return first
+
+
+def _distances(src: Ids, dst: Ids, left: Ids, width: int) -> Ids:
+    """Per domain, the fewest moves (along edges src -> dst) to a domain with room;
+    ``width + 1`` where none leads there."""
+    far = width + 1
+    dist = np.where(left > 0, 0, far)
+    for _ in range(width):
+        reach = np.full(width, far)
+        np.minimum.at(reach, src, dist[dst] + 1)
+        nearer = np.minimum(dist, reach)
+        if np.array_equal(nearer, dist):
+            break
+        dist = nearer
+    return dist
+
+
+def _path(
+    start: int,
+    steps: dict[int, list[tuple[int, int]]],
+    dist: list[int],
+    left: list[int],
+    used: set[int],
+) -> list[tuple[int, int]] | None:
+    """Moves (chunk, to domain) from ``start`` down the distances to a domain with room;
+    None if every way is used up (the domains passed are then marked unreachable)."""
+    path: list[tuple[int, int]] = []
+    here = start
+    while dist[here] > 0:
+        options = steps.get(here, [])
+        while options and (options[-1][0] in used or dist[options[-1][1]] != dist[here] - 1):
+            options.pop()
+        if not options:
+            dist[here] = len(dist) + 1  # a dead end for the rest of the phase
+            return None
+        chunk, there = options.pop()
+        path.append((chunk, there))
+        here = there
+    if left[here] <= 0:
+        dist[here] = len(dist) + 1
+        return None
+    return path
