@@ -52,6 +52,35 @@ PRESETS: dict[str, InstanceParams] = {
 }
 
 
+# Shapes of real inputs beyond the default (a third of the nodes produced, Zipf-skewed):
+# each overrides some fields of a size preset.
+FAMILIES: dict[str, dict[str, object]] = {
+    "hot": {},
+    "random-hot": {"nodes_per_zone": 50, "min_size": 16 * MiB, "max_size": 256 * MiB},
+    "uniform": {"producer_fraction": 1.0, "zipf_exponent": 0.0},
+    "zipf": {"producer_fraction": 1.0, "zipf_exponent": 1.5},
+    "hdfs": {"copies": 3, "unit_size": 128 * MiB, "producer_fraction": 1.0, "zipf_exponent": 0.0},
+    "multi-cluster": {"clusters": 4},
+    "tight": {"pods_per_node": 1},
+}
+FAMILY_NOTES: dict[str, str] = {
+    "hot": "producers on 30% of the nodes, Zipf-skewed output",
+    "random-hot": "the same in zones of 50 nodes, sizes 16-256 MiB",
+    "uniform": "every node produced, equal shares",
+    "zipf": "every node produced, Zipf exponent 1.5",
+    "hdfs": "HDFS blocks: 128 MiB, 3 copies on random nodes",
+    "multi-cluster": "4 clusters",
+    "tight": "one replica per node at most",
+}
+
+
+def family(name: str, size: str, /, **overrides: object) -> InstanceParams:
+    """A size preset in one of :data:`FAMILIES`, named ``<family>-<size>``."""
+    if name not in FAMILIES:
+        raise SpecError("family", name, f"unknown family; choose one of {list(FAMILIES)}")
+    return preset(size, name=f"{name}-{size}", **{**FAMILIES[name], **overrides})
+
+
 def preset(name: str, /, **overrides: object) -> InstanceParams:
     """A preset by name, optionally with some fields replaced (for scaling runs)."""
     try:

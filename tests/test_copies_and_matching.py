@@ -28,7 +28,7 @@ from tests.strategies_support import (
     request_specs,
 )
 
-COPIES = Shape(sizes="unit", max_copies=3, domain_locations=True, nodes=(2, 9), chunks=(1, 20))
+COPIES = Shape(sizes="unit", max_copies=3, domain_locations=True, nodes=(2, 7), chunks=(1, 20))
 
 
 def tree_of(req: PlacementRequest) -> tuple[Context, DomainTree]:
@@ -150,7 +150,7 @@ def test_matching_stays_near_the_exact_flow(shape: dict[str, object]) -> None:
 
 
 def test_plan_takes_the_matching_above_the_flow_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = random_spec(7100, Shape(sizes="unit", max_copies=3, nodes=(6, 9), chunks=(30, 40)))
+    spec = random_spec(7100, Shape(sizes="unit", max_copies=3, nodes=(5, 7), chunks=(30, 40)))
     req = PlacementRequest.parse(spec)
     calls: list[int] = []
 

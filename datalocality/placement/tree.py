@@ -14,16 +14,16 @@ O((replicas + domains) log) however many chunks there are.
 
 With several copies per chunk the outbound view says little (a chunk whose copies sit in
 two zones never has to leave either), so the same cost is also counted inbound: a read
-pays ``delta[l]`` when the reader's level-``l`` domain holds no copy, and ``k`` replicas
-that must read at least ``dmin(k)`` bytes, in a domain where only ``A`` bytes have a copy,
-pull at least ``dmin(k) - A`` bytes in. Both counts are lower bounds of the same sum per
-level, so any mix ``m * outbound + (1 - m) * inbound`` is one; it stays convex, and the
+pays ``delta[l]`` when the reader's level-``l`` domain holds no copy. Every level reads
+all ``T`` bytes, and the ``k`` replicas of a domain in which ``A`` bytes have a copy read
+at most ``min(A, Q(k))`` of them from inside, so at least ``T - sum min(A, Q(k))`` bytes
+come in at that level: again a sum of convex terms. Both counts are lower bounds of the
+same sum per level, so any mix ``m * outbound + (1 - m) * inbound`` is one, and the
 programme is solved for a few mixes, keeping the highest bound.
 """
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import itertools
 from collections.abc import Mapping
@@ -43,9 +43,7 @@ class _Fn:
     """A convex function of a replica count, as its value at 0 and non-zero marginals."""
 
     base: float
-    # non-decreasing; all < 0 with further steps up to ``limit`` 0 (outbound terms), or
-    # all ``limit`` of them (inbound terms, which rise with the count)
-    marginals: list[float]
+    marginals: list[float]  # non-decreasing, all < 0; further steps up to ``limit`` are 0
     limit: int  # most replicas the domain can host
 
 
@@ -88,7 +86,6 @@ class DomainTree:
         self.beyond = [sum(by_nearest[level + 1 :]) for level in range(4)]
         self.mix = 1.0
         self._most: list[float] | None = None  # demand(k) for k = 0..replicas
-        self._least: list[float] = []  # least_demand(k) for k = 0..replicas
         self.limit: dict[Domain, int] = {}
         self._limits(ROOT)
         self._solution: tuple[float, dict[str, int]] | None = None
@@ -129,18 +126,10 @@ class DomainTree:
         total = self.supply.get(ROOT, 0)
         return float(min(q.byte_cap * k, total))
 
-    def least_demand(self, k: int) -> float:
-        """Fewest bytes ``k`` replicas can read: their own minimum, or what the other
-        replicas cannot take (convex in ``k``)."""
-        q = self.quota
-        if q.unit:
-            count = max(q.lo * k, q.lo * q.replicas + q.extras - q.hi * (q.replicas - k))
-            return float(q.unit_size * count)
-        return float(max(0, self.supply.get(ROOT, 0) - q.byte_cap * (q.replicas - k)))
-
     def term(self, domain: Domain, k: int) -> float:
         """Cost the bound charges ``domain`` hosting ``k`` replicas: bytes that must leave
-        it, mixed (see :data:`MIXES`) with bytes that must come in."""
+        it, mixed (see :data:`MIXES`) with (minus) the bytes its replicas can read from a
+        copy inside; :meth:`inbound_constant` adds what every level reads."""
         level = domain[0]
         if level >= 4:
             return 0.0
@@ -150,23 +139,31 @@ class DomainTree:
             if surplus > 0:
                 cost += self.mix * surplus
         if self.mix < 1.0:
-            shortfall = self.least_demand(k) - self.avail.get(domain, 0) - self.beyond[level]
-            if shortfall > 0:
-                cost += (1.0 - self.mix) * shortfall
+            cost -= (1.0 - self.mix) * min(float(self.avail.get(domain, 0)), self.demand(k))
         return self.delta[level] * cost
 
+    def inbound_constant(self) -> float:
+        """The inbound count's part that no layout changes: every level reads all bytes
+        a copy can be read at there (those farther are in the base cost)."""
+        if self.mix >= 1.0:
+            return 0.0
+        total = self.supply.get(ROOT, 0)
+        return (1.0 - self.mix) * sum(
+            self.delta[level] * (total - self.beyond[level]) for level in range(4)
+        )
+
     def _steps(self, domain: Domain, limit: int) -> list[float]:
-        """``term(domain, k) - term(domain, k - 1)`` for k = 1..limit, trailing zeros cut."""
+        """``term(domain, k) - term(domain, k - 1)`` for k = 1..limit, trailing zeros cut
+        (every step is <= 0: both counts fall as replicas are added)."""
         level = domain[0]
         if level >= 4 or limit <= 0:
             return []
         if self._most is None:
             self._most = [self.demand(k) for k in range(self.quota.replicas + 1)]
-            self._least = [self.least_demand(k) for k in range(self.quota.replicas + 1)]
-        delta = self.delta[level]
+        delta, most = self.delta[level], self._most
         steps: list[float] = []
         if self.mix > 0.0:
-            supply, most, mix = self.supply.get(domain, 0), self._most, self.mix
+            supply, mix = self.supply.get(domain, 0), self.mix
             k = 1
             while k <= limit and most[k - 1] < supply:  # as term(k) - term(k - 1) rounds
                 steps.append(
@@ -175,18 +172,15 @@ class DomainTree:
                 )
                 k += 1
         if self.mix < 1.0:
-            have = self.avail.get(domain, 0) + self.beyond[level]
-            least, weight = self._least, (1.0 - self.mix) * delta
-            first = bisect.bisect_right(least, have, 1, limit + 1)  # first k pulling data in
-            if first <= limit:
-                steps.extend([0.0] * (first - 1 - len(steps)))
-                rising = [weight * (least[first] - max(least[first - 1], have))]
-                rising += [weight * (least[k] - least[k - 1]) for k in range(first + 1, limit + 1)]
-                for k, value in enumerate(rising, start=first - 1):
-                    if k < len(steps):
-                        steps[k] += value
-                    else:
-                        steps.append(value)
+            have, weight = float(self.avail.get(domain, 0)), (1.0 - self.mix) * delta
+            k = 1
+            while k <= limit and most[k - 1] < have:
+                step = -weight * (min(have, most[k]) - most[k - 1])
+                if k <= len(steps):
+                    steps[k - 1] += step
+                else:
+                    steps.append(step)
+                k += 1
         return steps
 
     def _function(self, domain: Domain, memo: dict[Domain, _Fn]) -> _Fn:
@@ -201,15 +195,12 @@ class DomainTree:
         if len(kids) > 1:
             merged.sort()
         del merged[limit:]
-        inbound = self.mix < 1.0  # inbound terms rise with k: every marginal is kept
-        if inbound:
-            merged.extend([0.0] * (limit - len(merged)))
         for k, step in enumerate(self._steps(domain, limit)):
             if k < len(merged):
                 merged[k] += step
             else:
                 merged.append(step)
-        marginals = merged if inbound else [m for m in merged if m < 0.0]
+        marginals = [m for m in merged if m < 0.0]
         memo[domain] = _Fn(base, marginals, limit)
         return memo[domain]
 
@@ -233,7 +224,8 @@ class DomainTree:
         self._function_all(memo)
         root = memo[ROOT]
         replicas = self.quota.replicas
-        value = self.base_cost + root.base + sum(root.marginals[:replicas])
+        value = self.base_cost + self.inbound_constant() + root.base
+        value += sum(root.marginals[:replicas])
         counts: dict[str, int] = {}
         self._split(ROOT, replicas, memo, counts)
         return value, counts
@@ -283,6 +275,7 @@ class DomainTree:
         values = []
         for mix in MIXES:
             self.mix = mix
-            values.append(sum(self.term(d, hosted.get(d, 0)) for d in domains))
+            terms = sum(self.term(d, hosted.get(d, 0)) for d in domains)
+            values.append(self.inbound_constant() + terms)
         self.mix = 1.0
         return self.base_cost + max(values)
