@@ -38,9 +38,9 @@ def assign_fixed(
     nodes = replica_nodes(counts)
     quota = ctx.quota
     chunks = ctx.request.chunks
+    if tree.multi_copy and len(tree.copies.group) > FLOW_COPIES:
+        return assign_by_matching(ctx, tree, counts)
     if quota.unit and tree.multi_copy:
-        if len(tree.copies.group) > FLOW_COPIES:
-            return assign_by_matching(ctx, tree, counts)
         per_node = assign_by_flow(ctx, tree, counts)
         return Decision(nodes=nodes, loads=_split_nodes(nodes, per_node, quota.lo))
     if quota.unit:

@@ -32,67 +32,88 @@ Mask = NDArray[np.bool_]
 
 
 def assign_by_matching(ctx: Context, tree: DomainTree, counts: Mapping[str, int]) -> Decision:
-    """Chunks per replica (``lo`` each, ``extras`` of them one more), cheapest levels first."""
+    """Chunks per replica, cheapest levels first: unit chunks ``lo`` each (``extras`` of
+    the replicas one more); other sizes up to the fair share, plus the one chunk that
+    crosses it (within the balance cap: fair share + largest chunk)."""
     quota, chunks = ctx.quota, ctx.request.chunks
-    state = _State(tree.copies, chunks, ctx.costs.per_byte)
-    names = sorted(counts)
-    hosts = np.asarray([state.copies.ids[0][(0, name)] for name in names], dtype=np.int64)
-    replicas = np.asarray([counts[name] for name in names], dtype=np.int64)
-    state.room[hosts] = quota.lo * replicas
-    state.place()
-    if quota.extras:
-        state.room[hosts] = replicas  # one spare slot per replica
+    nodes = replica_nodes(counts)
+    state = _State(tree.copies, chunks, ctx.costs.per_byte, nodes, quota.unit)
+    if quota.unit:
+        state.room[:] = quota.lo
         state.place()
-    if (state.node < 0).any():
-        raise AssertionError(f"chunks left unassigned: {int((state.node < 0).sum())}")
-    return state.decision(counts, quota.lo)
+        if quota.extras:
+            state.room[:] = 1  # one spare each
+            state.place()
+    else:
+        state.room[:] = -(-ctx.request.total_bytes // max(1, len(nodes)))
+        state.place()
+    if (state.host < 0).any():
+        raise AssertionError(f"chunks left unassigned: {int((state.host < 0).sum())}")
+    return state.decision(nodes)
 
 
 class _State:
-    """Per chunk its group, node (-1: not yet) and tier; per node its free slots."""
+    """Per chunk its group, size (1 for unit chunks: room counts slots), replica (-1: not
+    yet) and tier; per replica its node and the room it has left."""
 
     def __init__(
-        self, copies: CopyIndex, chunks: tuple[Chunk, ...], per_byte: tuple[float, ...]
+        self,
+        copies: CopyIndex,
+        chunks: tuple[Chunk, ...],
+        per_byte: tuple[float, ...],
+        nodes: list[str],
+        unit: bool,
     ) -> None:
-        self.copies, self.chunks, self.per_byte = copies, chunks, per_byte
+        self.copies, self.chunks, self.per_byte, self.unit = copies, chunks, per_byte, unit
         number = copies.number
         self.group = np.fromiter(
             (number[c.locations] for c in chunks), dtype=np.int64, count=len(chunks)
         )
-        self.room = np.zeros(len(copies.domains[0]), dtype=np.int64)
-        self.node = np.full(len(chunks), -1, dtype=np.int64)
+        self.size = (
+            np.ones(len(chunks), dtype=np.int64)
+            if unit
+            else np.fromiter((c.size for c in chunks), dtype=np.int64, count=len(chunks))
+        )
+        node_of = np.asarray([copies.ids[0][(0, name)] for name in nodes], dtype=np.int64)
+        self.node_of = node_of  # replica -> node id
+        self.room = np.zeros(len(nodes), dtype=np.int64)
+        self.host = np.full(len(chunks), -1, dtype=np.int64)
         self.tier = np.full(len(chunks), -1, dtype=np.int64)
-        self.up = [copies.lift[0][level] for level in range(LEVELS)]  # node -> its domains
+        self.up = [copies.lift[0][level][node_of] for level in range(LEVELS)]  # replica ->
 
     def free(self, level: int) -> Ids:
-        """Free slots per level-``level`` domain."""
+        """Room left per level-``level`` domain."""
         width = len(self.copies.domains[level])
-        return np.bincount(self.up[level], weights=self.room, minlength=width).astype(np.int64)
+        room = np.maximum(self.room, 0)
+        return np.bincount(self.up[level], weights=room, minlength=width).astype(np.int64)
 
     def place(self) -> None:
         """Place the unplaced chunks into ``room``, level by level."""
-        everyone = np.arange(len(self.node), dtype=np.int64)
+        everyone = np.arange(len(self.host), dtype=np.int64)
         for level in range(LEVELS):
-            todo = np.flatnonzero(self.node < 0)
-            if not len(todo) or not self.room.any():
+            todo = np.flatnonzero(self.host < 0)
+            if not len(todo) or not (self.room > 0).any():
                 return
             free = self.free(level)
             if level == LEVELS - 1:  # the world: every chunk, with or without a copy
-                taken = _match(todo, np.zeros(len(todo), dtype=np.int64), free, len(self.node))
-                self.settle(todo, taken[todo], level)
+                world = np.zeros(len(todo), dtype=np.int64)
+                taken = _match(todo, world, free, self.size)
+                chosen = np.flatnonzero(taken >= 0)
+                self.settle(chosen, taken[chosen], level)
                 return
             owner, domain = self.pairs(everyone, level)
-            keep = (self.node[owner] < 0) & (free[domain] > 0)
+            keep = (self.host[owner] < 0) & (free[domain] > 0)
             later = self.later_choices(todo, level)
-            taken = _match(owner[keep], domain[keep], free, len(self.node), later)
+            taken = _match(owner[keep], domain[keep], free, self.size, later)
             chosen = np.flatnonzero(taken >= 0)
             self.settle(chosen, taken[chosen], level)
-            # A placed chunk may move to another of its domains, read at this level's
-            # tier, to free a slot for one left out: worth it when that costs it no more
-            # than the one left out would pay one level up.
-            rise = self.per_byte[level + 1] - self.per_byte[level]
-            movable = np.asarray([self.per_byte[level] - c <= rise for c in self.per_byte])
-            self.augment(owner, domain, level, movable)
+            if self.unit:
+                # A placed chunk may move to another of its domains, read at this level's
+                # tier, to free a slot for one left out: worth it when that costs it no
+                # more than the one left out would pay one level up.
+                rise = self.per_byte[level + 1] - self.per_byte[level]
+                movable = np.asarray([self.per_byte[level] - c <= rise for c in self.per_byte])
+                self.augment(owner, domain, level, movable)
 
     def rows(self, chunks: Ids) -> tuple[Ids, Ids]:
         """The copy rows of ``chunks`` (chunk by chunk), and each row's chunk."""
@@ -112,21 +133,21 @@ class _State:
     def later_choices(self, todo: Ids, level: int) -> Ids:
         """Per chunk: domains with room that could still take it at the levels above (one
         with few is the one to place now)."""
-        total = np.zeros(len(self.node), dtype=np.int64)
+        total = np.zeros(len(self.host), dtype=np.int64)
         rows, owner = self.rows(todo)
         for upper in range(level + 1, LEVELS - 1):
             free = self.free(upper) > 0
             domain = self.copies.at[upper][rows]
             keep = first_in_run(owner, domain, self.copies.widest)
             keep = keep[free[domain[keep]]]
-            total += np.bincount(owner[keep], minlength=len(self.node))
+            total += np.bincount(owner[keep], minlength=len(self.host))
         return total
 
     def nearest(self, chunks: Ids) -> tuple[Ids, Ids]:
         """Per chunk on its node: the tier to its nearest copy, and that copy's row (the
         first in location order among the nearest; -1 for a chunk without locations)."""
         rows, owner = self.rows(chunks)
-        host = self.node[owner]
+        host = self.host[owner]
         best = np.full(len(rows), LEVELS - 1, dtype=np.int64)
         for level in range(LEVELS - 2, -1, -1):
             best[self.copies.at[level][rows] == self.up[level][host]] = level
@@ -142,23 +163,24 @@ class _State:
         return tier, row
 
     def settle(self, chosen: Ids, domain: Ids, level: int) -> None:
-        """Hand each domain's chunks to its nodes with room (in node order), and note the
-        tier each is read at."""
+        """Hand each domain's chunks to its replicas with room, in replica order: each
+        chunk to the replica its first byte falls in (so a replica goes over its room by
+        at most the one chunk that crosses it), and note the tier each is read at."""
         if not len(chosen):
             return
-        if level == 0:
-            pick = domain
-        else:
-            order = np.lexsort((chosen, domain))
-            chosen, domain = chosen[order], domain[order]
-            rank = np.arange(len(domain)) - np.searchsorted(domain, domain, side="left")
-            hosts = np.flatnonzero(self.room > 0)
-            hosts = hosts[np.argsort(self.up[level][hosts], kind="stable")]
-            slots = np.cumsum(self.room[hosts])  # slots of hosts, domain by domain
-            at = np.searchsorted(self.up[level][hosts], domain, side="left")
-            pick = hosts[np.searchsorted(slots, np.concatenate(([0], slots))[at] + rank, "right")]
-        self.node[chosen] = pick
-        np.subtract.at(self.room, pick, 1)
+        order = np.lexsort((chosen, domain))
+        chosen, domain = chosen[order], domain[order]
+        size = self.size[chosen]
+        ends = np.cumsum(size)
+        begin = np.searchsorted(domain, domain, side="left")
+        offset = ends - size - (ends[begin] - size[begin])  # first byte within the domain
+        hosts = np.flatnonzero(self.room > 0)
+        hosts = hosts[np.argsort(self.up[level][hosts], kind="stable")]
+        slots = np.cumsum(self.room[hosts])  # room of the hosts, domain by domain
+        at = np.searchsorted(self.up[level][hosts], domain, side="left")
+        pick = hosts[np.searchsorted(slots, np.concatenate(([0], slots))[at] + offset, "right")]
+        self.host[chosen] = pick
+        np.subtract.at(self.room, pick, size)
         self.tier[chosen] = self.nearest(chosen)[0]
 
     def augment(self, owner: Ids, domain: Ids, level: int, movable: Mask) -> None:
@@ -170,7 +192,7 @@ class _State:
         up = self.up[level]
         for _ in range(MAX_ROUNDS):
             left = self.free(level)
-            placed = self.node[owner]
+            placed = self.host[owner]
             if not (placed < 0).any() or not left.any():
                 return
             at = np.where(placed >= 0, up[np.maximum(placed, 0)], -1)
@@ -214,7 +236,7 @@ class _State:
             src[useful].tolist(), who[useful].tolist(), dst[useful].tolist(), strict=True
         ):
             steps.setdefault(s, []).append((c, d))
-        dist_list, left_list, node = dist.tolist(), left.tolist(), self.node.tolist()
+        dist_list, left_list, node = dist.tolist(), left.tolist(), self.host.tolist()
         start: dict[int, int] = {}
         for c, d in zip(askers.tolist(), asked.tolist(), strict=True):
             if c not in start or dist_list[d] < dist_list[start[c]]:
@@ -226,7 +248,7 @@ class _State:
             path = _path(domain, steps, dist_list, left_list, used)
             if path is None:
                 continue
-            # the last mover goes to a node with room; each other takes its follower's slot
+            # the last mover goes to a replica with room; each other takes its follower's
             last, end = path[-1]
             slots = [node[c] for c, _ in path]
             host = int(np.flatnonzero((up == end) & (self.room > 0))[0])
@@ -239,45 +261,38 @@ class _State:
             used.update(c for c, _ in path)
             moved.extend(c for c, _ in path)
             moved.append(asker)
-        self.node[:] = node
+        self.host[:] = node
         return moved
 
-    def decision(self, counts: Mapping[str, int], lo: int) -> Decision:
-        """Cut each node's chunks (in request order) among its replicas: ``lo`` each, the
-        spares to the first; with the tier and origin of every chunk."""
+    def decision(self, nodes: list[str]) -> Decision:
+        """Each replica's chunks in request order, with the tier and origin of each."""
         chunks = self.chunks
         _, row = self.nearest(np.arange(len(chunks), dtype=np.int64))
         flat, position = self.copies.flat, self.copies.position.tolist()
         origin = [flat[position[r]] if r >= 0 else REMOTE for r in row.tolist()]
-        order = np.argsort(self.node, kind="stable")
-        by_node = self.node[order]
+        order = np.argsort(self.host, kind="stable")
+        bounds = np.searchsorted(self.host[order], np.arange(len(nodes) + 1)).tolist()
         tier_list, order_list = self.tier[order].tolist(), order.tolist()
         loads: list[list[Chunk]] = []
         tiers: list[list[int]] = []
         origins: list[list[str]] = []
-        for name in sorted(counts):
-            number = self.copies.ids[0][(0, name)]
-            start = int(np.searchsorted(by_node, number, side="left"))
-            end = int(np.searchsorted(by_node, number, side="right"))
-            spare = end - start - lo * counts[name]
-            for r in range(counts[name]):
-                take = lo + (1 if r < spare else 0)
-                members = order_list[start : start + take]
-                loads.append([chunks[k] for k in members])
-                tiers.append(tier_list[start : start + take])
-                origins.append([origin[k] for k in members])
-                start += take
-        return Decision(replica_nodes(counts), loads, tiers=tiers, origins=origins)
+        for r in range(len(nodes)):
+            members = order_list[bounds[r] : bounds[r + 1]]
+            loads.append([chunks[k] for k in members])
+            tiers.append(tier_list[bounds[r] : bounds[r + 1]])
+            origins.append([origin[k] for k in members])
+        return Decision(nodes, loads, tiers=tiers, origins=origins)
 
 
-def _match(owner: Ids, domain: Ids, free: Ids, chunks: int, later: Ids | None = None) -> Ids:
+def _match(owner: Ids, domain: Ids, free: Ids, size: Ids, later: Ids | None = None) -> Ids:
     """Per chunk the domain it is matched to (-1: none), by rounds of asking."""
+    chunks = len(size)
     taken = np.full(chunks, -1, dtype=np.int64)
     free = free.copy()
     for _ in range(MAX_ROUNDS):
         if not len(owner):
             break
-        asks = np.bincount(domain, minlength=len(free))
+        asks = np.bincount(domain, weights=size[owner], minlength=len(free))
         pressure = asks[domain] / np.maximum(free[domain], 1)
         choices = np.bincount(owner, minlength=chunks)[owner]
         if later is not None:
@@ -287,16 +302,20 @@ def _match(owner: Ids, domain: Ids, free: Ids, chunks: int, later: Ids | None = 
         first = _firsts(owner[order])
         ask_owner, ask_domain = owner[order][first], domain[order][first]
         ask_choices = choices[order][first]
-        # each domain takes the chunks with fewest choices first (ties: request order)
-        order = np.lexsort((ask_owner, ask_choices, ask_domain))
+        # each domain takes the chunks with fewest choices first, larger ones first among
+        # equals (ties: request order), while they fit
+        order = np.lexsort((ask_owner, -size[ask_owner], ask_choices, ask_domain))
         ask_owner, ask_domain = ask_owner[order], ask_domain[order]
-        rank = np.arange(len(ask_domain)) - np.searchsorted(ask_domain, ask_domain, side="left")
-        win = rank < free[ask_domain]
+        need = size[ask_owner]
+        ends = np.cumsum(need)
+        begin = np.searchsorted(ask_domain, ask_domain, side="left")
+        within = ends - (ends[begin] - need[begin])
+        win = within <= free[ask_domain]
         if not win.any():
             break
         taken[ask_owner[win]] = ask_domain[win]
-        np.subtract.at(free, ask_domain[win], 1)
-        keep = (taken[owner] < 0) & (free[domain] > 0)
+        np.subtract.at(free, ask_domain[win], need[win])
+        keep = (taken[owner] < 0) & (free[domain] >= size[owner])
         owner, domain = owner[keep], domain[keep]
     return taken
 

@@ -18,8 +18,10 @@ pays ``delta[l]`` when the reader's level-``l`` domain holds no copy. Every leve
 all ``T`` bytes, and the ``k`` replicas of a domain in which ``A`` bytes have a copy read
 at most ``min(A, Q(k))`` of them from inside, so at least ``T - sum min(A, Q(k))`` bytes
 come in at that level: again a sum of convex terms. Both counts are lower bounds of the
-same sum per level, so any mix ``m * outbound + (1 - m) * inbound`` is one, and the
-programme is solved for a few mixes, keeping the highest bound.
+same sum per level, so any mix ``m[l] * outbound + (1 - m[l]) * inbound`` is one (the
+inbound count can be weak, even negative, at levels where the balance cap lets replicas
+read more than all data), and the programme is solved for a few mixes, keeping the
+highest bound.
 """
 
 from __future__ import annotations
@@ -35,7 +37,16 @@ from datalocality.placement.costs import CostModel
 
 __all__ = ["ROOT", "Domain", "DomainTree"]
 
-MIXES = (1.0, 0.0, 0.5)  # outbound weight of the bounds tried with several copies per chunk
+# Outbound weight per level (node, zone, region, cluster) of the bounds tried when chunks
+# have several copies; the first alone otherwise.
+MIXES: tuple[tuple[float, ...], ...] = (
+    (1.0, 1.0, 1.0, 1.0),
+    (0.0, 0.0, 0.0, 0.0),
+    (0.5, 0.5, 0.5, 0.5),
+    (0.0, 1.0, 1.0, 1.0),
+    (0.0, 0.0, 1.0, 1.0),
+)
+OUTBOUND = MIXES[0]
 
 
 @dataclass
@@ -84,7 +95,7 @@ class DomainTree:
         # at that tier at all (the base cost already pays for them).
         self.avail: dict[Domain, int] = self.copies.available() if self.multi_copy else {}
         self.beyond = [sum(by_nearest[level + 1 :]) for level in range(4)]
-        self.mix = 1.0
+        self.mix = OUTBOUND
         self._most: list[float] | None = None  # demand(k) for k = 0..replicas
         self.limit: dict[Domain, int] = {}
         self._limits(ROOT)
@@ -133,23 +144,23 @@ class DomainTree:
         level = domain[0]
         if level >= 4:
             return 0.0
-        cost = 0.0
-        if self.mix > 0.0:
+        cost, mix = 0.0, self.mix[level]
+        if mix > 0.0:
             surplus = self.supply.get(domain, 0) - self.demand(k)
             if surplus > 0:
-                cost += self.mix * surplus
-        if self.mix < 1.0:
-            cost -= (1.0 - self.mix) * min(float(self.avail.get(domain, 0)), self.demand(k))
+                cost += mix * surplus
+        if mix < 1.0:
+            cost -= (1.0 - mix) * min(float(self.avail.get(domain, 0)), self.demand(k))
         return self.delta[level] * cost
 
     def inbound_constant(self) -> float:
         """The inbound count's part that no layout changes: every level reads all bytes
         a copy can be read at there (those farther are in the base cost)."""
-        if self.mix >= 1.0:
-            return 0.0
         total = self.supply.get(ROOT, 0)
-        return (1.0 - self.mix) * sum(
-            self.delta[level] * (total - self.beyond[level]) for level in range(4)
+        return sum(
+            (1.0 - self.mix[level]) * self.delta[level] * (total - self.beyond[level])
+            for level in range(4)
+            if self.mix[level] < 1.0
         )
 
     def _steps(self, domain: Domain, limit: int) -> list[float]:
@@ -162,8 +173,9 @@ class DomainTree:
             self._most = [self.demand(k) for k in range(self.quota.replicas + 1)]
         delta, most = self.delta[level], self._most
         steps: list[float] = []
-        if self.mix > 0.0:
-            supply, mix = self.supply.get(domain, 0), self.mix
+        mix = self.mix[level]
+        if mix > 0.0:
+            supply = self.supply.get(domain, 0)
             k = 1
             while k <= limit and most[k - 1] < supply:  # as term(k) - term(k - 1) rounds
                 steps.append(
@@ -171,8 +183,8 @@ class DomainTree:
                     - delta * (mix * (supply - most[k - 1]))
                 )
                 k += 1
-        if self.mix < 1.0:
-            have, weight = float(self.avail.get(domain, 0)), (1.0 - self.mix) * delta
+        if mix < 1.0:
+            have, weight = float(self.avail.get(domain, 0)), (1.0 - mix) * delta
             k = 1
             while k <= limit and most[k - 1] < have:
                 step = -weight * (min(have, most[k]) - most[k - 1])
@@ -214,7 +226,7 @@ class DomainTree:
                 found = self._solve()
                 if best is None or found[0] > best[0]:
                     best = found
-            self.mix = 1.0
+            self.mix = OUTBOUND
             self._solution = best
         assert self._solution is not None
         return self._solution[0], dict(self._solution[1])
@@ -277,5 +289,5 @@ class DomainTree:
             self.mix = mix
             terms = sum(self.term(d, hosted.get(d, 0)) for d in domains)
             values.append(self.inbound_constant() + terms)
-        self.mix = 1.0
+        self.mix = OUTBOUND
         return self.base_cost + max(values)
