@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from datalocality.bench_scale import run_scale
 from datalocality.model import PlacementPlan, PlacementRequest
 from datalocality.placement import plan, strategy_names
 from datalocality.report import (
@@ -26,7 +27,7 @@ from datalocality.report import (
     plural,
     ratio,
 )
-from datalocality.synthetic import PRESETS, build_instance, preset
+from datalocality.synthetic import FAMILY_NOTES, PRESETS, build_instance, family, preset
 
 SIZES = ("unit", "uneven")
 SCALING_CHUNKS = (10_000, 20_000, 40_000, 80_000)
@@ -61,6 +62,10 @@ class BenchOptions:
     strategies: Sequence[str] = field(default_factory=strategy_names)
     scaling: Sequence[int] = SCALING_CHUNKS
     scaling_strategy: str = "optimal"
+    families: Sequence[str] = ()  # the CLI asks for every family of FAMILIES
+    family_sizes: Sequence[str] = ("large",)
+    cli: bool = False
+    tenfold: bool = False
 
 
 def time_plan(request: PlacementRequest, strategy: str, repeat: int, budget: float) -> Outcome:
@@ -164,6 +169,45 @@ def scaling_table(points: Sequence[tuple[int, int, int, Outcome]]) -> str:
     return format_table(headers, rows, left=0)
 
 
+def family_table(rows: Sequence[tuple[str, str, Sequence[Outcome]]]) -> str:
+    """Per family and size: cost/bound and plan() latency of every strategy, side by side."""
+    strategies = [o.strategy for o in rows[0][2]] if rows else []
+    headers = ["family", "sizes", *strategies]
+    body: list[list[str]] = []
+    for name, sizes, outcomes in rows:
+        cells = []
+        for outcome in outcomes:
+            if outcome.plan is None or outcome.latency is None:
+                cells.append("error")
+                continue
+            totals = outcome.plan.totals
+            exact = totals.cost <= totals.lower_bound_cost  # also when both are 0
+            quality = "1.00" if exact else format_ratio(ratio(totals.cost, totals.lower_bound_cost))
+            cells.append(f"{quality} {format_seconds(outcome.latency)}")
+        body.append([name, sizes, *cells])
+    return format_table(headers, body, left=2)
+
+
+def run_families(options: BenchOptions, write: Write) -> None:
+    """The family table: each family at each size, unit and uneven."""
+    for size in options.family_sizes:
+        write(
+            f"instance families at {size} size: cost/bound and median plan() per strategy "
+            "(" + "; ".join(f"{n}: {FAMILY_NOTES[n]}" for n in options.families) + ")"
+        )
+        rows = []
+        for name in options.families:
+            for sizes in options.sizes:
+                request = build_instance(family(name, size), options.seed, sizes == "unit")
+                outcomes = [
+                    time_plan(request, strategy, options.repeat, options.budget)
+                    for strategy in options.strategies
+                ]
+                rows.append((name, sizes, outcomes))
+        write(family_table(rows))
+        write("")
+
+
 def run(options: BenchOptions, write: Write) -> None:
     """Run the benchmark, writing each table as soon as it is ready."""
     for name in options.instances:
@@ -192,3 +236,8 @@ def run(options: BenchOptions, write: Write) -> None:
             outcome = time_plan(request, options.scaling_strategy, options.repeat, options.budget)
             points.append((chunks, SCALING_NODES, params.replicas, outcome))
         write(scaling_table(points))
+        write("")
+    if options.families:
+        run_families(options, write)
+    if options.cli or options.tenfold:
+        run_scale(write, options.repeat, options.tenfold)

@@ -25,7 +25,7 @@ from datalocality.placement import plan, strategy_names
 from datalocality.report import compare_table, plan_table, savings_table
 from datalocality.resolvers import ResolverContext, ResolverRegistry, fetch_resolver_config
 from datalocality.resolvers.report import build_report_table, fetch_report
-from datalocality.synthetic import PRESETS
+from datalocality.synthetic import FAMILIES, PRESETS
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_USAGE = 0, 1, 2
 DEMO_REQUEST = "clickstream.yaml"
@@ -96,6 +96,20 @@ def _parser() -> argparse.ArgumentParser:
         help="chunk counts of the latency-scaling table at 500 nodes ('' to skip)",
     )
     bench.add_argument("--no-scaling", action="store_true", help="skip the scaling table")
+    bench.add_argument(
+        "--families",
+        default=",".join(FAMILIES),
+        help="comma-separated instance families of the family table ('' to skip)",
+    )
+    bench.add_argument(
+        "--family-sizes", default="large", help="sizes of the family table: small,medium,large"
+    )
+    bench.add_argument(
+        "--no-cli", action="store_true", help="skip timing the CLI on the large request"
+    )
+    bench.add_argument(
+        "--no-tenfold", action="store_true", help="skip the 10x instance (1M chunks, ~1.5 GiB)"
+    )
     bench.set_defaults(run=_cmd_bench)
 
     demo = commands.add_parser(
@@ -157,6 +171,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError(f"--scaling: not a list of chunk counts ({args.scaling!r})") from None
     if any(n < 1 for n in scaling):
         raise UsageError(f"--scaling: chunk counts must be >= 1 (got {args.scaling!r})")
+    families = [name.strip() for name in args.families.split(",") if name.strip()]
+    bad = [name for name in families if name not in FAMILIES]
+    if bad:
+        raise UsageError(f"--families: unknown {bad}; choose from {list(FAMILIES)}")
+    family_sizes = [name.strip() for name in args.family_sizes.split(",") if name.strip()]
+    bad = [name for name in family_sizes if name not in PRESETS]
+    if bad or not family_sizes:
+        raise UsageError(f"--family-sizes: unknown {bad}; choose from {list(PRESETS)}")
     options = bench.BenchOptions(
         instances=instances,
         sizes=bench.SIZES if args.sizes == "both" else (args.sizes,),
@@ -165,6 +187,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         strategies=strategies,
         scaling=() if args.no_scaling else scaling,
         scaling_strategy=strategy_names()[0],
+        families=families,
+        family_sizes=family_sizes,
+        cli=not args.no_cli,
+        tenfold=not args.no_tenfold,
     )
     bench.run(options, lambda text: print(text, flush=True))
     return EXIT_OK

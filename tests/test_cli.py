@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from datalocality.bench import BenchOptions, instance_table, run, time_plan
+from datalocality.bench_scale import CliTiming, cli_table, tenfold_table
 from datalocality.cli import main
 from datalocality.model import PlacementRequest
 from datalocality.placement import plan, strategy_names
@@ -227,9 +228,52 @@ def test_console_script_is_installed() -> None:
     assert bad.stderr.startswith("error: topology") and "Traceback" not in bad.stderr
 
 
+QUICK = ("--families", "", "--no-cli", "--no-tenfold")  # the slow tables, tested below
+
+
+def test_bench_family_table_puts_every_strategy_side_by_side() -> None:
+    lines: list[str] = []
+    options = BenchOptions(
+        instances=[],
+        repeat=1,
+        strategies=["optimal", "round-robin"],
+        scaling=(),
+        families=["hot", "hdfs"],
+        family_sizes=["small"],
+    )
+    run(options, lines.append)
+    text = "\n".join(lines).splitlines()
+    rows = [line.split() for line in text if line.split()[:1] in (["hot"], ["hdfs"])]
+    assert [row[:2] for row in rows] == [
+        ["hot", "unit"],
+        ["hot", "uneven"],
+        ["hdfs", "unit"],
+        ["hdfs", "uneven"],
+    ]
+    for row in rows:  # optimal's cost/bound and latency, then round-robin's
+        assert float(row[2]) >= 1.0 and float(row[5]) >= float(row[2])
+    assert "hdfs: HDFS blocks: 128 MiB, 3 copies on random nodes" in text[0]
+
+
+def test_cli_and_tenfold_rows_format_what_the_children_measured() -> None:
+    table = cli_table(CliTiming(cli=4.5, floor=1.5, size=7 * 2**20))
+    assert table.splitlines()[-1].split() == ["7.0", "MiB", "JSON", "4.5", "s", "1.5", "s", "3.00"]
+    report = {"built": 15.0, "plan": 9.0, "cost": 2.0, "bound": 2.0, "peak_rss": 1.5 * 2**30}
+    row = tenfold_table([("unit", report)]).splitlines()[-1].split()
+    assert row == ["unit", "9", "s", "1.00", "1.50", "GiB", "15", "s"]
+
+
 def test_bench_command_prints_a_table_per_instance(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(
-        capsys, "bench", "--instances", "small", "--repeat", "1", "--scaling", "200,400"
+        capsys,
+        "bench",
+        "--instances",
+        "small",
+        "--repeat",
+        "1",
+        "--scaling",
+        "200,400",
+        *QUICK,
     )
     assert code == 0
     assert "small / unit sizes: 100 chunks" in out and "small / uneven sizes" in out
@@ -242,7 +286,7 @@ def test_bench_command_prints_a_table_per_instance(capsys: pytest.CaptureFixture
 
 def test_bench_runs_only_the_selected_strategies(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["bench", "--instances", "small", "--uneven", "--strategies", "round-robin"]
-    code, out, _ = _run(capsys, *argv, "--repeat", "2", "--no-scaling")
+    code, out, _ = _run(capsys, *argv, "--repeat", "2", "--no-scaling", *QUICK)
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("small / uneven sizes")

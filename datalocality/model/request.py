@@ -142,12 +142,12 @@ class PlacementRequest(Spec):
         """Index of the source each chunk belongs to, by chunk id."""
         return {c.id: i for i, s in enumerate(self.sources) for c in s.chunks}
 
-    @property
+    @cached_property
     def total_bytes(self) -> int:
-        """Bytes over every chunk."""
+        """Bytes over every chunk (computed once: planning asks often, 1M chunks are many)."""
         return sum(c.size for c in self.chunks)
 
-    @property
+    @cached_property
     def unit_sized(self) -> bool:
         """True when all chunks have the same size (balance is then by count)."""
         return len({c.size for c in self.chunks}) <= 1

@@ -50,8 +50,12 @@ class Context:
     def held(self) -> dict[tuple[str, ...], int]:
         """Bytes per distinct tuple of copy locations: what every whole-input tally needs,
         at one entry per producer instead of one per chunk."""
+        chunks = self.request.chunks
+        if self.request.unit_sized and chunks:  # count in C, then scale
+            unit = chunks[0].size
+            return {k: n * unit for k, n in Counter(c.locations for c in chunks).items()}
         held: dict[tuple[str, ...], int] = {}
-        for chunk in self.request.chunks:
+        for chunk in chunks:
             held[chunk.locations] = held.get(chunk.locations, 0) + chunk.size
         return held
 

@@ -66,6 +66,9 @@ def _evaluate(
 
 def _count_vectors(capacity: Mapping[str, int], replicas: int, stop: int) -> int:
     """Number of ways to spread ``replicas`` over nodes within capacity (capped at stop)."""
+    hosts = sum(1 for cap in capacity.values() if cap > 0)
+    if hosts >= stop and 1 <= replicas < hosts:
+        return stop  # one replica each on any ``replicas`` of the hosts: >= hosts ways
     ways = [1] + [0] * replicas
     for cap in capacity.values():
         prefix = [0]

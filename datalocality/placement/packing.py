@@ -10,7 +10,7 @@ chunks are even placed in bulk.
 from __future__ import annotations
 
 import heapq
-from itertools import chain
+from itertools import chain, pairwise
 from typing import NamedTuple
 
 from datalocality.model import Chunk
@@ -44,7 +44,9 @@ class _Packer:
         self.single = [len(tree.copy_domains(locs)) == 1 for locs in self.locations]
         # Largest first (ties by id): packing uneven sizes largest first strands the
         # fewest bytes. Two stable key sorts of indices build no key tuples.
-        perm = sorted(range(len(chunks)), key=ids.__getitem__)
+        perm = list(range(len(chunks)))
+        if any(a > b for a, b in pairwise(ids)):  # request chunks come sorted
+            perm.sort(key=ids.__getitem__)
         perm.sort(key=sizes.__getitem__, reverse=True)
         self.chunk = [chunks[i] for i in perm]
         self.size = [sizes[i] for i in perm]
@@ -64,14 +66,16 @@ class _Packer:
         )
         self.room[index] -= size
 
-    def place_run(self, index: int, ranks: list[int], level: int) -> None:
-        """Give single-copy chunks matched at ``level`` to one replica at once."""
+    def place_run(self, index: int, ranks: list[int], level: int, charged: bool = False) -> None:
+        """Give single-copy chunks matched at ``level`` to one replica at once (``charged``:
+        its room was already taken down)."""
         self.loads[index].extend(map(self.chunk.__getitem__, ranks))
         sizes = list(map(self.size.__getitem__, ranks))
         self.sizes[index].extend(sizes)
         self.ids[index].extend(map(self.id.__getitem__, ranks))
         self.tiers[index].extend([level] * len(ranks))
-        self.room[index] -= sum(sizes)
+        if not charged:
+            self.room[index] -= sum(sizes)
 
 
 class Packed(NamedTuple):
@@ -121,10 +125,11 @@ def pack(tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chu
                 if len(numbers) == 1
                 else sorted(chain.from_iterable(groups[n] for n in numbers))
             )
-            if uniform and all(packer.single[n] for n in numbers):
+            single = all(packer.single[n] for n in numbers)
+            if uniform and single:
                 left.extend(_fill_uniform(packer, members, ranks, level))
             else:
-                left.extend(_fill(packer, members, ranks, level))
+                left.extend(_fill(packer, members, ranks, level, single))
         shared.sort(key=lambda pair: pair[0])
         for rank, domains in shared:
             options = [i for d in domains for i in under[level].get(d, [])]
@@ -143,13 +148,18 @@ def pack(tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chu
     return Packed(packer.loads, packer.tiers, packer.sizes, packer.ids)
 
 
-def _fill(packer: _Packer, members: list[int], ranks: list[int], level: int) -> list[int]:
+def _fill(
+    packer: _Packer, members: list[int], ranks: list[int], level: int, single: bool
+) -> list[int]:
     """Chunks of one domain, largest first, each to the member with most room; returns
     the ranks that fit nowhere. This loop is the hot spot of packing uneven sizes, so it
-    stops as soon as nothing left can fit and updates the heap in place."""
+    stops as soon as nothing left can fit, updates the heap in place, and (for data with
+    one copy) hands each member its chunks in one run at the end."""
     if not members or not ranks:
         return ranks
-    room, size, place = packer.room, packer.size, packer.place
+    room, size = packer.room, packer.size
+    place = packer.place
+    got: dict[int, list[int]] = {i: [] for i in members} if single else {}
     heap = [(-room[i], i) for i in members]
     heapq.heapify(heap)
     left: list[int] = []
@@ -162,7 +172,11 @@ def _fill(packer: _Packer, members: list[int], ranks: list[int], level: int) -> 
                 break
             left.append(rank)
             continue
-        place(index, rank, level)
+        if single:
+            got[index].append(rank)
+            room[index] -= size[rank]
+        else:
+            place(index, rank, level)
         if room[index] > 0:
             heapq.heapreplace(heap, (-room[index], index))
         else:
@@ -170,6 +184,9 @@ def _fill(packer: _Packer, members: list[int], ranks: list[int], level: int) -> 
             if not heap:
                 left.extend(ranks[pos + 1 :])
                 break
+    for index, run in got.items():
+        if run:
+            packer.place_run(index, run, level, charged=True)
     return left
 
 

@@ -1,0 +1,7 @@
+"""``python -m datalocality``: the same as the ``datalocality`` command."""
+
+from __future__ import annotations
+
+from datalocality.cli import main
+
+raise SystemExit(main())
