@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -49,11 +50,32 @@ def trusted(cls: type[_M], **values: Any) -> _M:
     fields = _ALL_FIELDS.get(cls)
     if fields is None:
         fields = _ALL_FIELDS[cls] = set(cls.model_fields)
+    return trusted_maker(cls)(values) if len(values) == len(fields) else _partial(cls, values)
+
+
+def trusted_maker(cls: type[_M]) -> Callable[[dict[str, Any]], _M]:
+    """A builder of trusted ``cls`` instances from a dict of every field: :func:`trusted`
+    without keyword packing or the field count, for loops building 100k of them."""
+    fields = _ALL_FIELDS.get(cls)
+    if fields is None:
+        fields = _ALL_FIELDS[cls] = set(cls.model_fields)
+    new, assign = cls.__new__, object.__setattr__
+
+    def make(values: dict[str, Any]) -> _M:
+        obj = new(cls)
+        assign(obj, "__dict__", values)
+        assign(obj, "__pydantic_fields_set__", fields)
+        assign(obj, "__pydantic_extra__", None)
+        assign(obj, "__pydantic_private__", None)
+        return obj
+
+    return make
+
+
+def _partial(cls: type[_M], values: dict[str, Any]) -> _M:
     obj = cls.__new__(cls)
     object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(
-        obj, "__pydantic_fields_set__", fields if len(values) == len(fields) else set(values)
-    )
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
     object.__setattr__(obj, "__pydantic_extra__", None)
     object.__setattr__(obj, "__pydantic_private__", None)
     return obj

@@ -23,7 +23,7 @@ from datalocality.model import (
     Totals,
     Transfer,
 )
-from datalocality.model.base import trusted
+from datalocality.model.base import trusted_maker
 from datalocality.placement.balance import Quota
 from datalocality.placement.candidates import Candidates
 from datalocality.placement.copies import CopyIndex
@@ -178,6 +178,8 @@ def build_plan(
     topology = ctx.request.topology
     costs = ctx.costs
     tier_cost = costs.per_byte.__getitem__
+    # Trusted values built here: skip re-validating 100k small models.
+    make_transfer = trusted_maker(Transfer)
     by_tier = [0] * 5
     replicas: list[ReplicaPlacement] = []
     transfers: list[Transfer] = []
@@ -193,19 +195,26 @@ def build_plan(
         total = sum(sizes)
         cost = sum(map(mul, sizes, map(tier_cost, tiers)))
         moved = 0
-        for i in sorted((i for i, tier in enumerate(tiers) if tier), key=ids.__getitem__):
+        ahead = [i for i, tier in enumerate(tiers) if tier]
+        ahead.sort(key=ids.__getitem__)
+        for i in ahead:
             tier, size = tiers[i], sizes[i]
             moved += size
             by_tier[tier] += size
-            # Trusted values built here: skip re-validating 100k small models.
+            if origins:
+                origin = origins[i]
+            else:
+                copies = chunks[i].locations
+                origin = copies[0] if len(copies) == 1 else costs.origin(chunks[i], node)
             transfers.append(
-                trusted(
-                    Transfer,
-                    chunk=ids[i],
-                    from_node=origins[i] if origins else costs.origin(chunks[i], node),
-                    to_node=name,
-                    bytes=size,
-                    tier=tier,
+                make_transfer(
+                    {
+                        "chunk": ids[i],
+                        "from_node": origin,
+                        "to_node": name,
+                        "bytes": size,
+                        "tier": tier,
+                    }
                 )
             )
         local = total - moved

@@ -10,13 +10,19 @@ chunks are even placed in bulk.
 from __future__ import annotations
 
 import heapq
-from itertools import chain, pairwise
-from typing import NamedTuple
+from collections.abc import Sequence
+from itertools import chain, islice
+from operator import itemgetter, le
+from typing import NamedTuple, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
 
 from datalocality.model import Chunk
 from datalocality.placement.tree import Domain, DomainTree
 
 Locations = tuple[str, ...]
+_T = TypeVar("_T")
 
 
 class _Packer:
@@ -38,20 +44,23 @@ class _Packer:
         self.ids: list[list[str]] = [[] for _ in nodes]
         sizes = [c.size for c in chunks]
         ids = [c.id for c in chunks]
-        keys: dict[Locations, int] = {}
-        group = [keys.setdefault(c.locations, len(keys)) for c in chunks]
-        self.locations: list[Locations] = list(keys)  # group number -> copy locations
+        located = [c.locations for c in chunks]
+        self.locations: list[Locations] = list(dict.fromkeys(located))  # group -> locations
+        numbers = {locations: n for n, locations in enumerate(self.locations)}
         self.single = [len(tree.copy_domains(locs)) == 1 for locs in self.locations]
         # Largest first (ties by id): packing uneven sizes largest first strands the
-        # fewest bytes. Two stable key sorts of indices build no key tuples.
-        perm = list(range(len(chunks)))
-        if any(a > b for a, b in pairwise(ids)):  # request chunks come sorted
-            perm.sort(key=ids.__getitem__)
-        perm.sort(key=sizes.__getitem__, reverse=True)
-        self.chunk = [chunks[i] for i in perm]
-        self.size = [sizes[i] for i in perm]
-        self.id = [ids[i] for i in perm]
-        self.group = [group[i] for i in perm]
+        # fewest bytes. A stable sort by size of chunks already in id order (request
+        # chunks come sorted) needs no key tuples.
+        if all(map(le, ids, islice(ids, 1, None))):
+            order = np.argsort(-np.asarray(sizes, dtype=np.int64), kind="stable")
+            perm: list[int] = order.tolist()
+        else:
+            perm = sorted(range(len(chunks)), key=ids.__getitem__)
+            perm.sort(key=sizes.__getitem__, reverse=True)
+        self.chunk = _gather(chunks, perm)
+        self.size = _gather(sizes, perm)
+        self.id = _gather(ids, perm)
+        self.group = _gather(list(map(numbers.__getitem__, located)), perm)
 
     def place(self, index: int, rank: int, level: int) -> None:
         """Give one chunk to a replica. Data with one copy is read at the level where it
@@ -78,6 +87,13 @@ class _Packer:
             self.room[index] -= sum(sizes)
 
 
+def _gather(values: Sequence[_T], order: list[int]) -> list[_T]:
+    """``[values[i] for i in order]``, in C."""
+    if len(order) < 2:
+        return [values[i] for i in order]
+    return list(itemgetter(*order)(values))
+
+
 class Packed(NamedTuple):
     """Per replica: its chunks, the tier each is read across, their sizes and ids."""
 
@@ -102,9 +118,8 @@ def pack(tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chu
             under[level].setdefault(domain, []).append(index)
     size = packer.size
     uniform = bool(size) and size[0] == size[-1] > 0
-    groups: dict[int, list[int]] = {}
-    for rank, number in enumerate(packer.group):
-        groups.setdefault(number, []).append(rank)
+    group_of = np.asarray(packer.group, dtype=np.int64)
+    groups = _by_group(group_of, list(range(len(size))))
     for level in range(5):
         alone: dict[Domain, list[int]] = {}
         shared: list[tuple[int, list[Domain]]] = []
@@ -139,13 +154,24 @@ def pack(tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chu
             else:
                 left.append(rank)
         left.sort()
-        groups = {}
-        for rank in left:
-            groups.setdefault(packer.group[rank], []).append(rank)
+        groups = _by_group(group_of, left)
     if groups:
         unplaced = [packer.id[r] for ranks in groups.values() for r in ranks]
         raise AssertionError(f"chunks left unassigned: {unplaced[:3]}")
     return Packed(packer.loads, packer.tiers, packer.sizes, packer.ids)
+
+
+def _by_group(group_of: NDArray[np.int64], ranks: list[int]) -> dict[int, list[int]]:
+    """The ranks (ascending) split by copy-location group, each group's in rank order."""
+    if not ranks:
+        return {}
+    at = np.asarray(ranks, dtype=np.int64)
+    of = group_of[at]
+    order = np.argsort(of, kind="stable")
+    of, at = of[order], at[order]
+    cuts = (np.flatnonzero(np.diff(of)) + 1).tolist()
+    numbers = of[[0, *cuts]].tolist()
+    return dict(zip(numbers, (part.tolist() for part in np.split(at, cuts)), strict=True))
 
 
 def _fill(
