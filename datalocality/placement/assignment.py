@@ -20,7 +20,7 @@ from datalocality.placement.build import Context, Decision, replica_nodes
 from datalocality.placement.exchange import improve_by_exchange
 from datalocality.placement.flow import assign_by_flow
 from datalocality.placement.matching import assign_by_matching
-from datalocality.placement.packing import pack
+from datalocality.placement.packing import Packed, pack
 from datalocality.placement.tree import Domain, DomainTree
 
 # Copy locations (summed over distinct location tuples) up to which unit chunks with
@@ -51,12 +51,24 @@ def assign_fixed(
             for offset in range(extra):
                 rooms[first[name] + offset] += quota.unit_size
         packed = pack(tree, nodes, rooms, chunks)
-        return Decision(nodes, packed.loads, tiers=packed.tiers, sizes=packed.sizes, ids=packed.ids)
+        return _decision(nodes, packed)
     packed = pack(tree, nodes, [quota.byte_cap] * len(nodes), chunks)
     loads = packed.loads
     if polish and improve_by_exchange(ctx, nodes, loads, quota.byte_cap):
         return Decision(nodes=nodes, loads=loads)  # exchanged: tiers are found again
-    return Decision(nodes, loads, tiers=packed.tiers, sizes=packed.sizes, ids=packed.ids)
+    return _decision(nodes, packed)
+
+
+def _decision(nodes: list[str], packed: Packed) -> Decision:
+    """A decision keeping the columns packing already has (tiers, sizes, ids, origins)."""
+    return Decision(
+        nodes,
+        packed.loads,
+        tiers=packed.tiers,
+        sizes=packed.sizes,
+        ids=packed.ids,
+        origins=packed.origins,
+    )
 
 
 def _extras(tree: DomainTree, counts: Mapping[str, int]) -> dict[str, int]:

@@ -10,8 +10,9 @@ chunks are even placed in bulk.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from itertools import chain, islice
+from itertools import accumulate, chain, islice
 from operator import itemgetter, le
 from typing import NamedTuple, TypeVar
 
@@ -19,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from datalocality.model import Chunk
+from datalocality.placement.costs import REMOTE
 from datalocality.placement.tree import Domain, DomainTree
 
 Locations = tuple[str, ...]
@@ -42,6 +44,7 @@ class _Packer:
         self.tiers: list[list[int]] = [[] for _ in nodes]
         self.sizes: list[list[int]] = [[] for _ in nodes]
         self.ids: list[list[str]] = [[] for _ in nodes]
+        self.origins: list[list[str]] = [[] for _ in nodes]
         sizes = [c.size for c in chunks]
         ids = [c.id for c in chunks]
         located = [c.locations for c in chunks]
@@ -61,6 +64,9 @@ class _Packer:
         self.size = _gather(sizes, perm)
         self.id = _gather(ids, perm)
         self.group = _gather(list(map(numbers.__getitem__, located)), perm)
+        # Where a single-copy chunk is read from is its one location, whoever reads it.
+        first = [_sole_copy(tree, locs) for locs in self.locations]
+        self.origin = list(map(first.__getitem__, self.group))
 
     def place(self, index: int, rank: int, level: int) -> None:
         """Give one chunk to a replica. Data with one copy is read at the level where it
@@ -69,10 +75,12 @@ class _Packer:
         self.loads[index].append(chunk)
         self.sizes[index].append(size)
         self.ids[index].append(self.id[rank])
-        single = self.single[self.group[rank]]
-        self.tiers[index].append(
-            level if single else self.tree.costs.tier(chunk, self.node_of[index])
-        )
+        if self.single[self.group[rank]]:
+            tier, origin = level, self.origin[rank]
+        else:
+            tier, origin = self.tree.costs.nearest(chunk, self.node_of[index])
+        self.tiers[index].append(tier)
+        self.origins[index].append(origin)
         self.room[index] -= size
 
     def place_run(self, index: int, ranks: list[int], level: int, charged: bool = False) -> None:
@@ -82,9 +90,18 @@ class _Packer:
         sizes = list(map(self.size.__getitem__, ranks))
         self.sizes[index].extend(sizes)
         self.ids[index].extend(map(self.id.__getitem__, ranks))
+        self.origins[index].extend(map(self.origin.__getitem__, ranks))
         self.tiers[index].extend([level] * len(ranks))
         if not charged:
             self.room[index] -= sum(sizes)
+
+
+def _sole_copy(tree: DomainTree, locations: Locations) -> str:
+    """Where data whose copies lie in one domain is read from (as costs.nearest picks)."""
+    if len(locations) == 1:
+        return locations[0]
+    known = [loc for loc in locations if tree.location_domains(loc)[0]]
+    return known[0] if known else (locations[0] if locations else REMOTE)
 
 
 def _gather(values: Sequence[_T], order: list[int]) -> list[_T]:
@@ -95,12 +112,14 @@ def _gather(values: Sequence[_T], order: list[int]) -> list[_T]:
 
 
 class Packed(NamedTuple):
-    """Per replica: its chunks, the tier each is read across, their sizes and ids."""
+    """Per replica: its chunks, the tier each is read across, their sizes and ids, and
+    where each is read from."""
 
     loads: list[list[Chunk]]
     tiers: list[list[int]]
     sizes: list[list[int]]
     ids: list[list[str]]
+    origins: list[list[str]]
 
 
 def pack(tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chunk, ...]) -> Packed:
@@ -158,7 +177,7 @@ def pack(tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chu
     if groups:
         unplaced = [packer.id[r] for ranks in groups.values() for r in ranks]
         raise AssertionError(f"chunks left unassigned: {unplaced[:3]}")
-    return Packed(packer.loads, packer.tiers, packer.sizes, packer.ids)
+    return Packed(packer.loads, packer.tiers, packer.sizes, packer.ids, packer.origins)
 
 
 def _by_group(group_of: NDArray[np.int64], ranks: list[int]) -> dict[int, list[int]]:
@@ -183,6 +202,8 @@ def _fill(
     one copy) hands each member its chunks in one run at the end."""
     if not members or not ranks:
         return ranks
+    if len(members) == 1:
+        return _fill_one(packer, members[0], ranks, level, single)
     room, size = packer.room, packer.size
     place = packer.place
     got: dict[int, list[int]] = {i: [] for i in members} if single else {}
@@ -213,6 +234,36 @@ def _fill(
     for index, run in got.items():
         if run:
             packer.place_run(index, run, level, charged=True)
+    return left
+
+
+def _fill_one(packer: _Packer, index: int, ranks: list[int], level: int, single: bool) -> list[int]:
+    """:func:`_fill` with one member, by runs: the longest run of chunks that fits at once
+    (prefix sums), then a jump past every chunk too big for the room left (sizes fall)."""
+    size = packer.size
+    sizes = [size[r] for r in ranks]
+    prefix = list(accumulate(sizes, initial=0))
+    falling = [-s for s in sizes]
+    room = packer.room[index]
+    taken: list[int] = []
+    left: list[int] = []
+    pos = 0
+    while pos < len(ranks) and room > 0:
+        end = bisect_right(prefix, prefix[pos] + room, lo=pos) - 1
+        if end > pos:
+            taken.extend(ranks[pos:end])
+            room -= prefix[end] - prefix[pos]
+            pos = end
+        else:  # ranks[pos] does not fit: skip to the first chunk that does
+            fits = bisect_left(falling, -room, lo=pos)
+            left.extend(ranks[pos:fits])
+            pos = fits
+    left.extend(ranks[pos:])
+    if single:
+        packer.place_run(index, taken, level)
+    else:
+        for rank in taken:
+            packer.place(index, rank, level)
     return left
 
 
