@@ -30,6 +30,10 @@ import heapq
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from numpy.typing import NDArray
 
 from datalocality.placement.balance import Quota
 from datalocality.placement.copies import ROOT, CopyIndex, Domain
@@ -220,33 +224,87 @@ class DomainTree:
         """The least bound over all replica counts, and counts per node attaining it
         (with several copies per chunk: the highest such bound over the mixes)."""
         if self._solution is None:
-            best: tuple[float, dict[str, int]] | None = None
+            best: tuple[float, tuple[float, ...], dict[Domain, _Fn]] | None = None
             for mix in MIXES if self.multi_copy else MIXES[:1]:
                 self.mix = mix
-                found = self._solve()
-                if best is None or found[0] > best[0]:
-                    best = found
+                value, memo = self._solve()
+                if best is None or value > best[0]:
+                    best = (value, mix, memo)
+            assert best is not None
+            counts: dict[str, int] = {}
+            self._split(ROOT, self.quota.replicas, best[2], counts)  # for the winner only
             self.mix = OUTBOUND
-            self._solution = best
-        assert self._solution is not None
+            self._solution = (best[0], counts)
         return self._solution[0], dict(self._solution[1])
 
-    def _solve(self) -> tuple[float, dict[str, int]]:
-        memo: dict[Domain, _Fn] = {}
-        self._function_all(memo)
+    def _solve(self) -> tuple[float, dict[Domain, _Fn]]:
+        """The least bound under the current mix, and every domain's function."""
+        memo: dict[Domain, _Fn] = self._node_functions()
+        for domain in self._post_order[len(memo) :]:
+            self._function(domain, memo)
         root = memo[ROOT]
-        replicas = self.quota.replicas
         value = self.base_cost + self.inbound_constant() + root.base
-        value += sum(root.marginals[:replicas])
-        counts: dict[str, int] = {}
-        self._split(ROOT, replicas, memo, counts)
-        return value, counts
+        value += sum(root.marginals[: self.quota.replicas])
+        return value, memo
 
-    def _function_all(self, memo: dict[Domain, _Fn]) -> None:
-        # Post-order without recursion depth trouble: deepest levels first.
-        for level in range(5):
-            for domain in sorted((d for d in self.limit if d[0] == level), key=repr):
-                self._function(domain, memo)
+    def _node_functions(self) -> dict[Domain, _Fn]:
+        """:meth:`_function` of every node at once, in numpy (nodes are most domains):
+        the same steps as :meth:`_steps`, element by element, so the same floats."""
+        nodes, supply, avail, limit = self._node_columns
+        delta, mix = self.delta[0], self.mix[0]
+        if self._most is None:
+            self._most = [self.demand(k) for k in range(self.quota.replicas + 1)]
+        most = np.asarray(self._most, dtype=np.float64)
+        zero = np.zeros(len(nodes))
+        cost = zero
+        if mix > 0.0:
+            surplus = supply - most[0]
+            cost = np.where(surplus > 0, 0.0 + mix * surplus, 0.0)
+        if mix < 1.0:
+            cost = cost - (1.0 - mix) * np.minimum(avail, most[0])
+        base = (delta * cost).tolist()
+        # Steps k = 1..n per node: out while most[k-1] < supply, in while < avail.
+        n_out = np.minimum(limit, np.searchsorted(most, supply)) if mix > 0.0 else 0 * limit
+        n_in = np.minimum(limit, np.searchsorted(most, avail)) if mix < 1.0 else 0 * limit
+        length = np.maximum(n_out, n_in)
+        starts = np.concatenate(([0], np.cumsum(length)))
+        row = np.repeat(np.arange(len(nodes)), length)
+        k = np.arange(int(starts[-1])) - starts[row] + 1
+        has_out, has_in = k <= n_out[row], k <= n_in[row]
+        s, now, before = supply[row], most[k], most[k - 1]
+        out = delta * (mix * np.maximum(0.0, s - now)) - delta * (mix * (s - before))
+        a = avail[row]
+        inward = -((1.0 - mix) * delta) * (np.minimum(a, now) - before)
+        steps = np.where(has_in, np.where(has_out, out + inward, inward), out)
+        kept = steps < 0.0
+        flat = steps[kept].tolist()
+        ends = np.cumsum(np.bincount(row[kept], minlength=len(nodes))).tolist()
+        memo: dict[Domain, _Fn] = {}
+        start = 0
+        for i, node in enumerate(nodes):
+            memo[node] = _Fn(base[i], flat[start : ends[i]], int(limit[i]))
+            start = ends[i]
+        return memo
+
+    @cached_property
+    def _node_columns(
+        self,
+    ) -> tuple[list[Domain], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+        """The nodes in post order, with their bytes held, bytes a copy lies in, limit."""
+        nodes = [d for d in self._post_order if d[0] == 0]
+        supply = np.asarray([self.supply.get(d, 0) for d in nodes], dtype=np.float64)
+        avail = np.asarray([self.avail.get(d, 0) for d in nodes], dtype=np.float64)
+        limit = np.asarray([self.limit[d] for d in nodes], dtype=np.int64)
+        return nodes, supply, avail, limit
+
+    @cached_property
+    def _post_order(self) -> list[Domain]:
+        """Every domain, deepest level first (children before parents, no recursion)."""
+        return [
+            domain
+            for level in range(5)
+            for domain in sorted((d for d in self.limit if d[0] == level), key=repr)
+        ]
 
     def _split(self, domain: Domain, k: int, memo: dict[Domain, _Fn], out: dict[str, int]) -> None:
         """Hand ``k`` replicas of ``domain`` to its children along the cheapest marginals."""
