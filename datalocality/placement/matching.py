@@ -16,7 +16,10 @@ chunk instances the matching costs 1-10% more than the flow on the same layout.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +32,7 @@ from datalocality.placement.tree import DomainTree
 
 MAX_ROUNDS = 64  # rounds of asking, and phases of augmenting paths, per level
 Mask = NDArray[np.bool_]
+_T = TypeVar("_T")
 
 
 def assign_by_matching(ctx: Context, tree: DomainTree, counts: Mapping[str, int]) -> Decision:
@@ -66,9 +70,8 @@ class _State:
     ) -> None:
         self.copies, self.chunks, self.per_byte, self.unit = copies, chunks, per_byte, unit
         number = copies.number
-        self.group = np.fromiter(
-            (number[c.locations] for c in chunks), dtype=np.int64, count=len(chunks)
-        )
+        located = [c.locations for c in chunks]
+        self.group = np.fromiter(map(number.__getitem__, located), np.int64, len(chunks))
         self.size = (
             np.ones(len(chunks), dtype=np.int64)
             if unit
@@ -231,11 +234,15 @@ class _State:
     ) -> list[int]:
         """Walk one phase's augmenting paths; returns the chunks moved or placed."""
         useful = dist[dst] == dist[src] - 1
-        steps: dict[int, list[tuple[int, int]]] = {}
-        for s, c, d in zip(
-            src[useful].tolist(), who[useful].tolist(), dst[useful].tolist(), strict=True
-        ):
-            steps.setdefault(s, []).append((c, d))
+        by_source = np.argsort(src[useful], kind="stable")
+        width = len(dist)
+        # The moves out of domain d are edges first[d]..top[d]-1, the last tried first.
+        edges = _Edges(
+            chunk=who[useful][by_source].tolist(),
+            to=dst[useful][by_source].tolist(),
+            first=np.searchsorted(src[useful][by_source], np.arange(width)).tolist(),
+            top=np.searchsorted(src[useful][by_source], np.arange(width), "right").tolist(),
+        )
         dist_list, left_list, node = dist.tolist(), left.tolist(), self.host.tolist()
         start: dict[int, int] = {}
         for c, d in zip(askers.tolist(), asked.tolist(), strict=True):
@@ -243,16 +250,19 @@ class _State:
                 start[c] = d
         used: set[int] = set()
         moved: list[int] = []
-        up = self.up[level]
+        room = self.room.tolist()
+        hosts: dict[int, list[int]] = {}
+        for replica, domain in enumerate(self.up[level].tolist()):
+            hosts.setdefault(domain, []).append(replica)
         for asker, domain in start.items():
-            path = _path(domain, steps, dist_list, left_list, used)
+            path = _path(domain, edges, dist_list, left_list, used)
             if path is None:
                 continue
             # the last mover goes to a replica with room; each other takes its follower's
             last, end = path[-1]
             slots = [node[c] for c, _ in path]
-            host = int(np.flatnonzero((up == end) & (self.room > 0))[0])
-            self.room[host] -= 1
+            host = next(r for r in hosts[end] if room[r] > 0)
+            room[host] -= 1
             left_list[end] -= 1
             node[last] = host
             for (c, _), slot in zip(path[:-1], slots[1:], strict=True):
@@ -262,6 +272,7 @@ class _State:
             moved.extend(c for c, _ in path)
             moved.append(asker)
         self.host[:] = node
+        self.room[:] = room
         return moved
 
     def decision(self, nodes: list[str]) -> Decision:
@@ -273,15 +284,28 @@ class _State:
         order = np.argsort(self.host, kind="stable")
         bounds = np.searchsorted(self.host[order], np.arange(len(nodes) + 1)).tolist()
         tier_list, order_list = self.tier[order].tolist(), order.tolist()
-        loads: list[list[Chunk]] = []
-        tiers: list[list[int]] = []
-        origins: list[list[str]] = []
-        for r in range(len(nodes)):
-            members = order_list[bounds[r] : bounds[r + 1]]
-            loads.append([chunks[k] for k in members])
-            tiers.append(tier_list[bounds[r] : bounds[r + 1]])
-            origins.append([origin[k] for k in members])
-        return Decision(nodes, loads, tiers=tiers, origins=origins)
+
+        # Columns gathered once in replica order (reading 100k chunks in request order,
+        # not again per replica), then cut at the replicas' bounds.
+        def cut(column: Sequence[_T]) -> list[list[_T]]:
+            ordered = _in_order(column, order_list)
+            return [list(ordered[bounds[r] : bounds[r + 1]]) for r in range(len(nodes))]
+
+        return Decision(
+            nodes,
+            cut(chunks),
+            tiers=[tier_list[bounds[r] : bounds[r + 1]] for r in range(len(nodes))],
+            sizes=cut([c.size for c in chunks]),
+            ids=cut([c.id for c in chunks]),
+            origins=cut(origin),
+        )
+
+
+def _in_order(column: Sequence[_T], order: list[int]) -> tuple[_T, ...]:
+    """``column`` rearranged in ``order``, in C."""
+    if len(order) < 2:
+        return tuple(column[i] for i in order)
+    return tuple(itemgetter(*order)(column))
 
 
 def _match(owner: Ids, domain: Ids, free: Ids, size: Ids, later: Ids | None = None) -> Ids:
@@ -342,9 +366,20 @@ def _distances(src: Ids, dst: Ids, left: Ids, width: int) -> Ids:
     return dist
 
 
+@dataclass
+class _Edges:
+    """Moves of one phase by source domain: edge ``e`` moves ``chunk[e]`` to ``to[e]``;
+    those out of domain ``d`` not yet tried are ``first[d]`` to ``top[d] - 1``."""
+
+    chunk: list[int]
+    to: list[int]
+    first: list[int]
+    top: list[int]
+
+
 def _path(
     start: int,
-    steps: dict[int, list[tuple[int, int]]],
+    edges: _Edges,
     dist: list[int],
     left: list[int],
     used: set[int],
@@ -353,16 +388,17 @@ def _path(
     None if every way is used up (the domains passed are then marked unreachable)."""
     path: list[tuple[int, int]] = []
     here = start
+    chunk, to, first, top = edges.chunk, edges.to, edges.first, edges.top
     while dist[here] > 0:
-        options = steps.get(here, [])
-        while options and (options[-1][0] in used or dist[options[-1][1]] != dist[here] - 1):
-            options.pop()
-        if not options:
+        edge, lowest = top[here] - 1, first[here]
+        while edge >= lowest and (chunk[edge] in used or dist[to[edge]] != dist[here] - 1):
+            edge -= 1
+        top[here] = max(edge, lowest)
+        if edge < lowest:
             dist[here] = len(dist) + 1  # a dead end for the rest of the phase
             return None
-        chunk, there = options.pop()
-        path.append((chunk, there))
-        here = there
+        path.append((chunk[edge], to[edge]))
+        here = to[edge]
     if left[here] <= 0:
         dist[here] = len(dist) + 1
         return None
