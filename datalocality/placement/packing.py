@@ -211,14 +211,23 @@ def _fill(
     heapq.heapify(heap)
     left: list[int] = []
     smallest = size[ranks[-1]]  # ranks run largest first
-    for pos, rank in enumerate(ranks):
+    falling: list[int] | None = None  # minus the sizes: ascending, for bisect
+    pos, end = 0, len(ranks)
+    while pos < end:
+        rank = ranks[pos]
         most, index = heap[0]
         if -most < size[rank]:
             if -most < smallest:  # nothing after this fits either
                 left.extend(ranks[pos:])
                 break
-            left.append(rank)
+            # nothing is placed until a chunk fits the most room: skip to it at once
+            if falling is None:
+                falling = [-size[r] for r in ranks]
+            fits = bisect_left(falling, most, lo=pos)
+            left.extend(ranks[pos:fits])
+            pos = fits
             continue
+        pos += 1
         if single:
             got[index].append(rank)
             room[index] -= size[rank]
@@ -229,7 +238,7 @@ def _fill(
         else:
             heapq.heappop(heap)
             if not heap:
-                left.extend(ranks[pos + 1 :])
+                left.extend(ranks[pos:])
                 break
     for index, run in got.items():
         if run:
