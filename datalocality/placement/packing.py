@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from functools import cached_property
 from itertools import accumulate, chain, islice
 from operator import itemgetter, le
 from typing import NamedTuple, TypeVar
@@ -67,6 +68,12 @@ class _Packer:
         # Where a single-copy chunk is read from is its one location, whoever reads it.
         first = [_sole_copy(tree, locs) for locs in self.locations]
         self.origin = list(map(first.__getitem__, self.group))
+
+    @cached_property
+    def falling(self) -> list[int]:
+        """Minus the size of every rank: ascending, for bisecting to the first rank at or
+        below a size (built when first needed; equal sizes never need it)."""
+        return [-size for size in self.size]
 
     def place(self, index: int, rank: int, level: int) -> None:
         """Give one chunk to a replica. Data with one copy is read at the level where it
@@ -211,7 +218,6 @@ def _fill(
     heapq.heapify(heap)
     left: list[int] = []
     smallest = size[ranks[-1]]  # ranks run largest first
-    falling: list[int] | None = None  # minus the sizes: ascending, for bisect
     pos, end = 0, len(ranks)
     while pos < end:
         rank = ranks[pos]
@@ -221,9 +227,7 @@ def _fill(
                 left.extend(ranks[pos:])
                 break
             # nothing is placed until a chunk fits the most room: skip to it at once
-            if falling is None:
-                falling = [-size[r] for r in ranks]
-            fits = bisect_left(falling, most, lo=pos)
+            fits = bisect_left(ranks, bisect_left(packer.falling, most, lo=rank), lo=pos)
             left.extend(ranks[pos:fits])
             pos = fits
             continue
