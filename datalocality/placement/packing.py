@@ -49,8 +49,9 @@ class _Packer:
         sizes = [c.size for c in chunks]
         ids = [c.id for c in chunks]
         located = [c.locations for c in chunks]
-        self.locations: list[Locations] = list(dict.fromkeys(located))  # group -> locations
-        numbers = {locations: n for n, locations in enumerate(self.locations)}
+        # Groups of equal copy locations, numbered as the copy table numbers them.
+        self.locations: list[Locations] = tree.copies.groups  # group -> locations
+        numbers = tree.copies.number
         self.single = [len(tree.copy_domains(locs)) == 1 for locs in self.locations]
         # Largest first (ties by id): packing uneven sizes largest first strands the
         # fewest bytes. A stable sort by size of chunks already in id order (request
@@ -131,7 +132,7 @@ class Packed(NamedTuple):
 
 def pack(tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chunk, ...]) -> Packed:
     """Assign every chunk to a replica (replica ``i`` on ``nodes[i]`` with ``rooms[i]``
-    bytes of room).
+    bytes of room). ``chunks`` are the request's: their groups are the tree's copy table's.
 
     At each level, chunks whose copies all lie in one domain of that level are packed into
     that domain's replicas, the one with most room first; chunks with copies in several
