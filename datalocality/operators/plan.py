@@ -32,11 +32,13 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from airflow.sdk import BaseOperator
 
+from datalocality.binding import matches
 from datalocality.errors import PlacementError
 from datalocality.kube.binder import apply_binding
 from datalocality.kube.chunk_lists import build_chunk_lists
-from datalocality.kube.claims import build_data_source_claim
+from datalocality.kube.claims import build_data_source_claim, source_state
 from datalocality.kube.names import TaskKey, build_claim_name
+from datalocality.kube.publish import SOURCES
 from datalocality.kube.resources import Resource
 from datalocality.kube.topology import build_topology
 from datalocality.model import (
@@ -257,11 +259,29 @@ class DataLocalityPlanOperator(BaseOperator):
         task: TaskKey,
         namespace: str,
     ) -> list[DataSource]:
-        """Claim and bind every input; the bound DataSources, in input order."""
-        answers = self.resolve_inputs(hook, [i for i in items if isinstance(i, DataInput)])
-        for item in items:
-            if not isinstance(item, DataInput):
-                answers[as_data_input(item).key] = item
+        """Claim and bind every input; the bound DataSources, in input order.
+
+        Inputs no DataSource answers yet are resolved first, concurrently, before any
+        claim is written (a resolver error leaves nothing behind); the others only when
+        their binding asks (a stale or incomplete source): a source the platform
+        published needs no resolver.
+        """
+        answers: dict[str, DataSource] = {
+            as_data_input(item).key: item for item in items if isinstance(item, DataSource)
+        }
+        listed = [source_state(obj).source for obj in client.list(SOURCES)[0]]
+        unanswered = [
+            item
+            for item in items
+            if isinstance(item, DataInput) and not any(matches(item, s) for s in listed)
+        ]
+        answers.update(self.resolve_inputs(hook, unanswered))
+
+        def resolve(data_input: DataInput) -> DataSource:
+            if data_input.key not in answers:
+                answers.update(self.resolve_inputs(hook, [data_input]))
+            return answers[data_input.key]
+
         bound: list[DataSource] = []
         workload = WorkloadRef(name=f"{task.dag_id}.{task.task_id}", namespace=namespace)
         for item in items:
@@ -273,7 +293,7 @@ class DataLocalityPlanOperator(BaseOperator):
             result = apply_binding(
                 client,
                 manifest,
-                resolve=lambda i: answers[i.key],
+                resolve=resolve,
                 ttl=self.source_ttl,
             )
             source_name = result.source["metadata"]["name"]
