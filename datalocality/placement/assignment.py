@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
+from itertools import chain
 
-from datalocality.model import Chunk
+import numpy as np
+
 from datalocality.placement.build import Context, Decision, replica_nodes
 from datalocality.placement.exchange import improve_by_exchange
-from datalocality.placement.flow import assign_by_flow
+from datalocality.placement.flow import Runs, assign_by_flow
 from datalocality.placement.matching import assign_by_matching
 from datalocality.placement.packing import Packed, pack
 from datalocality.placement.tree import Domain, DomainTree
@@ -41,8 +43,7 @@ def assign_fixed(
     if tree.multi_copy and len(tree.copies.group) > FLOW_COPIES:
         return assign_by_matching(ctx, tree, counts)
     if quota.unit and tree.multi_copy:
-        per_node = assign_by_flow(ctx, tree, counts)
-        return Decision(nodes=nodes, loads=_split_nodes(nodes, per_node, quota.lo))
+        return _split_nodes(ctx, nodes, assign_by_flow(ctx, tree, counts))
     if quota.unit:
         extras = _extras(tree, counts)
         rooms = [quota.unit_size * quota.lo] * len(nodes)
@@ -106,18 +107,29 @@ def _extras(tree: DomainTree, counts: Mapping[str, int]) -> dict[str, int]:
     return extras
 
 
-def _split_nodes(
-    nodes: list[str], per_node: Mapping[str, list[Chunk]], lo: int
-) -> list[list[Chunk]]:
-    """Cut each node's chunks among its replicas: ``lo`` each, the spare ones to the first."""
-    loads: list[list[Chunk]] = []
+def _split_nodes(ctx: Context, nodes: list[str], runs: Runs) -> Decision:
+    """Cut each node's unit chunks, by id, among its replicas: ``lo`` each, the spare ones
+    to the first; with their ids, sizes and tiers (found once per run of one copy-location
+    tuple), never touching the chunks but to hand them out."""
+    lo, unit, by_id = ctx.quota.lo, ctx.quota.unit_size, ctx.by_id
+    tier, by_name = ctx.costs.locations_tier, ctx.request.topology.by_name
+    decision = Decision(nodes=nodes, loads=[], ids=[], sizes=[], tiers=[])
     for name in sorted(set(nodes)):
-        chunks = sorted(per_node.get(name, []), key=lambda c: c.id)
+        mine = runs.get(name, [])
+        ranks = np.fromiter(chain.from_iterable(r for _, r in mine), dtype=np.int64)
+        known = [tier(locations, by_name[name]) for locations, _ in mine]
+        tiers = np.repeat(np.asarray(known, dtype=np.int64), [len(r) for _, r in mine])
+        order = np.argsort(ranks, kind="stable")
+        ranked, tiered = ranks[order].tolist(), tiers[order].tolist()
         replicas = nodes.count(name)
-        spare = len(chunks) - lo * replicas
+        spare = len(ranked) - lo * replicas
         start = 0
         for r in range(replicas):
-            take = lo + (1 if r < spare else 0)
-            loads.append(chunks[start : start + take])
-            start += take
-    return loads
+            end = start + lo + (1 if r < spare else 0)
+            take = ranked[start:end]
+            decision.loads.append([by_id.chunks[i] for i in take])
+            decision.ids.append([by_id.ids[i] for i in take])  # type: ignore[union-attr]
+            decision.tiers.append(tiered[start:end])  # type: ignore[union-attr]
+            decision.sizes.append([unit] * len(take))  # type: ignore[union-attr]
+            start = end
+    return decision

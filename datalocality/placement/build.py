@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from operator import mul
+from operator import attrgetter, mul
 
 from datalocality.errors import PlacementError
 from datalocality.model import (
@@ -30,6 +30,29 @@ from datalocality.placement.copies import CopyIndex
 from datalocality.placement.costs import CostModel, below
 from datalocality.placement.operations import plan_operations
 from datalocality.placement.tree import DomainTree
+
+CHUNK_ID = attrgetter("id")
+LOCATIONS = attrgetter("locations")
+_SIZE = attrgetter("size")
+
+
+@dataclass(frozen=True)
+class IdOrder:
+    """Chunks sorted by id (``chunks``, ``ids``), and per distinct tuple of copy locations
+    the ranks (positions in that order) of its chunks, ascending."""
+
+    chunks: list[Chunk]
+    ids: list[str]
+    members: dict[tuple[str, ...], list[int]]
+
+    @classmethod
+    def of(cls, chunks: Sequence[Chunk]) -> IdOrder:
+        """Sort ``chunks`` by id and group their ranks by copy locations."""
+        ranked = sorted(chunks, key=CHUNK_ID)
+        members: dict[tuple[str, ...], list[int]] = {}
+        for rank, locations in enumerate(map(LOCATIONS, ranked)):
+            members.setdefault(locations, []).append(rank)
+        return cls(ranked, list(map(CHUNK_ID, ranked)), members)
 
 
 @dataclass
@@ -58,6 +81,12 @@ class Context:
         for chunk in chunks:
             held[chunk.locations] = held.get(chunk.locations, 0) + chunk.size
         return held
+
+    @cached_property
+    def by_id(self) -> IdOrder:
+        """The chunks in id order, and each copy-location tuple's chunks as ranks in it:
+        sorted once per plan, however many layouts are assigned."""
+        return IdOrder.of(self.request.chunks)
 
     @cached_property
     def copies(self) -> CopyIndex:
@@ -105,24 +134,26 @@ class Decision:
     def sizes_of(self) -> list[list[int]]:
         """Per replica, per chunk: its size (one pass over 100k chunks, done once)."""
         if self.sizes is None:
-            self.sizes = [[c.size for c in chunks] for chunks in self.loads]
+            self.sizes = [list(map(_SIZE, chunks)) for chunks in self.loads]
         return self.sizes
 
     def ids_of(self) -> list[list[str]]:
         """Per replica, per chunk: its id (done once)."""
         if self.ids is None:
-            self.ids = [[c.id for c in chunks] for chunks in self.loads]
+            self.ids = [list(map(CHUNK_ID, chunks)) for chunks in self.loads]
         return self.ids
 
     def tiers_of(self, ctx: Context) -> list[list[int]]:
-        """Per replica, per chunk: the tier to its nearest copy (computed once)."""
+        """Per replica, per chunk: the tier to its nearest copy (computed once, per distinct
+        tuple of copy locations on each replica rather than per chunk)."""
         if self.tiers is None:
             nodes = ctx.request.topology.by_name
-            tier = ctx.costs.tier
-            self.tiers = [
-                [tier(chunk, nodes[name]) for chunk in chunks]
-                for name, chunks in zip(self.nodes, self.loads, strict=True)
-            ]
+            tier = ctx.costs.locations_tier
+            self.tiers = []
+            for name, chunks in zip(self.nodes, self.loads, strict=True):
+                node, locations = nodes[name], list(map(LOCATIONS, chunks))
+                known = {where: tier(where, node) for where in set(locations)}
+                self.tiers.append(list(map(known.__getitem__, locations)))
         return self.tiers
 
     def cost(self, ctx: Context) -> float:

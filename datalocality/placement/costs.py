@@ -69,11 +69,19 @@ class CostModel:
 
     def nearest(self, chunk: Chunk, node: Node) -> tuple[int, str]:
         """The tier to the nearest copy of ``chunk`` and that copy's location."""
-        locations = chunk.locations
+        return self._nearest(chunk.locations, node)
+
+    def locations_tier(self, locations: tuple[str, ...], node: Node) -> int:
+        """The tier from ``node`` to the nearest of ``locations`` (a chunk's copies)."""
+        if len(locations) == 1 and ":" not in locations[0]:
+            return self.node_tier(locations[0], node.name)
+        return self._nearest(locations, node)[0]
+
+    def _nearest(self, locations: tuple[str, ...], node: Node) -> tuple[int, str]:
         if len(locations) == 1 and ":" not in locations[0]:
             return self.node_tier(locations[0], node.name), locations[0]
-        best = (OTHER_CLUSTER, chunk.locations[0] if chunk.locations else REMOTE)
-        for loc in chunk.locations:
+        best = (OTHER_CLUSTER, locations[0] if locations else REMOTE)
+        for loc in locations:
             tier = self.location_tier(loc, node)
             if tier < best[0]:
                 best = (tier, loc)
@@ -81,10 +89,7 @@ class CostModel:
 
     def tier(self, chunk: Chunk, node: Node) -> int:
         """The tier to the nearest copy of ``chunk`` (:meth:`nearest` without the copy)."""
-        locations = chunk.locations
-        if len(locations) == 1 and ":" not in locations[0]:
-            return self.node_tier(locations[0], node.name)
-        return self.nearest(chunk, node)[0]
+        return self.locations_tier(chunk.locations, node)
 
     def origin(self, chunk: Chunk, node: Node) -> str:
         """Where ``node`` reads ``chunk`` from: its nearest copy (the only one, if one)."""

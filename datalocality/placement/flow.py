@@ -15,17 +15,19 @@ from collections.abc import Mapping
 
 import networkx as nx
 
-from datalocality.model import Chunk
 from datalocality.placement.build import Context
 from datalocality.placement.tree import Domain, DomainTree
 
 _SCALE = 1e9
 
 
-def assign_by_flow(
-    ctx: Context, tree: DomainTree, counts: Mapping[str, int]
-) -> dict[str, list[Chunk]]:
-    """Chunks per replica node minimising total cost, with ``lo``/``lo+1`` per replica."""
+# Per replica node, the chunks it reads as runs: (copy locations, their ranks by id).
+Runs = dict[str, list[tuple[tuple[str, ...], list[int]]]]
+
+
+def assign_by_flow(ctx: Context, tree: DomainTree, counts: Mapping[str, int]) -> Runs:
+    """Chunks per replica node minimising total cost, with ``lo``/``lo+1`` per replica:
+    as runs of one copy-location tuple each, chunks named by rank in ``ctx.by_id``."""
     quota = ctx.quota
     per_byte = ctx.costs.per_byte
     unit = max(per_byte)
@@ -35,12 +37,10 @@ def assign_by_flow(
         level = domain[0]
         graph.add_edge(("hub", domain), ("hub", parent), weight=weight[level + 1] - weight[level])
         graph.add_edge(("hub", parent), ("hub", domain), weight=0)
-    groups: dict[tuple[str, ...], list[Chunk]] = defaultdict(list)
-    for chunk in ctx.request.chunks:
-        groups[chunk.locations].append(chunk)
-    for locations, members in groups.items():
+    groups = ctx.by_id.members
+    for locations in ctx.held:  # in request order, as the graph was always built
         source = ("group", locations)
-        graph.add_node(source, demand=-len(members))
+        graph.add_node(source, demand=-len(groups[locations]))
         entries: dict[Domain, int] = {}
         for domain, level in tree.copy_domains(locations):
             entries[domain] = min(entries.get(domain, weight[level]), weight[level])
@@ -54,14 +54,14 @@ def assign_by_flow(
         if quota.extras:
             graph.add_edge(hub, spare, weight=0, capacity=k)
     flow = nx.min_cost_flow(graph)
-    per_node: dict[str, list[Chunk]] = defaultdict(list)
+    per_node: Runs = defaultdict(list)
     # Walk each group's flow down to the node hubs that absorb it.
     absorbed = _absorption(graph, flow, counts, quota.lo)
     for locations in sorted(groups):
-        members = sorted(groups[locations], key=lambda c: c.id)
+        ranks, start = groups[locations], 0
         for name, amount in _route(graph, flow, ("group", locations), absorbed):
-            per_node[name].extend(members[:amount])
-            del members[:amount]
+            per_node[name].append((locations, ranks[start : start + amount]))
+            start += amount
     return per_node
 
 

@@ -341,7 +341,9 @@ class DomainTree:
                 hosted[domain] = hosted.get(domain, 0) + k
         if not self.multi_copy:
             return self.base_cost + sum(self.term(d, hosted.get(d, 0)) for d in self.supply)
-        domains = set(self.supply) | set(hosted)
+        # In a fixed order (a set's would follow the string hash seed, and float sums
+        # in another order differ in the last bits, which can flip near-ties between layouts).
+        domains = [*self.supply, *(d for d in hosted if d not in self.supply)]
         values = []
         for mix in MIXES:
             self.mix = mix
