@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from functools import cached_property
+from itertools import chain, repeat
 
 import numpy as np
 from numpy.typing import NDArray
@@ -68,13 +69,13 @@ class CopyIndex:
         # Node names first, in one flat pass; names of zones, regions and clusters (which
         # may name several domains) are expanded after.
         by_name = {domain[1]: i for domain, i in self.ids[0].items()}
-        flat = [loc for locations in groups for loc in locations]
+        flat = list(chain.from_iterable(groups))
         owner = np.repeat(
             np.arange(len(groups), dtype=np.int64),
             np.fromiter(map(len, groups), dtype=np.int64, count=len(groups)),
         )
         node_of = np.fromiter(
-            (by_name.get(loc, -1) for loc in flat), dtype=np.int64, count=len(flat)
+            map(by_name.get, flat, repeat(-1, len(flat))), dtype=np.int64, count=len(flat)
         )
         is_node = node_of >= 0
         group_col = [owner[is_node]]
