@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV := $(PYTHON) -m uv
 STAMP := $(VENV)/.synced
 
-.PHONY: setup demo test lint typecheck contracts pytest bench clean cluster-binaries
+.PHONY: setup demo test lint typecheck contracts pytest bench bench-e2e clean cluster-binaries
 
 $(STAMP): pyproject.toml uv.lock
 	$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -45,6 +45,10 @@ test: lint typecheck contracts pytest
 
 bench: setup
 	$(BIN)/datalocality bench
+
+# 100,000 files read by 100 replicas on the real control plane: the plan task's steps timed.
+bench-e2e: setup cluster-binaries
+	$(BIN)/python benchmarks/large_e2e.py 2>/dev/null
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
