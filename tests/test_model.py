@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -19,6 +20,7 @@ from datalocality.model import (
     Topology,
     parse_quantity,
 )
+from datalocality.model.topology import OTHER_CLUSTER, SAME_NODE, TIER_COUNT, TIER_NAMES, TIERS
 
 
 def request(**overrides: Any) -> dict[str, Any]:
@@ -52,6 +54,14 @@ def test_bad_quantities_name_the_field(bad: object) -> None:
         parse_quantity("requests.cpu", bad)
     assert err.value.field == "requests.cpu"
     assert err.value.value == bad or (isinstance(bad, float) and math.isnan(bad))
+
+
+def test_tiers_are_numbered_nearest_first_and_counted_once() -> None:
+    # Placement sizes its per-tier tables by TIER_COUNT and treats OTHER_CLUSTER as the
+    # world level: both hold only if the tiers are 0, 1, ... in TIER_NAMES order.
+    assert TIERS == tuple(range(TIER_COUNT)) == tuple(range(len(TIER_NAMES)))
+    assert (TIERS[0], TIERS[-1]) == (SAME_NODE, OTHER_CLUSTER)
+    assert TIER_NAMES[OTHER_CLUSTER] == "world"
 
 
 def test_resources_accept_quantity_strings() -> None:
@@ -213,8 +223,10 @@ def test_tiers_follow_the_domain_tree() -> None:
 
 def test_default_bandwidth_falls_with_the_tier() -> None:
     topo = Topology(nodes=[Node(name="a")])
-    costs = [topo.cost_per_byte(t) for t in range(5)]
-    assert costs[0] == 0 and costs == sorted(costs)
+    costs = [topo.cost_per_byte(t) for t in range(TIER_COUNT)]
+    # Local reads are free and every tier farther costs strictly more per byte.
+    assert costs[0] == 0
+    assert all(near < far for near, far in itertools.pairwise(costs)), costs
 
 
 def test_capacity_counts_pods_cpu_and_memory() -> None:

@@ -139,6 +139,37 @@ def test_vineyard_without_data_is_round_robin() -> None:
     assert [r.node for r in result.replicas] == ["a", "b", "c", "a"]
 
 
+# --- round-robin ------------------------------------------------------------------------
+
+
+def test_round_robin_reasons_name_the_node_each_replica_got() -> None:
+    # a has room for one replica: the replicas whose turn falls on it are moved on to b.
+    nodes = [{"name": "a", "allocatable": {"pods": 1}}, {"name": "b"}]
+    chunks = [{"id": f"c{i}", "locations": ["a"]} for i in range(4)]
+    result = plan(request(nodes, chunks, replicas=4), "round-robin")
+    assert [r.node for r in result.replicas] == ["a", "b", "b", "b"]
+    reasons = [r.reason.split("; ", 1)[1] for r in result.replicas]
+    assert reasons == [
+        "round-robin: its turn, node a (#0 in name order)",
+        "round-robin: its turn, node b (#1 in name order)",
+        "round-robin: node a in turn had no room, moved to b (#1 in name order)",
+        "round-robin: node a in turn had no room, moved to b (#1 in name order)",
+    ]
+
+
+def test_round_robin_reason_lists_every_full_node_it_moved_past() -> None:
+    nodes = [
+        {"name": "a", "allocatable": {"pods": 1}},
+        {"name": "b", "allocatable": {"pods": 1}},
+        {"name": "c"},
+    ]
+    result = plan(request(nodes, [], replicas=4), "round-robin")
+    assert [r.node for r in result.replicas] == ["a", "b", "c", "c"]
+    assert result.replicas[3].reason.endswith(
+        "round-robin: nodes a, b in turn had no room, moved to c (#2 in name order)"
+    )
+
+
 # --- spread -----------------------------------------------------------------------------
 
 

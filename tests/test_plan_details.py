@@ -9,7 +9,9 @@ import pytest
 
 from datalocality.errors import UnknownStrategy
 from datalocality.model import PlacementRequest
-from datalocality.placement import collection_paused, plan, strategy_names
+from datalocality.placement import collection_paused, optimal, plan, strategy_names
+from datalocality.placement.build import Context, Decision
+from datalocality.placement.candidates import Candidates
 
 
 def req(chunks: list[dict[str, Any]], **consumer: Any) -> PlacementRequest:
@@ -131,3 +133,57 @@ def test_plan_restores_the_garbage_collector_state_even_when_it_raises() -> None
     with pytest.raises(RuntimeError), collection_paused():
         raise RuntimeError("boom")
     assert gc.isenabled()
+
+
+def two_region_request() -> PlacementRequest:
+    """Four replicas in one region (hard): each region's plan meets its own bound, but
+    the other region's bound is lower, so the whole plan is not proven optimal."""
+    nodes = [
+        {"name": "birch", "zone": "z2", "region": "r1", "allocatable": {"pods": 3}},
+        {"name": "grove", "zone": "z1", "region": "r2", "allocatable": {"pods": 3}},
+        {"name": "cedar", "zone": "z2", "region": "r1", "allocatable": {"pods": 2}},
+        {"name": "elm", "allocatable": {"pods": 3}},
+        {"name": "amber", "zone": "z1", "region": "r2", "allocatable": {"pods": 3}},
+    ]
+    copies = [
+        ["grove"], ["elm", "cedar", "amber"], ["elm", "grove"], ["grove", "amber"], ["birch"],
+        ["amber", "birch", "cedar"], ["cedar", "birch"], ["cedar", "amber"], ["cedar", "birch"],
+        ["cedar", "amber"], ["birch", "cedar", "amber"],
+    ]  # fmt: skip
+    chunks = [{"id": f"c{i:02d}", "size": 1000, "locations": at} for i, at in enumerate(copies)]
+    return PlacementRequest.parse(
+        {
+            "topology": {
+                "nodes": nodes,
+                "bandwidth": {"1": 1e9, "2": 2e8, "3": 1e8, "4": 2.5e7},
+            },
+            "consumer": {
+                "replicas": 4,
+                "partitioning": "one-per-replica",
+                "topology": {"mode": "hard", "highestTierAllowed": 2},
+            },
+            "sources": [{"system": "demo", "dataSourceName": "d", "chunks": chunks}],
+        }
+    )
+
+
+def test_plan_restates_the_verdict_without_changing_the_strategys_decision(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[tuple[Decision, bool, list[str] | None, list[str]]] = []
+    place = optimal.place
+
+    def spy(ctx: Context, candidates: Candidates) -> Decision:
+        decision = place(ctx, candidates)
+        made.append((decision, decision.proven_optimal, decision.reasons, decision.notes))
+        return decision
+
+    monkeypatch.setattr(optimal, "place", spy)
+    result = plan(two_region_request(), "optimal")
+    # Both regions were searched and each decision met its region's bound ...
+    assert len(made) == 2 and all(proven for _, proven, _, _ in made)
+    # ... but a rival region's bound leaves room for a cheaper plan.
+    assert not result.totals.proven_optimal
+    for decision, proven, reasons, notes in made:
+        assert decision.proven_optimal is proven
+        assert decision.reasons is reasons and decision.notes is notes

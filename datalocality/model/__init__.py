@@ -29,6 +29,7 @@ from datalocality.model.request import (
     TopologyConstraint,
 )
 from datalocality.model.topology import (
+    TIER_COUNT,
     TIER_NAMES,
     TIERS,
     Allocatable,
@@ -41,6 +42,7 @@ from datalocality.model.topology import (
 __all__ = [
     "CRITERIA",
     "TIERS",
+    "TIER_COUNT",
     "TIER_NAMES",
     "WEIGHT_PROFILES",
     "Allocatable",

@@ -12,7 +12,7 @@ from datalocality.errors import SpecError
 from datalocality.model.base import Spec
 from datalocality.model.data import Chunk, DataSource
 from datalocality.model.names import check_dns_label
-from datalocality.model.topology import Resources, Topology
+from datalocality.model.topology import OTHER_CLUSTER, SAME_NODE, TIERS, Resources, Topology
 
 WorkloadClass = Literal["default", "data-intensive", "compute-intensive"]
 CRITERIA = ("resource", "node_affinity", "node_type", "capabilities", "data_locality")
@@ -43,8 +43,8 @@ class TopologyConstraint(Spec):
     @field_validator("highest_tier_allowed", mode="before")
     @classmethod
     def _tier(cls, value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 4:
-            raise SpecError("", value, "must be an integer tier 0..4")
+        if isinstance(value, bool) or not isinstance(value, int) or value not in TIERS:
+            raise SpecError("", value, f"must be an integer tier {SAME_NODE}..{OTHER_CLUSTER}")
         return value
 
 

@@ -17,6 +17,9 @@ from datalocality.model.quantities import parse_bytes, parse_quantity
 SAME_NODE, SAME_ZONE, SAME_REGION, SAME_CLUSTER, OTHER_CLUSTER = 0, 1, 2, 3, 4
 TIERS = (SAME_NODE, SAME_ZONE, SAME_REGION, SAME_CLUSTER, OTHER_CLUSTER)
 TIER_NAMES = ("node", "zone", "region", "cluster", "world")
+# How many tiers there are; also the levels of the domain tree, from a node up to the
+# world (the one domain above every cluster, which an OTHER_CLUSTER read crosses).
+TIER_COUNT = len(TIERS)
 
 Cpu = Annotated[float, BeforeValidator(lambda v: parse_quantity("", v))]
 Bytes = Annotated[int, BeforeValidator(lambda v: parse_bytes("", v))]

@@ -21,11 +21,12 @@ import gc
 import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import cast
 
 from datalocality.errors import InfeasiblePlacement, UnknownStrategy
 from datalocality.model import PlacementPlan, PlacementRequest
-from datalocality.model.topology import TIER_NAMES
+from datalocality.model.topology import OTHER_CLUSTER, TIER_NAMES
 from datalocality.placement.build import Context, Decision, build_plan
 from datalocality.placement.candidates import Candidates, build_candidates, constraint_domains
 from datalocality.placement.lower_bound import lower_bound
@@ -125,11 +126,12 @@ def _plan(request: PlacementRequest, strategy: str, place: Place, searches: bool
             best = (cost, i, decision)
     assert best is not None
     _, pick, decision = best
-    # Proven only if no other domain's bound leaves room for a cheaper plan.
+    # Proven only if no other domain's bound leaves room for a cheaper plan. A copy with
+    # the verdict restated (sharing the columns already derived) leaves the strategy's own
+    # decision as it was made.
     rivals = [b for j, b in enumerate(bounds) if j != pick]
-    decision.proven_optimal = decision.proven_optimal and not any(
-        ctx.below(b, best[0]) for b in rivals
-    )
+    if decision.proven_optimal and any(ctx.below(b, best[0]) for b in rivals):
+        decision = replace(decision, proven_optimal=False)
     return build_plan(ctx, options[pick], strategy, decision, bound, notes=notes)
 
 
@@ -138,7 +140,7 @@ def _allowed_domains(
 ) -> list[set[str]] | None:
     """Domains the topology rule allows (None: no rule, or a soft rule that cannot hold)."""
     rule = ctx.request.consumer.topology
-    if rule is None or rule.highest_tier_allowed >= 4:
+    if rule is None or rule.highest_tier_allowed >= OTHER_CLUSTER:
         return None
     replicas = ctx.request.consumer.replicas
     domains = constraint_domains(candidates, rule.highest_tier_allowed, replicas)

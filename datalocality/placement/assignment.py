@@ -19,6 +19,7 @@ from itertools import chain
 import numpy as np
 
 from datalocality.placement.build import Context, Decision, replica_nodes
+from datalocality.placement.copies import WORLD
 from datalocality.placement.exchange import improve_by_exchange
 from datalocality.placement.flow import Runs, assign_by_flow
 from datalocality.placement.matching import assign_by_matching
@@ -84,7 +85,7 @@ def _extras(tree: DomainTree, counts: Mapping[str, int]) -> dict[str, int]:
 
     def gain(name: str) -> float:
         saved = 0.0
-        for domain in tree.path[name][:4]:
+        for domain in tree.path[name][:WORLD]:  # no read leaves the world
             if tree.supply.get(domain, 0) - demand.get(domain, 0) >= quota.unit_size:
                 saved += tree.delta[domain[0]] * quota.unit_size
         return saved

@@ -24,6 +24,7 @@ from datalocality.model import (
     Transfer,
 )
 from datalocality.model.base import trusted_maker
+from datalocality.model.topology import TIER_COUNT
 from datalocality.placement.balance import Quota
 from datalocality.placement.candidates import Candidates
 from datalocality.placement.copies import CopyIndex
@@ -114,7 +115,11 @@ class Context:
 class Decision:
     """A strategy's answer: per replica a node and the chunks it reads, and why.
 
-    Not changed once made: tiers and sizes derived from it are kept.
+    Its fields are not reassigned once a strategy hands it back: whoever needs another
+    verdict, reason or note builds a new one (``dataclasses.replace``, which shares the
+    lists). Only the derived per-chunk columns (``tiers``, ``sizes``, ``ids``) are filled
+    in later, on first use, and kept: they follow from ``nodes`` and ``loads``, which
+    never change, so they stay right and are computed at most once per plan.
     """
 
     nodes: list[str]
@@ -211,7 +216,7 @@ def build_plan(
     tier_cost = costs.per_byte.__getitem__
     # Trusted values built here: skip re-validating 100k small models.
     make_transfer = trusted_maker(Transfer)
-    by_tier = [0] * 5
+    by_tier = [0] * TIER_COUNT
     replicas: list[ReplicaPlacement] = []
     transfers: list[Transfer] = []
     distinct: set[str] = set()

@@ -18,11 +18,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from datalocality.model import Node
+from datalocality.model.topology import OTHER_CLUSTER, TIER_COUNT
 
 Domain = tuple[int, Hashable]
-ROOT: Domain = (4, "")
 Ids = NDArray[np.int64]
-LEVELS = 5  # node, zone, region, cluster, world
+# A domain's level is the tier of a read that stays inside it: node, zone, region,
+# cluster, and the world above every cluster, which holds what only an OTHER_CLUSTER read
+# reaches.
+LEVELS = TIER_COUNT
+WORLD = OTHER_CLUSTER
+ROOT: Domain = (WORLD, "")
 _KIND_LEVEL = {"zone": 1, "region": 2, "cluster": 3}
 
 
@@ -110,8 +115,8 @@ class CopyIndex:
     def _homes(self) -> None:
         """Per group: the nearest level a copy names, and the smallest domain holding all."""
         n = len(self.sizes)
-        self.nearest = np.full(n, LEVELS - 1, dtype=np.int64)
-        self.home_level = np.full(n, LEVELS - 1, dtype=np.int64)
+        self.nearest = np.full(n, WORLD, dtype=np.int64)
+        self.home_level = np.full(n, WORLD, dtype=np.int64)
         self.home_id = np.zeros(n, dtype=np.int64)
         has = np.flatnonzero(self.rows_per_group > 0)
         if not len(has):
@@ -181,7 +186,7 @@ class CopyIndex:
         return out
 
     def bytes_by_nearest(self) -> list[int]:
-        """Bytes per nearest tier a copy can be read at (level 4: no copy anywhere)."""
+        """Bytes per nearest tier a copy can be read at (``WORLD``: no copy anywhere)."""
         totals = np.zeros(LEVELS, dtype=np.int64)
         np.add.at(totals, self.nearest, self.sizes)
         return [int(v) for v in totals]

@@ -8,6 +8,7 @@ from datalocality.model.topology import (
     SAME_CLUSTER,
     SAME_REGION,
     SAME_ZONE,
+    TIER_COUNT,
 )
 
 REMOTE = "remote"
@@ -34,14 +35,14 @@ class CostModel:
                 self._zones.setdefault(node.zone, set()).add(node.zone_key)
             if node.region:
                 self._regions.setdefault(node.region, set()).add(node.region_key)
-        self.per_byte = tuple(topology.cost_per_byte(t) for t in range(5))
+        self.per_byte = tuple(topology.cost_per_byte(t) for t in range(TIER_COUNT))
         # (name, zone, region, cluster) per node, computed once: tiers are compared a lot.
         self.keys = {n.name: (n.name, n.zone_key, n.region_key, n.cluster) for n in topology.nodes}
 
     def node_tier(self, a: str, b: str) -> int:
         """Tier between two nodes by name (same as ``tier_between``, precomputed keys)."""
         ka, kb = self.keys[a], self.keys[b]
-        for tier in range(4):
+        for tier in range(OTHER_CLUSTER):
             if ka[tier] == kb[tier]:
                 return tier
         return OTHER_CLUSTER

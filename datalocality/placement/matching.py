@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from datalocality.model import Chunk
 from datalocality.placement.build import Context, Decision, replica_nodes
-from datalocality.placement.copies import LEVELS, CopyIndex, Ids, first_in_run
+from datalocality.placement.copies import LEVELS, WORLD, CopyIndex, Ids, first_in_run
 from datalocality.placement.costs import REMOTE
 from datalocality.placement.tree import DomainTree
 
@@ -98,7 +98,7 @@ class _State:
             if not len(todo) or not (self.room > 0).any():
                 return
             free = self.free(level)
-            if level == LEVELS - 1:  # the world: every chunk, with or without a copy
+            if level == WORLD:  # the world: every chunk, with or without a copy
                 world = np.zeros(len(todo), dtype=np.int64)
                 taken = _match(todo, world, free, self.size)
                 chosen = np.flatnonzero(taken >= 0)
@@ -151,10 +151,10 @@ class _State:
         first in location order among the nearest; -1 for a chunk without locations)."""
         rows, owner = self.rows(chunks)
         host = self.host[owner]
-        best = np.full(len(rows), LEVELS - 1, dtype=np.int64)
+        best = np.full(len(rows), WORLD, dtype=np.int64)
         for level in range(LEVELS - 2, -1, -1):
             best[self.copies.at[level][rows] == self.up[level][host]] = level
-        tier = np.full(len(chunks), LEVELS - 1, dtype=np.int64)
+        tier = np.full(len(chunks), WORLD, dtype=np.int64)
         row = np.full(len(chunks), -1, dtype=np.int64)
         spans = self.copies.rows_per_group[self.group[chunks]]
         has = np.flatnonzero(spans > 0)

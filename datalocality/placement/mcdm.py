@@ -29,6 +29,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 from datalocality.model import CRITERIA, Chunk, Consumer, Node
+from datalocality.model.topology import OTHER_CLUSTER
 from datalocality.placement.balance import Quota
 from datalocality.placement.build import Context, Decision
 from datalocality.placement.candidates import Candidates
@@ -39,6 +40,8 @@ from datalocality.placement.spread import least_allocated
 TIER_WEIGHTS = (1.0, 0.8, 0.5, 0.0, 0.0)
 # The same weights in tenths gained per level a copy shares: node 2, zone 3, region 5.
 LEVEL_TENTHS = (2, 3, 5)
+# Criteria fixed per node (all but the first, resource), as indices into CRITERIA.
+STATIC = range(1, len(CRITERIA))
 
 Reach = tuple[frozenset[Hashable], ...]
 
@@ -151,8 +154,10 @@ class Scores:
         self.bucket_rows, self.keys = list(buckets), [0.0] * len(buckets)
         self.state: object = None
         # Per static criterion: nodes by value, and where the first and last with room are.
-        self.order = [sorted(range(len(nodes)), key=lambda j: rows[j][i]) for i in range(4)]
-        self.ends = [[0, len(nodes) - 1] for _ in range(4)]
+        self.order = [
+            sorted(range(len(nodes)), key=lambda j: rows[j][i]) for i in range(len(STATIC))
+        ]
+        self.ends = [[0, len(nodes) - 1] for _ in STATIC]
         self.groups: dict[float, _Group] = {}
         for j in range(len(nodes)):
             if room[j] > 0:
@@ -188,7 +193,7 @@ class Scores:
     def _refresh(self, bounds: list[tuple[float, float, bool]]) -> None:
         """Recompute bucket keys and group heaps when the static order may have changed."""
         w = self.weights
-        on = [i for i in range(1, 5) if w[i] > 0 and not bounds[i][2]]
+        on = [i for i in STATIC if w[i] > 0 and not bounds[i][2]]
         state = (on, [bounds[i] for i in on] if len(on) > 1 else None)
         if state == self.state:
             return
@@ -216,7 +221,7 @@ class Scores:
 
         def estimate(value: float, b: int) -> float:
             row = self.bucket_rows[b]
-            return w[0] * norm(value, 0) + sum(w[i] * norm(row[i - 1], i) for i in range(1, 5))
+            return w[0] * norm(value, 0) + sum(w[i] * norm(row[i - 1], i) for i in STATIC)
 
         tops: list[tuple[float, float, _Group]] = []
         for value, group in self.groups.items():
@@ -346,7 +351,7 @@ def assign_greedy(
             r = smallest(found)
             if _fits(quota, len(loads[r]), sizes[r], chunk, at_hi):
                 cost, widest = chunk.size * per_byte[tier], tier
-                while widest < 4 and chunk.size * per_byte[widest + 1] == cost:
+                while widest < OTHER_CLUSTER and chunk.size * per_byte[widest + 1] == cost:
                     widest += 1
                 return smallest(tiers[widest]) if widest > tier else r
         return None

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 
 from datalocality.placement.assignment import assign_fixed
 from datalocality.placement.build import Context, Decision
@@ -44,10 +45,12 @@ def place(ctx: Context, candidates: Candidates) -> Decision:
             how = "tree programme, then local search"
     cost, _, decision = best
     # Exhaustive search is a proof only where the fixed-layout assignment is exact.
-    decision.proven_optimal = _meets(ctx, cost, bound) or (exhaustive and ctx.quota.unit)
-    decision.reasons = _reasons(ctx, decision.nodes)
-    decision.notes = [f"optimal: {how}; cost {cost:.6g} s, lower bound {bound:.6g} s"]
-    return decision
+    return replace(
+        decision,
+        proven_optimal=_meets(ctx, cost, bound) or (exhaustive and ctx.quota.unit),
+        reasons=_reasons(ctx, decision.nodes),
+        notes=[f"optimal: {how}; cost {cost:.6g} s, lower bound {bound:.6g} s"],
+    )
 
 
 _Best = tuple[float, dict[str, int], Decision]

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from datalocality.model import Chunk
+from datalocality.placement.copies import LEVELS
 from datalocality.placement.costs import REMOTE
 from datalocality.placement.tree import Domain, DomainTree
 
@@ -139,7 +140,7 @@ def pack(tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chu
     domains then go to the replica with most room among all of them.
     """
     packer = _Packer(tree, nodes, rooms, chunks)
-    under: list[dict[Domain, list[int]]] = [{} for _ in range(5)]
+    under: list[dict[Domain, list[int]]] = [{} for _ in range(LEVELS)]
     for index, name in enumerate(nodes):
         for level, domain in enumerate(tree.path[name]):
             under[level].setdefault(domain, []).append(index)
@@ -147,7 +148,7 @@ def pack(tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chu
     uniform = bool(size) and size[0] == size[-1] > 0
     group_of = np.asarray(packer.group, dtype=np.int64)
     groups = _by_group(group_of, list(range(len(size))))
-    for level in range(5):
+    for level in range(LEVELS):
         alone: dict[Domain, list[int]] = {}
         shared: list[tuple[int, list[Domain]]] = []
         left: list[int] = []  # starts with chunks readable only from a higher level

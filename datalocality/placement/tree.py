@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from datalocality.placement.balance import Quota
-from datalocality.placement.copies import ROOT, CopyIndex, Domain
+from datalocality.placement.copies import LEVELS, ROOT, WORLD, CopyIndex, Domain
 from datalocality.placement.costs import CostModel
 
 __all__ = ["ROOT", "Domain", "DomainTree"]
@@ -74,7 +74,7 @@ class DomainTree:
     ) -> None:
         self.costs = costs
         self.quota = quota
-        self.delta = [costs.per_byte[level + 1] - costs.per_byte[level] for level in range(4)]
+        self.delta = [costs.per_byte[level + 1] - costs.per_byte[level] for level in range(WORLD)]
         self.parent: dict[Domain, Domain] = {}
         self.children: dict[Domain, list[Domain]] = {ROOT: []}
         self.path = copies.path
@@ -98,7 +98,7 @@ class DomainTree:
         # Per domain the bytes some copy lies in; per level the bytes no copy can be read
         # at that tier at all (the base cost already pays for them).
         self.avail: dict[Domain, int] = self.copies.available() if self.multi_copy else {}
-        self.beyond = [sum(by_nearest[level + 1 :]) for level in range(4)]
+        self.beyond = [sum(by_nearest[level + 1 :]) for level in range(WORLD)]
         self.mix = OUTBOUND
         self._most: list[float] | None = None  # demand(k) for k = 0..replicas
         self.limit: dict[Domain, int] = {}
@@ -116,7 +116,7 @@ class DomainTree:
     def copy_domains(self, locations: tuple[str, ...]) -> list[tuple[Domain, int]]:
         """Every domain a copy can be read from, with the tier reading there starts at."""
         if not locations:
-            return [(ROOT, 4)]
+            return [(ROOT, WORLD)]
         found: list[tuple[Domain, int]] = []
         for loc in locations:
             domains, level = self.location_domains(loc)
@@ -146,7 +146,7 @@ class DomainTree:
         it, mixed (see :data:`MIXES`) with (minus) the bytes its replicas can read from a
         copy inside; :meth:`inbound_constant` adds what every level reads."""
         level = domain[0]
-        if level >= 4:
+        if level >= WORLD:
             return 0.0
         cost, mix = 0.0, self.mix[level]
         if mix > 0.0:
@@ -163,7 +163,7 @@ class DomainTree:
         total = self.supply.get(ROOT, 0)
         return sum(
             (1.0 - self.mix[level]) * self.delta[level] * (total - self.beyond[level])
-            for level in range(4)
+            for level in range(WORLD)
             if self.mix[level] < 1.0
         )
 
@@ -171,7 +171,7 @@ class DomainTree:
         """``term(domain, k) - term(domain, k - 1)`` for k = 1..limit, trailing zeros cut
         (every step is <= 0: both counts fall as replicas are added)."""
         level = domain[0]
-        if level >= 4 or limit <= 0:
+        if level >= WORLD or limit <= 0:
             return []
         if self._most is None:
             self._most = [self.demand(k) for k in range(self.quota.replicas + 1)]
@@ -302,7 +302,7 @@ class DomainTree:
         """Every domain, deepest level first (children before parents, no recursion)."""
         return [
             domain
-            for level in range(5)
+            for level in range(LEVELS)
             for domain in sorted((d for d in self.limit if d[0] == level), key=repr)
         ]
 

@@ -1,29 +1,17 @@
-"""Kubernetes resource quantities (``500m``, ``1Gi``, ``2e3``) as exact fractions."""
+"""Kubernetes resource quantities (``500m``, ``1Gi``, ``2e3``) as exact fractions.
+
+The grammar is datalocality's (:func:`datalocality.model.quantities.split_quantity`, the
+one Kubernetes' ``resource.ParseQuantity`` applies), so the sandbox takes exactly the
+quantities the provider does; only the value differs: an exact Fraction here, because
+the scheduler sums requests and compares them with what a node allocates, where a float
+would let ``3 x 100m`` overshoot ``300m``. Negative quantities parse, as in Kubernetes.
+"""
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 
-_SUFFIXES = {
-    "n": Fraction(1, 10**9),
-    "u": Fraction(1, 10**6),
-    "m": Fraction(1, 1000),
-    "": Fraction(1),
-    "k": Fraction(10**3),
-    "M": Fraction(10**6),
-    "G": Fraction(10**9),
-    "T": Fraction(10**12),
-    "P": Fraction(10**15),
-    "E": Fraction(10**18),
-    "Ki": Fraction(2**10),
-    "Mi": Fraction(2**20),
-    "Gi": Fraction(2**30),
-    "Ti": Fraction(2**40),
-    "Pi": Fraction(2**50),
-    "Ei": Fraction(2**60),
-}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$")
+from datalocality.model.quantities import SUFFIXES, split_quantity
 
 
 def parse_quantity(value: object) -> Fraction:
@@ -32,14 +20,14 @@ def parse_quantity(value: object) -> Fraction:
         raise ValueError(f"not a quantity: {value!r}")
     if isinstance(value, int | float):
         return Fraction(value)
-    text = str(value).strip()
-    match = _QUANTITY.match(text)
-    if not match or match.group(1) in {".", "+", "-"}:
+    parts = split_quantity(str(value))
+    if parts is None:
         raise ValueError(f"not a quantity: {value!r}")
-    number = Fraction(match.group(1))
-    if match.group(2):
-        return number * Fraction(10) ** int(match.group(2)[1:])
-    return number * _SUFFIXES[match.group(3) or ""]
+    number = -Fraction(parts.digits) if parts.negative else Fraction(parts.digits)
+    if parts.exponent is not None:
+        return number * Fraction(10) ** parts.exponent
+    base, power = SUFFIXES[parts.suffix]
+    return number * Fraction(base) ** power
 
 
 def format_quantity(value: Fraction) -> str:
