@@ -4,9 +4,15 @@ Callers catch the branch they can act on: bad input (:class:`SpecError`, also a
 ``ValueError``), data that cannot be found (:class:`ResolutionError`), placement that
 cannot be satisfied (:class:`InfeasiblePlacement`) or Kubernetes trouble
 (:class:`KubernetesError`).
+
+Every error survives pickling (Airflow pickles exceptions across processes). Unpickling
+calls ``cls(*self.args)``, so a class whose ``__init__`` cannot take its own ``args``
+back (it builds one message from several fields) defines ``__reduce__``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class DataLocalityError(Exception):
@@ -21,6 +27,9 @@ class SpecError(DataLocalityError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"{field}: {reason} (got {value!r})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.field, self.value, self.reason), self.__dict__
 
 
 class ResolutionError(DataLocalityError):
@@ -99,6 +108,9 @@ class ApiRejected(KubernetesError):
         self.message = message
         super().__init__(f"{status} {reason}" + (f": {message}" if message else ""))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.status, self.reason, self.message), self.__dict__
+
 
 class ObjectNotFound(ApiRejected):
     """The object does not exist (404)."""
@@ -126,6 +138,9 @@ class IncompleteSlices(KubernetesError):
         self.source, self.reason = source, reason
         super().__init__(f"DataSource {source}: {reason}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.source, self.reason), self.__dict__
+
 
 class SourceReplaced(KubernetesError):
     """A DataSource was deleted, began terminating or was recreated while its slices were
@@ -139,6 +154,9 @@ class IncompleteChunkLists(KubernetesError):
     def __init__(self, configmap: str, reason: str) -> None:
         self.configmap, self.reason = configmap, reason
         super().__init__(f"chunk-list ConfigMap {configmap}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.configmap, self.reason), self.__dict__
 
 
 class ApiUnavailable(KubernetesError):

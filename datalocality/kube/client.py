@@ -3,9 +3,10 @@
 Every call goes through ``ApiClient.call_api`` with ``response_type="object"``, the same
 path ``CustomObjectsApi`` takes, extended to the core group: one code path serves our
 CRDs, Volcano, Karmada and built-in kinds, and returns plain dicts. Status codes are
-classified: 400/401/403/404/422 are final; 409 and 410 mean something to the caller;
-429 waits for Retry-After; 5xx and timeouts are retried, except that a write which may
-have landed (5xx, timeout, broken connection) is re-read before it is tried again.
+classified: 400/401/403/404/410/422 are final; 409 means something to a write; 429
+waits for Retry-After; 5xx and timeouts are retried, except that a write which may have
+landed (5xx, timeout, broken connection) is re-read before it is tried again. There is
+no watch: the triggers and sensors poll by design.
 Build the ApiClient with ``Configuration.retries = False``: urllib3's default Retry
 re-sends GET/PUT/DELETE by itself (on 429/503 with Retry-After, on broken connections),
 which is safe (PUTs carry a resourceVersion) but doubles the retries and hides answers.
@@ -16,32 +17,28 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import urllib3
 from kubernetes.client import ApiClient  # type: ignore[import-untyped]
 from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]
-from kubernetes.watch.watch import iter_resp_lines  # type: ignore[import-untyped]
 
 from datalocality.errors import ApiRejected, ApiUnavailable, ObjectConflict, ObjectNotFound
 from datalocality.kube.objects import (
     Created,
     Obj,
     RetryPolicy,
-    WatchEvent,
     adoptable,
     check_object_size,
     is_terminating,
     name_of,
     namespace_of,
-    replay,
 )
 from datalocality.kube.resources import Resource, resource_of
 
 Mutate = Callable[[Obj], Obj | None]
 _OBJECT = {200: "object", 201: "object", 202: "object"}
-_JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -55,10 +52,6 @@ class _Conflict(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
-
-
-class _Gone(Exception):
-    """410: the resourceVersion is too old to watch from."""
 
 
 def _status_body(exc: ApiException) -> dict[str, Any]:
@@ -79,7 +72,7 @@ def _retry_after(exc: ApiException) -> float | None:
 
 
 class KubeClient:
-    """create-or-get, read-modify-write, delete, list and watch on an injected ApiClient."""
+    """create-or-get, read-modify-write, delete and list on an injected ApiClient."""
 
     def __init__(
         self,
@@ -134,13 +127,11 @@ class KubeClient:
                 self.sleep(delay)
         raise ApiUnavailable(f"{method} {path} kept failing after {policy.attempts} attempts")
 
-    def _classify(
-        self, method: str, exc: ApiException, attempt: int, *, watching: bool = False
-    ) -> float:
+    def _classify(self, method: str, exc: ApiException, attempt: int) -> float:
         """Raise for final and meaningful codes; return the wait before retrying the rest.
 
-        409 means something only to a write and 410 only to a watch; on other requests
-        they are final like any other 4xx (the private signals never reach callers).
+        409 means something only to a write; on other requests it is final like any other
+        4xx (the private signal never reaches callers).
         """
         status = int(exc.status or 0)
         body = _status_body(exc)
@@ -149,8 +140,6 @@ class KubeClient:
             raise ObjectNotFound(status, "NotFound", message)
         if status == 409 and method in _WRITES:
             raise _Conflict(str(body.get("reason") or "Conflict"))
-        if status == 410 and watching:
-            raise _Gone(message)
         if status == 429:
             after = _retry_after(exc)
             wait = self.policy.delay(attempt) if after is None else after
@@ -180,7 +169,7 @@ class KubeClient:
         label_selector: str = "",
         field_selector: str = "",
     ) -> tuple[list[Obj], str]:
-        """Items and the list's resourceVersion (to watch from)."""
+        """Items and the list's resourceVersion."""
         query = [
             (k, v)
             for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector))
@@ -294,108 +283,6 @@ class KubeClient:
                     return True
                 self.sleep(self.policy.delay(attempt))
         raise ApiUnavailable(f"could not delete {resource.kind} {name}")
-
-    # -- watch ------------------------------------------------------------------------
-
-    def watch(
-        self,
-        resource: Resource,
-        namespace: str | None = None,
-        *,
-        label_selector: str = "",
-        field_selector: str = "",
-    ) -> Iterator[WatchEvent]:
-        """Current objects as ADDED, then every change; re-lists on 410 Gone.
-
-        After a re-list the difference to what was seen is replayed (ADDED, MODIFIED,
-        DELETED), so a consumer never misses a final state. Runs until the caller stops.
-        """
-        items, version = self.list(
-            resource, namespace, label_selector=label_selector, field_selector=field_selector
-        )
-        seen: dict[str, Obj] = {}
-        for item in items:
-            seen[name_of(item)] = item
-            yield WatchEvent("ADDED", item)
-        failures = 0
-        while True:
-            try:
-                for kind, obj in self._watch_once(
-                    resource, namespace, version, label_selector, field_selector
-                ):
-                    failures = 0
-                    version = str(obj["metadata"].get("resourceVersion", version))
-                    if kind == "BOOKMARK":
-                        continue
-                    if kind == "DELETED":
-                        seen.pop(name_of(obj), None)
-                    else:
-                        seen[name_of(obj)] = obj
-                    yield WatchEvent(kind, obj)
-            except _Gone:
-                items, version = self.list(
-                    resource,
-                    namespace,
-                    label_selector=label_selector,
-                    field_selector=field_selector,
-                )
-                yield from replay(seen, items)
-            except (ApiUnavailable, urllib3.exceptions.HTTPError, OSError):
-                failures += 1
-                if failures >= self.policy.attempts:
-                    raise
-                self.sleep(self.policy.delay(failures))
-
-    def _watch_once(
-        self,
-        resource: Resource,
-        namespace: str | None,
-        version: str,
-        label_selector: str,
-        field_selector: str,
-    ) -> Iterator[tuple[str, Obj]]:
-        query = [
-            ("watch", "true"),
-            ("allowWatchBookmarks", "true"),
-            ("timeoutSeconds", str(self.policy.watch_timeout_seconds)),
-        ]
-        if version:
-            query.append(("resourceVersion", version))
-        if label_selector:
-            query.append(("labelSelector", label_selector))
-        if field_selector:
-            query.append(("fieldSelector", field_selector))
-        try:
-            response = self.api.call_api(
-                resource.path(namespace),
-                "GET",
-                query_params=query,
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=self.policy.watch_timeout_seconds + 30,
-            )
-        except ApiException as exc:
-            self._classify("GET", exc, 1, watching=True)
-            raise ApiUnavailable(f"watch {resource.plural}: {exc.status}") from exc
-        try:
-            for line in iter_resp_lines(response):
-                if not line.strip():
-                    continue
-                event = json.loads(line)
-                obj = event.get("object") or {}
-                if event.get("type") == "ERROR":
-                    if obj.get("code") == 410:
-                        raise _Gone(str(obj.get("message", "")))
-                    raise ApiRejected(
-                        int(obj.get("code") or 500),
-                        str(obj.get("reason", "")),
-                        str(obj.get("message", "")),
-                    )
-                yield str(event.get("type")), obj
-        finally:
-            response.close()  # a stream left early must not go back to the pool half-read
-            response.release_conn()
 
 
 def build_api_client_without_retries(api_client: ApiClient) -> ApiClient:

@@ -7,7 +7,7 @@ the sandbox, tests) needs no ``kubernetes`` import.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,6 @@ class RetryPolicy:
     terminating_timeout: float = 60.0
     poll_interval: float = 0.5
     request_timeout: float = 30.0
-    watch_timeout_seconds: int = 300
 
     def delay(self, attempt: int) -> float:
         """Backoff before retry ``attempt`` (1-based)."""
@@ -43,14 +42,6 @@ class Created:
 
     object: Obj
     created: bool
-
-
-@dataclass(frozen=True)
-class WatchEvent:
-    """One change: ADDED, MODIFIED or DELETED, and the object."""
-
-    type: str
-    object: Obj
 
 
 def name_of(obj: Mapping[str, Any]) -> str:
@@ -75,22 +66,6 @@ def adoptable(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
     have = (existing.get("metadata") or {}).get("annotations") or {}
     keys = [k for k in ADOPTION_ANNOTATIONS if k in want]
     return bool(keys) and all(have.get(k) == want[k] for k in keys)
-
-
-def replay(seen: dict[str, Obj], items: list[Obj]) -> Iterator[WatchEvent]:
-    """Events turning ``seen`` into ``items`` (updates ``seen`` in place)."""
-    current = {name_of(item): item for item in items}
-    for name in sorted(set(seen) - set(current)):
-        yield WatchEvent("DELETED", seen.pop(name))
-    for name, item in sorted(current.items()):
-        before = seen.get(name)
-        version = item["metadata"].get("resourceVersion")
-        if before is None:
-            seen[name] = item
-            yield WatchEvent("ADDED", item)
-        elif before["metadata"].get("resourceVersion") != version:
-            seen[name] = item
-            yield WatchEvent("MODIFIED", item)
 
 
 # etcd's default --max-request-bytes: the largest object a cluster stores. Measured on

@@ -12,8 +12,7 @@ import uuid
 from typing import Any
 
 from datalocality.kube.claims import build_data_source, crd_manifests
-from datalocality.kube.publish import SLICES, SOURCES
-from datalocality.kube.resources import RESOURCES, Resource
+from datalocality.kube.resources import RESOURCES, SLICES, SOURCES, Resource
 from datalocality.kube.slices import build_slices
 from datalocality.model import DataSource
 from datalocality_testcluster.sandbox import KubeletTiming, Sandbox, start_sandbox
@@ -60,10 +59,6 @@ class EmulatedApi:
     def inject(self, verb: str | None = None, resource: str | None = None, **kwargs: Any) -> Fault:
         """Queue a fault (``Faults.inject``'s arguments)."""
         return self.sandbox.faults.inject(verb, resource, **kwargs)
-
-    def compact(self) -> None:
-        """Forget the watch history: watches from an older resourceVersion get 410."""
-        self.sandbox.compact()
 
     # -- reads ------------------------------------------------------------------------
 

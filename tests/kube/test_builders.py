@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from datalocality.errors import InfeasiblePlacement, SpecError
 from datalocality.kube.affinity import AffinityPolicy, build_affinity, tier_fractions
 from datalocality.kube.chunk_lists import build_chunk_lists
-from datalocality.kube.configmaps import build_vineyard_configmap, chunks_by_location
 from datalocality.kube.jobs import JobTemplate, build_operation_job
 from datalocality.kube.karmada import (
     EXCLUDED_ANNOTATION,
@@ -200,44 +199,6 @@ def test_pod_template_refuses_bad_input() -> None:
             topology=TOPOLOGY,
             template=PodTemplate(image="x"),
             chunk_list=LISTS.replicas[0],
-        )
-
-
-def test_vineyard_configmap_shape_and_checks() -> None:
-    by_location = chunks_by_location([SOURCE])
-    assert by_location == {
-        "node-a1": ["part-00", "part-01"],
-        "node-a2": ["part-00", "part-03"],
-        "node-b1": ["part-02"],
-    }
-    configmap = build_vineyard_configmap(
-        task=TASK,
-        namespace="data",
-        producer="extract",
-        producer_chunks=["b", "a"],
-        chunks_by_node=by_location,
-    )
-    assert configmap["data"]["extract"] == "a,b"
-    assert configmap["data"]["node-a2"] == "part-00,part-03"
-    with pytest.raises(SpecError, match="producer"):
-        build_vineyard_configmap(
-            task=TASK,
-            namespace="data",
-            producer="my producer",
-            producer_chunks=[],
-            chunks_by_node={},
-        )
-    with pytest.raises(SpecError, match="producer"):
-        build_vineyard_configmap(
-            task=TASK,
-            namespace="data",
-            producer="node-a1",
-            producer_chunks=[],
-            chunks_by_node={"node-a1": []},
-        )
-    with pytest.raises(SpecError, match="producer_chunks"):
-        build_vineyard_configmap(
-            task=TASK, namespace="data", producer="p", producer_chunks=["a,b"], chunks_by_node={}
         )
 
 

@@ -1,5 +1,5 @@
 """The client's contract, with request counts: adopt or refuse, retry what is safe, re-read
-what may have landed, follow Retry-After, re-list on 410."""
+what may have landed, follow Retry-After, and treat 409/410 on a read as final."""
 
 from __future__ import annotations
 
@@ -246,64 +246,6 @@ def test_delete_honours_its_precondition_and_re_reads_an_ambiguous_answer(
     assert api_server.stored(CONFIGMAPS, "cm", "data") is None
     assert [m for m, _ in request_log.seen[1:]] == ["DELETE", "DELETE", "GET"]
     assert not kube.delete(CONFIGMAPS, "cm", "data")
-
-
-def test_watch_lists_then_follows_changes(kube: KubeClient) -> None:
-    kube.create_or_get(configmap("a"))
-    events = kube.watch(CONFIGMAPS, "data")
-    assert [(e.type, e.object["metadata"]["name"]) for e in itertools.islice(events, 1)] == [
-        ("ADDED", "a")
-    ]
-    kube.create_or_get(configmap("b"))
-    kube.modify(CONFIGMAPS, "a", append("x"), namespace="data")
-    kube.delete(CONFIGMAPS, "b", "data")
-    seen = [(e.type, e.object["metadata"]["name"]) for e in itertools.islice(events, 3)]
-    assert seen == [("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
-
-
-def test_watch_re_lists_when_its_version_is_gone(
-    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog
-) -> None:
-    kube.create_or_get(configmap("a"))
-    kube.create_or_get(configmap("b"))
-    events = kube.watch(CONFIGMAPS, "data")
-    assert [e.type for e in itertools.islice(events, 2)] == ["ADDED", "ADDED"]
-    # While we were away: a changed, b deleted, c created, and the history compacted.
-    kube.modify(CONFIGMAPS, "a", append("x"), namespace="data")
-    kube.delete(CONFIGMAPS, "b", "data")
-    kube.create_or_get(configmap("c"))
-    api_server.compact()
-    lists_before = request_log.count("GET", PATH)
-    seen = [(e.type, e.object["metadata"]["name"]) for e in itertools.islice(events, 3)]
-    assert seen == [("DELETED", "b"), ("MODIFIED", "a"), ("ADDED", "c")]
-    # One watch answered 410, then one re-list (both on the collection path).
-    assert request_log.count("GET", PATH) - lists_before == 2
-
-
-def test_watch_re_lists_on_an_injected_410(
-    kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog
-) -> None:
-    kube.create_or_get(configmap("a"))
-    events = kube.watch(CONFIGMAPS, "data")
-    next(events)
-    api_server.inject("watch", "configmaps", code=410)
-    kube.create_or_get(configmap("b"))
-    assert (next(events).type, request_log.count("GET", PATH)) == ("ADDED", 3)
-
-
-def test_a_watch_left_early_does_not_hand_its_stream_to_the_next_request(
-    kube: KubeClient, sleeps: list[float]
-) -> None:
-    kube.create_or_get(configmap("a"))
-    events = kube.watch(CONFIGMAPS, "data")
-    next(events)
-    kube.create_or_get(configmap("b"))
-    assert next(events).object["metadata"]["name"] == "b"  # now reading the watch stream
-    events.close()  # the stream is still open on the server
-    for name in ("c", "d", "e"):  # events for the abandoned stream, requests on the pool
-        assert kube.create_or_get(configmap(name)).created
-        assert kube.get(CONFIGMAPS, name, "data") is not None
-    assert sleeps == []  # no request failed and was retried
 
 
 def test_conflict_and_gone_on_plain_reads_are_final_errors(

@@ -161,7 +161,7 @@ def _node_objects(inventory: Any) -> tuple[list[Obj], list[Obj]]:
 
 
 @contextmanager
-def _signals_raise() -> Iterator[None]:
+def signals_raise() -> Iterator[None]:
     """SIGTERM ends the ``with`` block like SIGINT does, so everything is still cleaned up."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -198,7 +198,7 @@ def start_control_plane(
     bin_dir = binaries(build)
     workdir = Path(tempfile.mkdtemp(prefix="datalocality-kube-"))
     stops: list[Callable[[], None]] = []  # what was started, stopped in reverse order
-    with _signals_raise():
+    with signals_raise():
         try:
             yield _start(
                 bin_dir=bin_dir,

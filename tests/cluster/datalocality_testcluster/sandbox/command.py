@@ -1,4 +1,9 @@
-"""``datalocality-cluster sandbox up``: the emulator in the foreground, until Ctrl-C."""
+"""``datalocality-cluster sandbox up``: the emulator in the foreground, until Ctrl-C.
+
+SIGTERM stops it the same way (as it stops the real control plane's ``up``): a process
+started with SIGINT ignored, as a shell's background job is, can still be shut down
+cleanly, serving stopped and connections closed before it exits 0.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from datalocality.kube.claims import crd_manifests
+from datalocality_testcluster.controlplane import signals_raise
 from datalocality_testcluster.sandbox.cluster import Sandbox
 from datalocality_testcluster.sandbox.inventory import InventoryError
 from datalocality_testcluster.sandbox.kubelet import KubeletTiming
@@ -41,28 +47,36 @@ def run_up(
     stop: threading.Event | None = None,
     say: Callable[[str], None] = lambda text: print(text, flush=True),
 ) -> int:
-    """Start the sandbox, say where it is, and serve until Ctrl-C (or ``stop`` is set)."""
+    """Start the sandbox, say where it is, and serve until Ctrl-C, SIGTERM or ``stop``.
+
+    Exits 0 once stopped; 130 when interrupted before serving (as the control plane does).
+    """
     try:
-        sandbox = Sandbox(
-            args.inventory,
-            port=args.port,
-            kubeconfig_path=args.kubeconfig,
-            crds=args.crd if args.crd is not None else crd_manifests(),
-            timing=KubeletTiming(args.start_seconds, args.run_seconds),
-            verbose=args.verbose,
-        )
-    except InventoryError as exc:
-        print(f"error: inventory: {exc}", file=sys.stderr)
-        return 2
-    with sandbox:
-        nodes = sandbox.api.store.objects(("", "nodes"))
-        say(f"sandbox API server (emulated, runs no containers) on {sandbox.url}")
-        say(f"{len(nodes)} nodes: {', '.join(n['metadata']['name'] for n in nodes)}")
-        say(f"kubeconfig: {sandbox.kubeconfig_path}")
-        say(f"  export KUBECONFIG={sandbox.kubeconfig_path.resolve()}")
-        say("Ctrl-C to stop")
-        try:
-            (stop or threading.Event()).wait()
-        except KeyboardInterrupt:
-            say("stopping")
+        with signals_raise():  # SIGTERM raises KeyboardInterrupt in here, as SIGINT does
+            try:
+                sandbox = Sandbox(
+                    args.inventory,
+                    port=args.port,
+                    kubeconfig_path=args.kubeconfig,
+                    crds=args.crd if args.crd is not None else crd_manifests(),
+                    timing=KubeletTiming(args.start_seconds, args.run_seconds),
+                    verbose=args.verbose,
+                )
+            except InventoryError as exc:
+                print(f"error: inventory: {exc}", file=sys.stderr)
+                return 2
+            with sandbox:
+                nodes = sandbox.api.store.objects(("", "nodes"))
+                say(f"sandbox API server (emulated, runs no containers) on {sandbox.url}")
+                say(f"{len(nodes)} nodes: {', '.join(n['metadata']['name'] for n in nodes)}")
+                say(f"kubeconfig: {sandbox.kubeconfig_path}")
+                say(f"  export KUBECONFIG={sandbox.kubeconfig_path.resolve()}")
+                try:  # the line that invites Ctrl-C is inside: a signal right after it is caught
+                    say("Ctrl-C to stop")
+                    (stop or threading.Event()).wait()
+                except KeyboardInterrupt:
+                    say("stopping")
+    except KeyboardInterrupt:  # before serving, or a second signal while stopping
+        print("interrupted", file=sys.stderr)
+        return 130
     return 0
