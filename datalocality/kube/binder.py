@@ -43,7 +43,6 @@ from datalocality.errors import (
     SourceReplaced,
 )
 from datalocality.kube.claims import (
-    CLAIM_KIND,
     claim_state,
     source_state,
     with_claim_ref,
@@ -54,13 +53,11 @@ from datalocality.kube.client import KubeClient
 from datalocality.kube.names import build_data_source_name
 from datalocality.kube.objects import is_terminating, name_of, namespace_of
 from datalocality.kube.publish import (
-    SLICES,
-    SOURCES,
     publish_data_source,
     read_chunks,
     refresh_data_source,
 )
-from datalocality.kube.resources import CRD_API_VERSION, resource_for
+from datalocality.kube.resources import CLAIMS, SLICES, SOURCES
 from datalocality.model import Chunk, DataInput, DataSource
 
 __all__ = [
@@ -75,7 +72,6 @@ __all__ = [
 
 Obj = dict[str, Any]
 Resolver = Callable[[DataInput], DataSource]
-CLAIMS = resource_for(CRD_API_VERSION, CLAIM_KIND)
 
 
 def _utcnow() -> datetime:

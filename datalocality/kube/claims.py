@@ -34,12 +34,12 @@ from datalocality.kube.names import (
     label_value,
     stamp,
 )
-from datalocality.kube.resources import CRD_API_VERSION
+from datalocality.kube.resources import CLAIMS, CRD_API_VERSION
 from datalocality.kube.slices import SLICE_KIND, SOURCE_KIND, SlicedChunks, slice_chunks, summarize
 from datalocality.model import DataSource, DataSourceClaim
 from datalocality.model.names import check_dns_label, check_dns_subdomain
 
-CLAIM_KIND = "DataSourceClaim"
+CLAIM_KIND = CLAIMS.kind
 _CRD_FILES = {
     CLAIM_KIND: "datasourceclaims.yaml",
     SOURCE_KIND: "datasources.yaml",

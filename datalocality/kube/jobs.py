@@ -21,7 +21,14 @@ from datalocality.kube.chunk_lists import (
     build_chunk_env,
     build_chunk_volume,
 )
-from datalocality.kube.names import TaskKey, build_labels, build_metadata, build_name, stamp
+from datalocality.kube.names import (
+    ANNOTATION_PLANNED_NODE,
+    TaskKey,
+    build_labels,
+    build_metadata,
+    build_name,
+    stamp,
+)
 from datalocality.kube.pods import PodTemplate
 from datalocality.model import Operation, PlacementPlan, Topology
 from datalocality.model.names import check_dns_label
@@ -117,7 +124,7 @@ def build_operation_job(
             name,
             namespace,
             component=operation.kind,
-            annotations={"datalocality.io/planned-node": operation.node},
+            annotations={ANNOTATION_PLANNED_NODE: operation.node},
         ),
         "spec": {
             "backoffLimit": template.backoff_limit,

@@ -14,13 +14,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from datalocality.errors import InfeasiblePlacement, SpecError
-from datalocality.kube.names import TaskKey, build_metadata, build_name, stamp
+from datalocality.kube.names import (
+    ANNOTATION_EXCLUDED_CLUSTERS,
+    ANNOTATION_PLACEMENT_INJECTED,
+    TaskKey,
+    build_metadata,
+    build_name,
+    stamp,
+)
 from datalocality.model import DataSource, PlacementPlan
 from datalocality.model.names import check_dns_label
 
 PROPAGATION_POLICY_API_VERSION = "policy.karmada.io/v1alpha1"
-EXCLUDED_ANNOTATION = "datalocality.io/excluded-clusters"
-INJECTED_ANNOTATION = "datalocality.io/placement-injected"
+EXCLUDED_ANNOTATION = ANNOTATION_EXCLUDED_CLUSTERS
+INJECTED_ANNOTATION = ANNOTATION_PLACEMENT_INJECTED
 
 
 def intersect_clusters(sources: Iterable[DataSource]) -> set[str] | None:

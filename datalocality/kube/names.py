@@ -44,6 +44,21 @@ ANNOTATION_SPEC_HASH = "datalocality.io/spec-hash"
 ANNOTATION_INPUT = "datalocality.io/input"
 ANNOTATION_SOURCE_KEY = "datalocality.io/source-key"
 
+LABEL_REPLICA = "datalocality.io/replica"  # on a producer's pods: the replica index
+ANNOTATION_PLANNED_NODE = "datalocality.io/planned-node"  # on replica pods and operation Jobs
+ANNOTATION_CHUNK_COUNT = "datalocality.io/chunk-count"  # on replica pods
+# on a Karmada PropagationPolicy: the clusters we excluded, and that we injected a placement
+ANNOTATION_EXCLUDED_CLUSTERS = "datalocality.io/excluded-clusters"
+ANNOTATION_PLACEMENT_INJECTED = "datalocality.io/placement-injected"
+
+# Set on nodes by the cluster's operators, read when building the topology.
+LABEL_CLUSTER = "datalocality.io/cluster"
+LABEL_NODE_TYPE = "datalocality.io/node-type"
+# How busy a node is, 0..1, as whatever watches the gateways writes it (Datashim-style
+# caches report their own load; Kubernetes has no such field).
+ANNOTATION_LOAD = "datalocality.io/load"
+TAINT_GATEWAY = "datalocality.io/gateway"
+
 # Annotations create-or-get compares before adopting an object that already exists.
 ADOPTION_ANNOTATIONS = (ANNOTATION_RUN_KEY, ANNOTATION_SPEC_HASH)
 

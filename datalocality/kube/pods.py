@@ -21,7 +21,13 @@ from datalocality.kube.chunk_lists import (
     build_chunk_env,
     build_chunk_volume,
 )
-from datalocality.kube.names import TaskKey, build_metadata, build_name, stamp
+from datalocality.kube.names import (
+    ANNOTATION_PLANNED_NODE,
+    TaskKey,
+    build_metadata,
+    build_name,
+    stamp,
+)
 from datalocality.kube.security import container_security_context, pod_security_context
 from datalocality.model import PlacementPlan, Topology
 from datalocality.model.base import Spec
@@ -166,7 +172,7 @@ def build_replica_pod(
     spec = template.pod_spec(container)
     spec["affinity"] = build_affinity(replica, topology, plan=plan, policy=policy)
     spec["volumes"] = [volume]
-    annotations = {"datalocality.io/planned-node": replica.node}
+    annotations = {ANNOTATION_PLANNED_NODE: replica.node}
     if pod_group:
         check_dns_subdomain("pod_group", pod_group)
         spec["schedulerName"] = "volcano"

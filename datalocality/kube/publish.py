@@ -13,10 +13,8 @@ from datalocality.errors import ObjectNotFound, SourceReplaced
 from datalocality.kube.claims import build_data_source, source_state, with_resolved
 from datalocality.kube.client import KubeClient
 from datalocality.kube.objects import Obj, is_terminating, name_of
-from datalocality.kube.resources import CRD_API_VERSION, resource_for
+from datalocality.kube.resources import SLICES, SOURCES
 from datalocality.kube.slices import (
-    SLICE_KIND,
-    SOURCE_KIND,
     SlicedChunks,
     build_slices,
     is_complete,
@@ -26,9 +24,6 @@ from datalocality.kube.slices import (
     source_chunks,
 )
 from datalocality.model import Chunk, DataSource
-
-SOURCES = resource_for(CRD_API_VERSION, SOURCE_KIND)
-SLICES = resource_for(CRD_API_VERSION, SLICE_KIND)
 
 
 def uid_of(obj: Obj) -> str:

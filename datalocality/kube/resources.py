@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from datalocality.errors import SpecError
+from datalocality.kube.names import GROUP
 
-CRD_GROUP = "datalocality.io"
 CRD_VERSION = "v1alpha1"
-CRD_API_VERSION = f"{CRD_GROUP}/{CRD_VERSION}"
+CRD_API_VERSION = f"{GROUP}/{CRD_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -70,3 +70,11 @@ def resource_for(api_version: str, kind: str) -> Resource:
 def resource_of(manifest: Mapping[str, Any]) -> Resource:
     """The resource a manifest belongs to."""
     return resource_for(str(manifest.get("apiVersion", "")), str(manifest.get("kind", "")))
+
+
+JOBS = resource_for("batch/v1", "Job")  # the operations' Jobs: created, waited for, deleted
+CLAIMS = resource_for(CRD_API_VERSION, "DataSourceClaim")
+SOURCES = resource_for(CRD_API_VERSION, "DataSource")
+SLICES = resource_for(CRD_API_VERSION, "DataSourceSlice")
+NODES = Resource("v1", "Node", "nodes", namespaced=False)  # read for the topology
+ALL_PODS = Resource("v1", "Pod", "pods", namespaced=False)  # listed across namespaces

@@ -38,14 +38,14 @@ from datalocality.kube.names import (
     label_value,
     stamp,
 )
-from datalocality.kube.resources import CRD_API_VERSION
+from datalocality.kube.resources import CRD_API_VERSION, SLICES, SOURCES
 from datalocality.model import Chunk
 from datalocality.model.base import spec_error_from
 
 Obj = dict[str, Any]
 Entry = dict[str, Any]
-SLICE_KIND = "DataSourceSlice"
-SOURCE_KIND = "DataSource"
+SLICE_KIND = SLICES.kind
+SOURCE_KIND = SOURCES.kind
 # At most this many bytes of compact JSON per slice (the whole object): a third of
 # etcd's 1.5 MiB, so a slice is far from every limit on the way (etcd, the apiserver's
 # 3 MiB body, watch events), and 100,000 realistic chunks take 30 to 45 slices.

@@ -21,17 +21,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from datalocality.errors import SpecError
+from datalocality.kube.names import ANNOTATION_LOAD, LABEL_CLUSTER, LABEL_NODE_TYPE, TAINT_GATEWAY
 from datalocality.model import Node, Topology
 from datalocality.model.quantities import parse_bytes, parse_quantity
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
-CLUSTER_LABEL = "datalocality.io/cluster"
-NODE_TYPE_LABEL = "datalocality.io/node-type"
-# How busy a node is, 0..1, as whatever watches the gateways writes it (Datashim-style
-# caches report their own load; Kubernetes has no such field).
-LOAD_ANNOTATION = "datalocality.io/load"
-GATEWAY_TAINT = "datalocality.io/gateway"
 _TERMINATED = frozenset({"Succeeded", "Failed"})
 
 
@@ -91,10 +86,10 @@ def build_topology(
                 name=str(meta.get("name")),
                 zone=labels.get(ZONE_LABEL, ""),
                 region=labels.get(REGION_LABEL, ""),
-                cluster=labels.get(CLUSTER_LABEL, cluster),
+                cluster=labels.get(LABEL_CLUSTER, cluster),
                 labels=labels,
-                node_type=labels.get(NODE_TYPE_LABEL, ""),
-                gateway=GATEWAY_TAINT in taints,
+                node_type=labels.get(LABEL_NODE_TYPE, ""),
+                gateway=TAINT_GATEWAY in taints,
                 load=load,
                 allocatable={
                     key: (int(allocatable[key]) if key == "pods" else allocatable[key])
@@ -111,7 +106,7 @@ def build_topology(
 
 def _load_of(meta: Mapping[str, Any]) -> float:
     """The node's load annotation as a number (0 when absent)."""
-    raw = (meta.get("annotations") or {}).get(LOAD_ANNOTATION)
+    raw = (meta.get("annotations") or {}).get(ANNOTATION_LOAD)
     if raw is None:
         return 0.0
     try:
@@ -119,6 +114,6 @@ def _load_of(meta: Mapping[str, Any]) -> float:
     except (TypeError, ValueError):
         load = -1.0
     if not 0.0 <= load <= 1.0:
-        field = f"nodes[{meta.get('name')}].metadata.annotations.{LOAD_ANNOTATION}"
+        field = f"nodes[{meta.get('name')}].metadata.annotations.{ANNOTATION_LOAD}"
         raise SpecError(field, raw, "must be a number from 0 to 1")
     return load

@@ -6,8 +6,9 @@ as Airflow's provider discovery does — loads neither kubernetes nor hera.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from datalocality._lazy import lazy_attributes
 
 _LAZY: dict[str, str] = {
     "AssemblyOperator": "datalocality.operators.jobs",
@@ -37,11 +38,4 @@ __all__ = [
     "locality_pods",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'datalocality.operators' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -20,19 +20,17 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from datalocality.kube.jobs import JobTemplate, build_operation_job
-from datalocality.kube.names import TaskKey
-from datalocality.kube.resources import resource_for
+from datalocality.kube.names import ANNOTATION_PLANNED_NODE, TaskKey
+from datalocality.kube.resources import JOBS
+from datalocality.operators.context import task_key_of
 from datalocality.operators.failures import final_failures
 from datalocality.operators.plan_store import parse_operation_entries
-from datalocality.operators.pod import task_key_of
 from datalocality.provider.hook import DataLocalityHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from datalocality.kube.client import KubeClient
-
-JOBS = resource_for("batch/v1", "Job")
 
 
 class OperationJobsOperator(BaseOperator):
@@ -130,7 +128,7 @@ class OperationJobsOperator(BaseOperator):
                 with final_failures():
                     verb = self._create_or_adopt(client, manifest, namespace)
                 name = manifest["metadata"]["name"]
-                node = manifest["metadata"]["annotations"].get("datalocality.io/planned-node")
+                node = manifest["metadata"]["annotations"].get(ANNOTATION_PLANNED_NODE)
                 self.log.info("%s job %s %s on node %s", self.kind, name, verb, node)
                 names.append(name)
         finally:

@@ -38,8 +38,7 @@ from datalocality.kube.binder import apply_binding
 from datalocality.kube.chunk_lists import build_chunk_lists
 from datalocality.kube.claims import build_data_source_claim, source_state
 from datalocality.kube.names import TaskKey, build_claim_name
-from datalocality.kube.publish import SOURCES
-from datalocality.kube.resources import Resource
+from datalocality.kube.resources import ALL_PODS, NODES, SOURCES
 from datalocality.kube.topology import build_topology
 from datalocality.model import (
     Consumer,
@@ -51,6 +50,7 @@ from datalocality.model import (
     Topology,
     WorkloadRef,
 )
+from datalocality.operators.context import task_key_of
 from datalocality.operators.entries import (
     as_data_input,
     build_consumer,
@@ -60,7 +60,6 @@ from datalocality.operators.entries import (
 )
 from datalocality.operators.failures import final_failures
 from datalocality.operators.plan_store import build_plan_summary, put_chunk_lists
-from datalocality.operators.pod import task_key_of
 from datalocality.placement import plan
 from datalocality.provider.hook import DataLocalityHook
 from datalocality.provider.links import PlacementPlanLink
@@ -69,9 +68,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from datalocality.kube.client import KubeClient
-
-NODES = Resource("v1", "Node", "nodes", namespaced=False)
-ALL_PODS = Resource("v1", "Pod", "pods", namespaced=False)  # listed across namespaces
 
 
 def baseline_summary(baseline: PlacementPlan | None) -> dict[str, Any]:

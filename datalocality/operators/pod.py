@@ -19,7 +19,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.sdk.exceptions import AirflowFailException
 
 from datalocality.errors import SpecError
-from datalocality.kube.names import TaskKey
+from datalocality.operators.context import task_key_of
 from datalocality.operators.pod_request import build_replica_pod_request
 from datalocality.operators.rerun import RerunSafePodOperator
 from datalocality.provider.links import PlacementPlanLink
@@ -39,18 +39,6 @@ def check_replica(replica: object) -> Mapping[str, Any]:
     if missing:
         raise SpecError("replica", sorted(replica), f"misses {missing}")
     return replica
-
-
-def task_key_of(context: Context) -> TaskKey:
-    """The task instance's identity, for labels and names."""
-    ti = context["ti"]
-    map_index = getattr(ti, "map_index", -1)
-    return TaskKey(
-        dag_id=ti.dag_id,
-        run_id=context["run_id"],
-        task_id=ti.task_id,
-        map_index=map_index if isinstance(map_index, int) and map_index >= 0 else -1,
-    )
 
 
 class DataLocalityPodOperator(RerunSafePodOperator):

@@ -17,12 +17,15 @@ from typing import Any
 from kubernetes.client import ApiClient, Configuration  # type: ignore[import-untyped]
 from kubernetes.client import models as k8s
 
-from datalocality.kube.names import TaskKey, build_annotations, build_labels
+from datalocality.kube.names import (
+    ANNOTATION_CHUNK_COUNT,
+    ANNOTATION_PLANNED_NODE,
+    TaskKey,
+    build_annotations,
+    build_labels,
+)
 from datalocality.kube.security import container_security_context, pod_security_context
 from datalocality.operators.entries import build_replica_chunk_volume
-
-PLANNED_NODE_ANNOTATION = "datalocality.io/planned-node"
-CHUNK_COUNT_ANNOTATION = "datalocality.io/chunk-count"
 
 
 def to_model(data: Mapping[str, Any], kind: str) -> Any:
@@ -69,8 +72,8 @@ def build_replica_pod_request(
         container.resources = to_model(resources, "V1ResourceRequirements")
     meta = pod.metadata
     annotations = dict(meta.annotations or {})
-    annotations[PLANNED_NODE_ANNOTATION] = str(replica["node"])
-    annotations[CHUNK_COUNT_ANNOTATION] = str(replica["chunk_count"])
+    annotations[ANNOTATION_PLANNED_NODE] = str(replica["node"])
+    annotations[ANNOTATION_CHUNK_COUNT] = str(replica["chunk_count"])
     labels = dict(meta.labels or {})
     if task is not None:
         labels.update(build_labels(task, "replica"))

@@ -28,7 +28,7 @@ from kubernetes.client import models as k8s  # type: ignore[import-untyped]
 
 from datalocality.errors import SpecError
 from datalocality.kube.client import KubeClient, build_api_client_without_retries
-from datalocality.kube.names import build_data_source_name
+from datalocality.kube.names import LABEL_REPLICA, build_data_source_name
 from datalocality.kube.publish import publish_data_source
 from datalocality.model import Chunk, DataSource
 from datalocality.operators.entries import PRODUCED_KEY
@@ -37,8 +37,6 @@ from datalocality.operators.rerun import RerunSafePodOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-REPLICA_LABEL = "datalocality.io/replica"
 
 
 def parse_report(report: object, node: str, field: str) -> list[Chunk]:
@@ -133,7 +131,7 @@ class ProduceChunksPodOperator(RerunSafePodOperator):
             self.deferrable = False
         for index in range(self.replicas):
             override = self.replica_overrides[index] if index < len(self.replica_overrides) else {}
-            self.labels = {**self.labels, REPLICA_LABEL: str(index)}
+            self.labels = {**self.labels, LABEL_REPLICA: str(index)}
             self.annotations = {**base_annotations, **(override.get("annotations") or {})}
             self.node_selector = {**base_selector, **(override.get("node_selector") or {})}
             extra_env = {**(override.get("env") or {}), "DATALOCALITY_REPLICA": str(index)}

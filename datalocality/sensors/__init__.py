@@ -11,8 +11,9 @@ this package loads neither airflow nor kubernetes.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from datalocality._lazy import lazy_attributes
 
 _LAZY: dict[str, str] = {
     "DataAvailableSensor": "datalocality.sensors.data",
@@ -27,11 +28,4 @@ if TYPE_CHECKING:
 
 __all__ = ["DataAvailableSensor", "DataSourceClaimBoundSensor", "OperationCompleteSensor"]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'datalocality.sensors' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

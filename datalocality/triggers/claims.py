@@ -12,15 +12,13 @@ from typing import Any
 
 from datalocality.kube.client import KubeClient
 from datalocality.kube.objects import Obj
-from datalocality.kube.resources import CRD_API_VERSION, resource_for
+from datalocality.kube.resources import CLAIMS
 from datalocality.triggers.base import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     Outcome,
 )
 from datalocality.triggers.kube import KubeAccess, KubeTrigger, failure, read
-
-CLAIMS = resource_for(CRD_API_VERSION, "DataSourceClaim")
 
 
 def claim_outcome(obj: Obj | None, what: str) -> Outcome:

@@ -17,7 +17,7 @@ from typing import Any
 from datalocality.errors import SpecError
 from datalocality.kube.client import KubeClient
 from datalocality.kube.objects import Obj
-from datalocality.kube.resources import resource_for
+from datalocality.kube.resources import JOBS
 from datalocality.triggers.base import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -25,7 +25,6 @@ from datalocality.triggers.base import (
 )
 from datalocality.triggers.kube import KubeAccess, KubeTrigger, failure, read
 
-JOBS = resource_for("batch/v1", "Job")
 _FAILED = ("Failed", "FailureTarget")
 
 

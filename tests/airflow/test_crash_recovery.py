@@ -330,8 +330,12 @@ TASK_NAMESPACE = "default"  # where the tasks create their objects
 
 def inventory(sandbox: ProviderCluster) -> Counter[tuple[str, ...]]:
     """How many objects of each kind carry each identity (task, replica, name or job)."""
-    from datalocality.kube.names import LABEL_DATA_SOURCE, LABEL_MAP_INDEX, LABEL_TASK_ID
-    from datalocality.operators.produce import REPLICA_LABEL
+    from datalocality.kube.names import (
+        LABEL_DATA_SOURCE,
+        LABEL_MAP_INDEX,
+        LABEL_REPLICA,
+        LABEL_TASK_ID,
+    )
 
     counts: Counter[tuple[str, ...]] = Counter()
     for kind, key in KINDS.items():
@@ -342,7 +346,7 @@ def inventory(sandbox: ProviderCluster) -> Counter[tuple[str, ...]]:
             identity = (
                 labels.get(LABEL_TASK_ID, labels.get("task_id", "")),
                 labels.get(LABEL_MAP_INDEX, ""),
-                labels.get(REPLICA_LABEL, ""),  # a producer's replicas share one task
+                labels.get(LABEL_REPLICA, ""),  # a producer's replicas share one task
             )
             # Pods have made-up names (KubernetesPodOperator's, a Job's): by labels only.
             name = labels.get("job-name", "") if kind == "pods" else obj["metadata"]["name"]
@@ -465,11 +469,11 @@ def settled_pods(cluster: ProviderCluster, task_id: str = "") -> list[dict[str, 
 def check_produced(cluster: ProviderCluster, returned: dict[str, Any]) -> None:
     """Both producer pods Succeeded, one each, and the one DataSource places every chunk
     on the node of the pod that wrote it."""
-    from datalocality.operators.produce import REPLICA_LABEL
+    from datalocality.kube.names import LABEL_REPLICA
 
     pods = settled_pods(cluster)
-    pods = [p for p in pods if (p["metadata"].get("labels") or {}).get(REPLICA_LABEL)]
-    by_replica = {int(p["metadata"]["labels"][REPLICA_LABEL]): p for p in pods}
+    pods = [p for p in pods if (p["metadata"].get("labels") or {}).get(LABEL_REPLICA)]
+    by_replica = {int(p["metadata"]["labels"][LABEL_REPLICA]): p for p in pods}
     assert len(pods) == len(by_replica) == len(PRODUCED), [p["metadata"]["name"] for p in pods]
     assert all(p["status"]["phase"] == "Succeeded" for p in pods)
     (source,) = objects(cluster, *KINDS["datasources"])

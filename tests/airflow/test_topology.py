@@ -8,7 +8,8 @@ import pytest
 
 import datalocality.kube.topology as topology_module
 from datalocality.errors import SpecError
-from datalocality.kube.topology import LOAD_ANNOTATION, build_topology
+from datalocality.kube.names import ANNOTATION_LOAD
+from datalocality.kube.topology import build_topology
 from datalocality_testcluster.sandbox import load_inventory
 
 
@@ -53,10 +54,10 @@ def test_finished_pods_and_unschedulable_nodes_do_not_count() -> None:
 
 @pytest.mark.parametrize("load", ["busy", "1.5", "-0.1", "nan"])
 def test_a_bad_load_annotation_names_the_node_and_value(load: str) -> None:
-    node = {"metadata": {"name": "g1", "annotations": {LOAD_ANNOTATION: load}}}
+    node = {"metadata": {"name": "g1", "annotations": {ANNOTATION_LOAD: load}}}
     with pytest.raises(SpecError) as raised:
         build_topology([node])
-    assert raised.value.field == f"nodes[g1].metadata.annotations.{LOAD_ANNOTATION}"
+    assert raised.value.field == f"nodes[g1].metadata.annotations.{ANNOTATION_LOAD}"
     assert raised.value.value == load
 
 

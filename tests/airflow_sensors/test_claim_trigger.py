@@ -12,8 +12,9 @@ import pytest
 from datalocality.kube.claims import build_data_source_claim, with_phase
 from datalocality.kube.client import KubeClient
 from datalocality.kube.names import TaskKey
+from datalocality.kube.resources import CLAIMS
 from datalocality.model import DataInput, DataSourceClaim
-from datalocality.triggers.claims import CLAIMS, DataSourceClaimBoundTrigger
+from datalocality.triggers.claims import DataSourceClaimBoundTrigger
 from datalocality_testcluster.clusters import ProviderCluster
 from datalocality_testcluster.sandbox import Sandbox
 from tests.airflow_sensors.conftest import later, run_trigger

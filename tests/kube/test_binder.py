@@ -11,9 +11,6 @@ import pytest
 from datalocality.binding import Backoff
 from datalocality.errors import ApiRejected, DataSourceNotFound
 from datalocality.kube.binder import (
-    CLAIMS,
-    SLICES,
-    SOURCES,
     Bound,
     apply_binding,
     release_binding,
@@ -21,6 +18,7 @@ from datalocality.kube.binder import (
 from datalocality.kube.claims import build_data_source_claim
 from datalocality.kube.client import KubeClient
 from datalocality.kube.names import TaskKey, build_claim_name, build_data_source_name
+from datalocality.kube.resources import CLAIMS, SLICES, SOURCES
 from datalocality.model import Chunk, DataInput, DataSource, DataSourceClaim
 from tests.kube.conftest import RequestLog
 from tests.kube.emulator import EmulatedApi

@@ -35,12 +35,13 @@ from hypothesis.stateful import (
 from kubernetes.client import ApiClient, CoreV1Api
 
 from datalocality.binding import claim_ref
-from datalocality.kube.binder import CLAIMS, SLICES, SOURCES, apply_binding, release_binding
+from datalocality.kube.binder import apply_binding, release_binding
 from datalocality.kube.claims import build_data_source, build_data_source_claim
 from datalocality.kube.client import KubeClient
 from datalocality.kube.names import TaskKey, build_claim_name, build_data_source_name
 from datalocality.kube.objects import RetryPolicy, name_of
 from datalocality.kube.publish import publish_data_source, read_chunks
+from datalocality.kube.resources import CLAIMS, SLICES, SOURCES
 from datalocality.model import Chunk, DataInput, DataSource, DataSourceClaim
 from datalocality_testcluster.clusters import KINDS, start_cluster
 from tests.kube.conftest import api_client_for

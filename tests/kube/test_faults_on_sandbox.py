@@ -9,14 +9,13 @@ raised one of the errors of ``datalocality.errors``.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from datalocality.errors import ApiRejected, ApiUnavailable, KubernetesError
-from datalocality.kube.binder import CLAIMS, SLICES, SOURCES, apply_binding, release_binding
+from datalocality.kube.binder import apply_binding, release_binding
 from datalocality.kube.chunk_lists import build_chunk_lists
 from datalocality.kube.claims import build_data_source, build_data_source_claim
 from datalocality.kube.client import KubeClient
@@ -24,7 +23,7 @@ from datalocality.kube.jobs import JobTemplate, build_operation_job
 from datalocality.kube.names import TaskKey, build_claim_name
 from datalocality.kube.objects import RetryPolicy, name_of, namespace_of
 from datalocality.kube.pods import PodTemplate, build_replica_pod
-from datalocality.kube.resources import resource_of
+from datalocality.kube.resources import CLAIMS, SLICES, SOURCES, resource_of
 from datalocality.kube.slices import build_slices, source_chunks
 from datalocality.model import Chunk, DataInput, DataSource, DataSourceClaim
 from datalocality_testcluster.sandbox import Sandbox
@@ -161,35 +160,6 @@ def test_429_under_urllib3s_own_retries_still_makes_one_object(
     assert log.count("POST") == 3  # 429, created, 409 adopted
     assert len(same_kind(api_server, manifest)) == 1
     assert [f[3] for f in sandbox.faults.fired] == [429, 429, 429]
-
-
-# -- watch: 410 Gone re-lists without repeating or losing an object ------------------------
-
-
-@pytest.mark.parametrize("kind", MANIFESTS)
-def test_a_watch_answered_410_re_lists_and_misses_nothing(
-    kube: KubeClient, api_server: EmulatedApi, kind: str
-) -> None:
-    first = MANIFESTS[kind]()
-    kube.create_or_get(first)
-    resource = resource_of(first)
-    events = kube.watch(resource, namespace_of(first))
-    assert [(e.type, name_of(e.object)) for e in itertools.islice(events, 1)] == [
-        ("ADDED", name_of(first))
-    ]
-    api_server.inject("watch", resource.plural, code=410)
-    second = MANIFESTS[kind]()
-    second["metadata"]["name"] = f"{name_of(first)[:50]}-second"
-    kube.create_or_get(second)
-    seen: list[tuple[str, str]] = []
-    for event in itertools.islice(events, 50):  # controllers may modify the first meanwhile
-        seen.append((event.type, name_of(event.object)))
-        if (event.type, name_of(event.object)) == ("ADDED", name_of(second)):
-            break
-    events.close()
-    assert seen.count(("ADDED", name_of(second))) == 1
-    assert ("ADDED", name_of(first)) not in seen  # the re-list did not repeat it
-    assert ("watch", resource.plural, None, 410) in api_server.sandbox.faults.fired
 
 
 # -- binding under faults ------------------------------------------------------------------

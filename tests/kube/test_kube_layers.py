@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pkgutil
+from pathlib import Path
+
+import datalocality.kube
 from tests.test_layers import loaded_after
 
 BUILDERS = (
@@ -38,5 +42,13 @@ def test_binding_is_core() -> None:
     }
 
 
+# The I/O modules: the client and what does its reads and writes through it.
+CLIENT_USERS = {"client", "binder", "publish"}
+
+
 def test_only_the_client_loads_kubernetes() -> None:
-    assert "kubernetes" in loaded_after("import datalocality.kube.client")
+    package = Path(datalocality.kube.__file__).parent
+    modules = {m.name for m in pkgutil.iter_modules([str(package)])}
+    assert modules > CLIENT_USERS
+    loading = {m for m in modules if "kubernetes" in loaded_after(f"import datalocality.kube.{m}")}
+    assert loading == CLIENT_USERS

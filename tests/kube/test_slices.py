@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datalocality.errors import IncompleteSlices, SourceReplaced, SpecError
-from datalocality.kube.binder import SLICES, SOURCES, apply_binding
+from datalocality.kube.binder import apply_binding
 from datalocality.kube.claims import build_data_source, build_data_source_claim
 from datalocality.kube.client import KubeClient
 from datalocality.kube.names import (
@@ -33,6 +33,7 @@ from datalocality.kube.publish import (
     read_data_source,
     refresh_data_source,
 )
+from datalocality.kube.resources import SLICES, SOURCES
 from datalocality.kube.slices import (
     SLICE_BYTES,
     build_slices,

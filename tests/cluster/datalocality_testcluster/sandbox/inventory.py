@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from datalocality.kube.topology import GATEWAY_TAINT, LOAD_ANNOTATION
+from datalocality.kube.names import ANNOTATION_LOAD, TAINT_GATEWAY
 
 Obj = dict[str, Any]
 ZONE = "topology.kubernetes.io/zone"
@@ -164,10 +164,10 @@ def _from_short(item: Obj, index: int) -> tuple[Obj, Obj | None]:
     }
     annotations = {str(k): str(v) for k, v in (item.get("annotations") or {}).items()}
     if item.get("load") is not None:
-        annotations.setdefault(LOAD_ANNOTATION, str(item["load"]))
+        annotations.setdefault(ANNOTATION_LOAD, str(item["load"]))
     taints = list(item.get("taints") or [])
-    if item.get("gateway") and not any(t.get("key") == GATEWAY_TAINT for t in taints):
-        taints.append({"key": GATEWAY_TAINT, "value": "true", "effect": "PreferNoSchedule"})
+    if item.get("gateway") and not any(t.get("key") == TAINT_GATEWAY for t in taints):
+        taints.append({"key": TAINT_GATEWAY, "value": "true", "effect": "PreferNoSchedule"})
     node: Obj = {
         "apiVersion": "v1",
         "kind": "Node",
