@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 
-import datalocality.kube.topology as topology_module
 from datalocality.errors import SpecError
 from datalocality.kube.names import ANNOTATION_LOAD
 from datalocality.kube.topology import build_topology
 from datalocality_testcluster.sandbox import load_inventory
-
-
-def test_doctest() -> None:
-    assert doctest.testmod(topology_module).failed == 0
 
 
 def test_demo_inventory_gives_zones_regions_requests_and_the_gateway() -> None:
