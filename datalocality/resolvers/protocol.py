@@ -51,7 +51,10 @@ class HealthStatus:
 class Resolver(Protocol):
     """Resolves data inputs of one data system into data sources."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The data system's name (``DataInput.system``); resolvers give it as a ClassVar."""
+        ...
 
     async def resolve(self, data_input: DataInput) -> DataSource:
         """Locate ``data_input``: chunks with sizes and locations, and the source's locality.
