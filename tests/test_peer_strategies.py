@@ -1,11 +1,10 @@
-"""Peer strategies (vineyard, spread, mcdm): their rules on hand-worked cases and invariants."""
+"""Peer strategies (vineyard, spread, mcdm, round-robin): their rules on hand-worked cases,
+invariants, and plans compared with references worked out in tests/peer_references.py."""
 
 from __future__ import annotations
 
 import math
 import random
-import sys
-import types
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -13,20 +12,12 @@ from typing import Any
 import pytest
 
 from datalocality.errors import InfeasiblePlacement
-from datalocality.model import CRITERIA, Chunk, Node, PlacementRequest
-from datalocality.placement import STRATEGIES, plan
-from datalocality.placement.balance import deal_round_robin
-from datalocality.placement.build import Context, Decision
-from datalocality.placement.candidates import Candidates
-from datalocality.placement.mcdm import (
-    TIER_WEIGHTS,
-    CopyDomains,
-    _fits,
-    data_locality,
-    static_criteria,
-)
-from datalocality.placement.spread import least_allocated
+from datalocality.model import CRITERIA, PlacementPlan, PlacementRequest
+from datalocality.placement import Context, plan
+from datalocality.placement.mcdm import CopyDomains, data_locality
 from datalocality.synthetic import build_instance, preset
+from tests.peer_references import EXPECTED, Expected, NoPlan, tier_finder
+from tests.peer_references import data_locality as expected_locality
 from tests.strategies_support import MULTI_COPY, SHAPES, random_spec, shuffled
 
 PEERS = ("vineyard", "spread", "mcdm")
@@ -370,123 +361,28 @@ def test_random_requests_give_checked_plans(strategy: str) -> None:
         assert result.totals.bytes == req.total_bytes
 
 
-# --- reference implementations: the plain per-pair loops the fast modules must match -------
+# --- references: each rule worked out plainly, with no placement code -------------------
 #
-# spread and mcdm keep heaps and per-domain sums; these are the straightforward versions
-# they replaced (every node rescored per replica, every (chunk, node) and (chunk, replica)
-# pair looked at). The one change: data_locality is summed in exact integer tenths, as the
-# fast module does. A float sum in chunk order rounds differently per node, so nodes with
-# equal locality could come out a few ulps apart and a name tie would then be decided by
-# rounding noise rather than by name.
+# tests/peer_references.py reads the request and follows the rule each strategy's module
+# docstring states (which nodes are eligible, the balance quota, the strategy's own rule),
+# looking at every node for every replica and every (chunk, replica) pair. The fast modules
+# (heaps, per-domain sums) must give the same nodes, chunks, score terms and reasons.
+
+# Score terms every plan shows beside the strategy's own (build_plan adds them).
+PLAN_TERMS = {"cost_seconds", "local_fraction"}
 
 
-def reference_spread(ctx: Context, candidates: Candidates) -> Decision:
-    """Spread, rescoring every node with room for every replica."""
-    consumer = ctx.request.consumer
-    room = dict(candidates.capacity)
-    placed: Counter[str] = Counter()
-    nodes: list[str] = []
-    reasons: list[str] = []
-    terms: list[dict[str, float]] = []
-    for _ in range(consumer.replicas):
-        scored = sorted(
-            (-least_allocated(node, consumer.requests, placed[node.name]), node.name)
-            for node in candidates.nodes
-            if room[node.name] > 0
+def observed(result: PlacementPlan) -> list[Expected]:
+    """A plan's replicas in the shape of the references' answers."""
+    return [
+        Expected(
+            node=r.node,
+            chunks=r.chunks,
+            terms={k: v for k, v in r.score_terms.items() if k not in PLAN_TERMS},
+            reason=r.reason.partition("; ")[2],  # after "N chunks, X% of bytes local; "
         )
-        negative, name = scored[0]
-        room[name] -= 1
-        placed[name] += 1
-        nodes.append(name)
-        reasons.append(f"least allocated {-negative:.2f} (best of {len(scored)} with room)")
-        terms.append({"least_allocated": -negative})
-    loads = deal_round_robin(ctx.request.chunks, consumer.replicas)
-    return Decision(nodes=nodes, loads=loads, score_terms=terms, reasons=reasons)
-
-
-def pair_locality(ctx: Context, node: Node, exact: bool = True) -> float:
-    """data_locality of one node, chunk by chunk (exact tenths, or the float weights)."""
-    weights = (10, 8, 5, 0, 0) if exact else TIER_WEIGHTS
-    total = sum(c.size * weights[ctx.costs.nearest(c, node)[0]] for c in ctx.request.chunks)
-    return total / 10 if exact else total
-
-
-def normalise(values: Sequence[float]) -> list[float]:
-    """Min-max to 0..1; all equal gives 1.0 to everyone."""
-    low, high = min(values), max(values)
-    if high - low <= 1e-12 * max(1.0, abs(high)):
-        return [1.0] * len(values)
-    return [(v - low) / (high - low) for v in values]
-
-
-def reference_mcdm(ctx: Context, candidates: Candidates) -> Decision:
-    """MCDM, normalising and scoring every node with room for every replica."""
-    consumer = ctx.request.consumer
-    weights = consumer.weight_vector
-    top = max(range(len(CRITERIA)), key=lambda i: (weights[i], -i))
-    fixed = {
-        node.name: (*static_criteria(consumer, node), pair_locality(ctx, node))
-        for node in candidates.nodes
-    }
-    room = dict(candidates.capacity)
-    placed: Counter[str] = Counter()
-    nodes: list[str] = []
-    reasons: list[str] = []
-    terms: list[dict[str, float]] = []
-    for _ in range(consumer.replicas):
-        options = [node for node in candidates.nodes if room[node.name] > 0]
-        raw = [
-            (least_allocated(node, consumer.requests, placed[node.name]), *fixed[node.name])
-            for node in options
-        ]
-        columns = [normalise([row[i] for row in raw]) for i in range(len(CRITERIA))]
-        scored: list[tuple[float, str, dict[str, float]]] = []
-        for j, node in enumerate(options):
-            values = {name: columns[i][j] for i, name in enumerate(CRITERIA)}
-            total = sum(w * columns[i][j] for i, w in enumerate(weights))
-            scored.append((-total, node.name, {**values, "total": total}))
-        scored.sort(key=lambda item: (item[0], item[1]))
-        _, name, values = scored[0]
-        room[name] -= 1
-        placed[name] += 1
-        nodes.append(name)
-        terms.append(values)
-        reasons.append(
-            f"score {values['total']:.2f} ({CRITERIA[top]} {values[CRITERIA[top]]:.2f}), "
-            f"best of {len(options)} with room"
-        )
-    by_name = ctx.request.topology.by_name
-    loads = reference_greedy(ctx, [by_name[name] for name in nodes])
-    return Decision(nodes=nodes, loads=loads, score_terms=terms, reasons=reasons)
-
-
-def reference_greedy(ctx: Context, nodes: Sequence[Node]) -> list[list[Chunk]]:
-    """Largest chunk first, to the cheapest replica that may take it, over every replica."""
-    quota = ctx.quota
-    loads: list[list[Chunk]] = [[] for _ in nodes]
-    sizes = [0] * len(nodes)
-    at_hi = 0
-    for chunk in sorted(ctx.request.chunks, key=lambda c: (-c.size, c.id)):
-        fits = [r for r in range(len(nodes)) if _fits(quota, len(loads[r]), sizes[r], chunk, at_hi)]
-        if fits:
-            r = min(fits, key=lambda r: (ctx.costs.cost(chunk, nodes[r]), sizes[r], r))
-        else:
-            r = min(range(len(nodes)), key=lambda r: (len(loads[r]) if quota.unit else sizes[r], r))
-        loads[r].append(chunk)
-        sizes[r] += chunk.size
-        if quota.unit and len(loads[r]) == quota.hi:
-            at_hi += 1
-    return loads
-
-
-@pytest.fixture
-def references(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register the reference loops as strategies ``spread-reference``, ``mcdm-reference``."""
-    for name, place in (("spread", reference_spread), ("mcdm", reference_mcdm)):
-        module = types.ModuleType(f"tests.reference_{name}")
-        module.place = place  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, module.__name__, module)
-        monkeypatch.setitem(STRATEGIES, f"{name}-reference", module.__name__)
+        for r in result.replicas
+    ]
 
 
 def scored_spec(seed: int) -> Spec:
@@ -521,27 +417,51 @@ def scored_spec(seed: int) -> Spec:
     return spec
 
 
+def piled_spec(seed: int) -> Spec:
+    """A random request with small chunks (sizes 1..4, or all 2) piled on one or two nodes:
+    replicas there often fill up to the byte cap exactly, or up to the extra unit chunk."""
+    rng = random.Random(seed)
+    names = ["a", "b", "c", "d"][: rng.randint(2, 4)]
+    nodes: list[Spec] = [
+        {"name": n, "zone": rng.choice(["z1", "z2"]), "allocatable": {"pods": rng.randint(1, 3)}}
+        for n in names
+    ]
+    holders = names[: rng.randint(1, 2)]
+    unit = rng.random() < 0.3
+    chunks: list[Spec] = [
+        {"id": f"c{i:02d}", "size": 2 if unit else rng.randint(1, 4), "locations": [h]}
+        for i, h in enumerate(rng.choice(holders) for _ in range(rng.randint(2, 9)))
+    ]
+    room = sum(n["allocatable"]["pods"] for n in nodes)
+    consumer: Spec = {
+        "replicas": rng.randint(2, min(4, room)),
+        "workloadClass": rng.choice(["default", "data-intensive"]),
+    }
+    sources = [{"system": "demo", "dataSourceName": "d", "chunks": chunks}]
+    return {"topology": {"nodes": nodes}, "consumer": consumer, "sources": sources}
+
+
 def same_plans(request: PlacementRequest, strategy: str) -> None:
-    """The fast strategy and its reference give the same plan, or both raise."""
+    """The strategy places every replica and chunk as its rule says, or both say no plan."""
     try:
-        expected = plan(request, f"{strategy}-reference").to_json_dict()
-    except InfeasiblePlacement:
+        expected = EXPECTED[strategy](request)
+    except NoPlan:
         with pytest.raises(InfeasiblePlacement):
             plan(request, strategy)
         return
-    got = plan(request, strategy).to_json_dict()
-    assert got.pop("strategy") == strategy
-    expected.pop("strategy")
-    assert got == expected
+    assert observed(plan(request, strategy)) == expected
 
 
-@pytest.mark.usefixtures("references")
-@pytest.mark.parametrize("strategy", ["spread", "mcdm"])
+ALL_PEERS = ["round-robin", *PEERS]
+
+
+@pytest.mark.parametrize("strategy", ALL_PEERS)
 def test_same_plans_as_reference_on_random_requests(strategy: str) -> None:
     for seed in range(150):
         for shape in sorted(SHAPES):
             same_plans(PlacementRequest.parse(random_spec(seed, SHAPES[shape])), strategy)
         same_plans(PlacementRequest.parse(scored_spec(seed)), strategy)
+        same_plans(PlacementRequest.parse(piled_spec(seed)), strategy)
 
 
 def zoned(request: PlacementRequest, rng: random.Random) -> PlacementRequest:
@@ -559,8 +479,7 @@ def zoned(request: PlacementRequest, rng: random.Random) -> PlacementRequest:
     return PlacementRequest.parse(spec)
 
 
-@pytest.mark.usefixtures("references")
-@pytest.mark.parametrize("strategy", ["spread", "mcdm"])
+@pytest.mark.parametrize("strategy", ALL_PEERS)
 @pytest.mark.parametrize("unit", [True, False])
 def test_same_plans_as_reference_on_synthetic_instances(strategy: str, unit: bool) -> None:
     rng = random.Random(0)
@@ -578,9 +497,14 @@ def test_same_plans_as_reference_on_synthetic_instances(strategy: str, unit: boo
 @pytest.mark.parametrize("seed", range(30))
 def test_data_locality_sums_per_domain_equal_the_per_pair_sums(seed: int) -> None:
     spec = scored_spec(seed) if seed % 2 else random_spec(seed, SHAPES["everything"])
-    ctx = Context.of(PlacementRequest.parse(spec))
-    nodes = ctx.request.topology.nodes
+    request = PlacementRequest.parse(spec)
+    ctx = Context.of(request)
+    nodes = request.topology.nodes
     fast = data_locality(ctx, nodes, CopyDomains(ctx.costs))
-    assert fast == [pair_locality(ctx, node) for node in nodes]
-    # The float sum of the per-chunk weights differs by rounding only.
-    assert fast == pytest.approx([pair_locality(ctx, n, exact=False) for n in nodes], rel=1e-12)
+    expected = expected_locality(request)
+    assert fast == [expected[node.name] for node in nodes]
+    # Summed in float weights chunk by chunk, only rounding differs.
+    tier = tier_finder(request)
+    weights = (1.0, 0.8, 0.5, 0.0, 0.0)
+    floats = [sum(c.size * weights[tier(c, n)] for c in request.chunks) for n in nodes]
+    assert fast == pytest.approx(floats, rel=1e-12)
