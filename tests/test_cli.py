@@ -346,7 +346,7 @@ def test_requests_are_read_by_the_fast_parsers(monkeypatch: pytest.MonkeyPatch) 
     def no_yaml(*_args: object, **_kwargs: object) -> object:
         raise AssertionError("JSON text went through the YAML loader")
 
-    monkeypatch.setattr(cli.yaml, "load", no_yaml)
+    monkeypatch.setattr(yaml, "load", no_yaml)  # cli.yaml is this module
     assert cli.parse_request_text(text, "<t>") == json.loads(text)
 
 

@@ -241,7 +241,7 @@ def test_capacity_counts_pods_cpu_and_memory() -> None:
 
 
 def test_data_source_answers_its_input() -> None:
-    data_input = DataInput(system="iceberg", dataSourceName="db.t", attributes={"snapshot": "1"})
+    data_input = DataInput(system="iceberg", name="db.t", attributes={"snapshot": "1"})
     source = DataSource.for_input(data_input, chunks=[Chunk(id="f1", size="1Mi")])
     assert source.key == data_input.key == "iceberg/table/db.t?snapshot=1"
     assert source.total_bytes == 2**20

@@ -20,10 +20,11 @@ def req(chunks: list[dict[str, Any]], **consumer: Any) -> PlacementRequest:
         {"name": "n2", "zone": "z1", "region": "r1", "cluster": "west"},
         {"name": "n3", "zone": "z2", "region": "r2", "cluster": "east"},
     ]
+    consumer_spec: dict[str, Any] = {"replicas": 2, **consumer}
     return PlacementRequest.parse(
         {
             "topology": {"nodes": nodes},
-            "consumer": {"replicas": 2, **consumer},
+            "consumer": consumer_spec,
             "sources": [{"system": "s", "dataSourceName": "d", "chunks": chunks}],
         }
     )
@@ -101,16 +102,16 @@ def test_every_replica_is_explained() -> None:
 
 def test_json_plan_has_the_documented_keys() -> None:
     chunks = [{"id": "a", "locations": ["n1"]}, {"id": "b", "locations": ["n3"]}]
-    data = plan(req(chunks, replicas=1)).to_json_dict()
+    data: dict[str, Any] = plan(req(chunks, replicas=1)).to_json_dict()
     assert {"strategy", "replicas", "transfers", "operations", "totals"} <= set(data)
-    replica = data["replicas"][0]  # type: ignore[index]
+    replica = data["replicas"][0]
     assert {"index", "node", "cluster", "chunks", "bytes", "local_bytes", "moved_bytes"} <= set(
         replica
     )
-    transfer = data["transfers"][0]  # type: ignore[index]
+    transfer = data["transfers"][0]
     assert set(transfer) == {"chunk", "from", "to", "bytes", "tier"}
     totals = data["totals"]
-    assert {"bytes", "moved_bytes", "cost", "lower_bound_cost"} <= set(totals)  # type: ignore[arg-type]
+    assert {"bytes", "moved_bytes", "cost", "lower_bound_cost"} <= set(totals)
 
 
 def test_unknown_strategy_names_the_choices() -> None:

@@ -85,7 +85,7 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 def _crash_after_writes(log: Path, crash_after: int | None) -> None:
     """Log every write the kubernetes client makes; SIGKILL ourselves after the n-th."""
-    from kubernetes.client import rest
+    from kubernetes.client import rest  # type: ignore[import-untyped]  # kubernetes ships no stubs
 
     original = rest.RESTClientObject.request
     lock = threading.Lock()

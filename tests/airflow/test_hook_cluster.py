@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from kubernetes.client import CoreV1Api
-from kubernetes.client.exceptions import ApiException
+from kubernetes.client import CoreV1Api  # type: ignore[import-untyped]  # kubernetes ships no stubs
+from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]  # kubernetes ships no stubs
 
 from datalocality.kube.claims import crd_manifests
 from datalocality.provider.hook import DataLocalityHook

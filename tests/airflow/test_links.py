@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from importlib import metadata
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from airflow.sdk.types import TaskInstanceKey
 from packaging.utils import canonicalize_name
 
 from datalocality.provider.info import PACKAGE_NAME
@@ -46,7 +46,7 @@ def test_plan_and_replica_tasks_link_to_the_plan_task(pipeline: Any) -> None:
 
 
 def test_link_of_a_mapped_replica_points_at_the_unmapped_plan(pipeline: Any) -> None:
-    key = SimpleNamespace(
+    key = TaskInstanceKey(
         dag_id="chunk_pipeline", run_id=RUN_ID, task_id="sessionize.replica", map_index=2
     )
     link = PlacementPlanLink().get_link(pipeline.get_task("sessionize.replica"), ti_key=key)

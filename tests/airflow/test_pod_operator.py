@@ -45,7 +45,7 @@ def _planned(request: PlacementRequest) -> tuple[PlacementPlan, ChunkLists, list
 
 
 def _manifest(replica: dict[str, Any], context: Any = None, **options: Any) -> dict[str, Any]:
-    from kubernetes.client import ApiClient
+    from kubernetes.client import ApiClient  # type: ignore[import-untyped]  # kubernetes ships no stubs
 
     from datalocality.operators import DataLocalityPodOperator
 

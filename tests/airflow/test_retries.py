@@ -7,7 +7,7 @@ clusters (as a retry or a cleared task would), and the cluster is compared after
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from datalocality.model import DataInput
 from datalocality_testcluster.clusters import ProviderCluster
@@ -28,6 +28,13 @@ class FakeTaskInstance:
 
     def xcom_push(self, key: str, value: Any, **_: Any) -> None:
         self.xcom[key] = value
+
+
+class Access(TypedDict):
+    """How the operators reach the test cluster."""
+
+    config_file: str
+    kubernetes_conn_id: str | None
 
 
 def _context(task_id: str, try_number: int) -> Any:
@@ -52,7 +59,7 @@ def test_plan_and_jobs_retried_adopt_instead_of_duplicating(
 ) -> None:
     from datalocality.operators import DataLocalityPlanOperator, RepartitionOperator
 
-    access = {"config_file": str(cluster.kubeconfig_path), "kubernetes_conn_id": None}
+    access: Access = {"config_file": str(cluster.kubeconfig_path), "kubernetes_conn_id": None}
     plan_op = DataLocalityPlanOperator(
         task_id="plan",
         inputs=[DataInput(system="iceberg", name="warehouse.ml.events")],

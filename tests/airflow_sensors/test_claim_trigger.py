@@ -70,7 +70,11 @@ def test_claim_bound_later_fires_one_success_event(
 
 
 def test_claim_created_after_the_trigger_started(kube: KubeClient, access: dict[str, Any]) -> None:
-    writer = later(0.2, lambda: (make_claim(kube), bind(kube)))
+    def create_and_bind() -> None:
+        make_claim(kube)
+        bind(kube)
+
+    writer = later(0.2, create_and_bind)
     events = run_trigger(trigger(access))
     writer.join()
     assert [e["status"] for e in events] == ["success"]

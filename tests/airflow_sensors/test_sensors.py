@@ -183,7 +183,8 @@ def test_data_sensor_pokes_and_times_out(tmp_path: Path) -> None:
     source = {"system": "hive", "dataSourceName": "db.events", "chunks": [{"id": "c", "size": 9}]}
     inventory.write_text(json.dumps([source]), encoding="utf-8")
     done = sensor.poke({})
-    assert isinstance(done, PokeReturnValue) and done.xcom_value["bytes"] == 9
+    assert isinstance(done, PokeReturnValue) and done.xcom_value is not None
+    assert done.xcom_value["bytes"] == 9
 
 
 def test_poke_fails_for_good_on_unknown_resolver() -> None:

@@ -21,8 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from kubernetes import config as kube_config
-from kubernetes.client import ApiClient, Configuration
+from kubernetes import config as kube_config  # type: ignore[import-untyped]  # no stubs
+from kubernetes.client import ApiClient, Configuration  # type: ignore[import-untyped]  # no stubs
 
 from datalocality.kube.client import KubeClient
 from datalocality.kube.objects import RetryPolicy

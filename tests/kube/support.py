@@ -41,9 +41,7 @@ TOPOLOGY = Topology(
     ]
 )
 
-INPUT = DataInput(
-    system="iceberg", dataSourceName="warehouse.ml.Events_2026", attributes={"snapshot": "42"}
-)
+INPUT = DataInput(system="iceberg", name="warehouse.ml.Events_2026", attributes={"snapshot": "42"})
 
 SOURCE = DataSource.for_input(
     INPUT,

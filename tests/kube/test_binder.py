@@ -24,7 +24,7 @@ from tests.kube.conftest import RequestLog
 from tests.kube.emulator import EmulatedApi
 from tests.kube.support import NOW
 
-INPUT = DataInput(system="iceberg", dataSourceName="db.Events", attributes={"day": "7"})
+INPUT = DataInput(system="iceberg", name="db.Events", attributes={"day": "7"})
 SOURCE_NAME = build_data_source_name(INPUT)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -34,20 +35,20 @@ from datalocality.kube.names import build_data_source_name
 from datalocality.model import Chunk, DataInput, DataSource, DataSourceClaim, Locality
 from tests.kube.support import NOW
 
-INPUT = DataInput(system="iceberg", dataSourceName="db.events", attributes={"snapshot": "1"})
-OTHER = DataInput(system="iceberg", dataSourceName="db.events", attributes={"snapshot": "2"})
+INPUT = DataInput(system="iceberg", name="db.events", attributes={"snapshot": "1"})
+OTHER = DataInput(system="iceberg", name="db.events", attributes={"snapshot": "2"})
 DYNAMIC = build_data_source_name(INPUT)
 TTL = timedelta(minutes=10)
 RESOLVED = DataSource(
     system="IGNORED",
-    dataSourceName="ignored",
+    name="ignored",
     locality=Locality(clusters=("prod",)),
     chunks=[Chunk(id="c1", locations=["node-a"])],
 )
 
 
 def claim(phase: str = "Pending", bound: str = "", data_input: DataInput = INPUT) -> ClaimState:
-    model = DataSourceClaim(name="c", input=data_input, phase=phase, boundDataSource=bound)
+    model = DataSourceClaim(name="c", input=data_input, phase=phase, bound_data_source=bound)
     return ClaimState("ns", model)
 
 
@@ -79,11 +80,12 @@ def test_matching_is_exact_on_identity() -> None:
 
 def test_static_binding_never_picks_a_deleting_source() -> None:
     assert find_static(claim(), [source(deleting=True)]) is None
-    assert find_static(claim(), [source("b"), source("a"), source("c", refs=("ns/c",))]).name == "c"
-    assert (
-        find_static(claim(), [source("b"), source(DYNAMIC), source("a")], DYNAMIC).name == DYNAMIC
-    )
-    assert find_static(claim(), [source("b"), source("a")]).name == "a"
+    referenced = find_static(claim(), [source("b"), source("a"), source("c", refs=("ns/c",))])
+    assert referenced is not None and referenced.name == "c"
+    dynamic = find_static(claim(), [source("b"), source(DYNAMIC), source("a")], DYNAMIC)
+    assert dynamic is not None and dynamic.name == DYNAMIC
+    first = find_static(claim(), [source("b"), source("a")])
+    assert first is not None and first.name == "a"
 
 
 def test_dynamic_binding_resolves_then_creates_references_and_binds() -> None:
@@ -191,7 +193,7 @@ def test_not_found_is_retried_with_backoff_then_given_up() -> None:
         RetryAfter(d, a, f"{INPUT.key} not found") for a, d in ((1, 1.0), (2, 2.0), (3, 4.0))
     ]
     assert isinstance(steps[3], GiveUp) and "after 4 attempts" in steps[3].reason
-    assert Backoff(initial=10, maxDelay=15, retries=3).schedule() == (10.0, 15.0, 15.0)
+    assert Backoff(initial=10, max_delay=15, retries=3).schedule() == (10.0, 15.0, 15.0)
     assert isinstance(after_not_found(INPUT, 1, Backoff(retries=0)), GiveUp)
 
 
@@ -200,7 +202,8 @@ def test_not_found_is_retried_with_backoff_then_given_up() -> None:
 )
 def test_bad_backoff_names_the_field(field: str, value: float) -> None:
     with pytest.raises(SpecError) as caught:
-        Backoff(**{field: value})
+        arguments: dict[str, Any] = {field: value}  # by name or alias, right type or not
+        Backoff(**arguments)
     assert caught.value.field in (field, "max_delay")
 
 

@@ -57,9 +57,9 @@ from tests.kube.support import NOW
 Obj = dict[str, Any]
 TTL = timedelta(minutes=5)
 INPUTS = (
-    DataInput(system="iceberg", dataSourceName="db.events", attributes={"day": "1"}),
-    DataInput(system="iceberg", dataSourceName="db.events", attributes={"day": "2"}),
-    DataInput(system="s3", dataSourceName="bucket/prefix", dataSourceType="prefix"),
+    DataInput(system="iceberg", name="db.events", attributes={"day": "1"}),
+    DataInput(system="iceberg", name="db.events", attributes={"day": "2"}),
+    DataInput(system="s3", name="bucket/prefix", data_source_type="prefix"),
 )
 NAMESPACES = ("team-a", "team-b")
 

@@ -32,7 +32,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from kubernetes.client import ApiClient, CoreV1Api
+from kubernetes.client import ApiClient, CoreV1Api  # type: ignore[import-untyped]  # no stubs
 
 from datalocality.binding import claim_ref
 from datalocality.kube.binder import apply_binding, release_binding
@@ -49,8 +49,8 @@ from tests.kube.conftest import api_client_for
 Obj = dict[str, Any]
 NAMESPACE = "data"
 INPUTS = (
-    DataInput(system="iceberg", dataSourceName="db.Events", attributes={"day": "1"}),
-    DataInput(system="s3", dataSourceName="bucket/prefix", dataSourceType="prefix"),
+    DataInput(system="iceberg", name="db.Events", attributes={"day": "1"}),
+    DataInput(system="s3", name="bucket/prefix", data_source_type="prefix"),
 )
 POLICIES = ("Delete", "Retain")  # per identity
 SLOTS = 4
@@ -352,7 +352,7 @@ def test_binding_state_machine(binding_cluster: tuple[Path, Any]) -> None:
     world = World([KubeClient(c, policy=POLICY) for c in api_clients], faults)
     try:
         run_state_machine_as_test(
-            lambda: BindingOnSandbox(world),
+            lambda: BindingOnSandbox(world),  # type: ignore[arg-type]  # a factory, as documented
             settings=settings(
                 max_examples=80,
                 stateful_step_count=15,

@@ -82,7 +82,7 @@ def test_soft_weights_follow_fluid_scaled_by_the_plan() -> None:
     # Replica 1 has half its bytes on its node, the other half in its region.
     _, half = terms(build_affinity(PLAN.replicas[1], TOPOLOGY, plan=PLAN, policy=soft))
     assert [w for *_, w in half] == [50, 25, 20]
-    unscaled = AffinityPolicy(mode="soft", scaleByPlan=False)
+    unscaled = AffinityPolicy(mode="soft", scale_by_plan=False)
     _, flat = terms(build_affinity(PLAN.replicas[1], TOPOLOGY, plan=PLAN, policy=unscaled))
     assert [w for *_, w in flat] == [100, 50, 20]
 
@@ -204,7 +204,7 @@ def test_pod_template_refuses_bad_input() -> None:
 
 def test_operation_jobs_are_bounded_and_pinned() -> None:
     template = JobTemplate(
-        image="op:1", backoffLimit=1, activeDeadlineSeconds=60, ttlSecondsAfterFinished=30
+        image="op:1", backoff_limit=1, active_deadline_seconds=60, ttl_seconds_after_finished=30
     )
     job = build_operation_job(
         PLAN.operations[0],
@@ -242,7 +242,7 @@ def test_operation_jobs_are_bounded_and_pinned() -> None:
             chunk_list=LISTS.operations[0],
         )
     with pytest.raises(SpecError, match="backoffLimit"):
-        JobTemplate(image="op:1", backoffLimit=-1)
+        JobTemplate(image="op:1", backoffLimit=-1)  # type: ignore[call-arg]  # the alias, named in the error
     with pytest.raises(SpecError, match="memory"):
         JobTemplate(image="op:1", limits={"memory": "-1Gi"})
 

@@ -4,10 +4,11 @@ what may have landed, follow Retry-After, and treat 409/410 on a read as final."
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from kubernetes.client import ApiClient
+from kubernetes.client import ApiClient  # type: ignore[import-untyped]  # no stubs
 
 from datalocality.errors import ApiRejected, ApiUnavailable, ObjectConflict
 from datalocality.kube.client import KubeClient
@@ -34,7 +35,7 @@ def configmap(
     return stamp(manifest)
 
 
-def append(value: str) -> Any:
+def append(value: str) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
     """An idempotent edit: add ``value`` to data.log once."""
 
     def edit(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -127,7 +128,7 @@ def test_read_modify_write_against_a_real_rival(
     kube: KubeClient, api_server: EmulatedApi, request_log: RequestLog
 ) -> None:
     kube.create_or_get(configmap())
-    rival_done = []  # the rival writes between our GET and our PUT
+    rival_done: list[bool] = []  # the rival writes between our GET and our PUT
 
     def edit(obj: dict[str, Any]) -> dict[str, Any] | None:
         if not rival_done:

@@ -6,7 +6,7 @@ import copy
 from datetime import datetime
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # no stubs
 import kubernetes_validate
 import pytest
 
@@ -31,19 +31,22 @@ FORMATS = jsonschema.FormatChecker()
 UID = "3b0d4f52-6a8e-4f3c-9a51-0d5b1c2e7f90"
 
 
-@FORMATS.checks("date-time", raises=ValueError)
 def _date_time(value: object) -> bool:
     return not isinstance(value, str) or bool(datetime.fromisoformat(value))
 
 
-@FORMATS.checks("int32")
 def _int32(value: object) -> bool:
     return not isinstance(value, int) or -(2**31) <= value < 2**31
 
 
-@FORMATS.checks("int64")
 def _int64(value: object) -> bool:
     return not isinstance(value, int) or -(2**63) <= value < 2**63
+
+
+# Registered by call, not as decorators: jsonschema is untyped, so its decorator would be too.
+FORMATS.checks("date-time", raises=ValueError)(_date_time)
+FORMATS.checks("int32")(_int32)
+FORMATS.checks("int64")(_int64)
 
 
 def strict(schema: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from tests.kube.emulator import EmulatedApi
 from tests.kube.support import PLAN, PLAN_TASK, SOURCE, TASK, TOPOLOGY
 
 Obj = dict[str, Any]
-INPUT = DataInput(system="iceberg", dataSourceName="db.Events", attributes={"day": "7"})
+INPUT = DataInput(system="iceberg", name="db.Events", attributes={"day": "7"})
 
 
 def claim_manifest(task_id: str = "train") -> Obj:
@@ -192,12 +192,12 @@ def assert_consistent(api_server: EmulatedApi) -> None:
     for claim in claims:
         status = claim.get("status") or {}
         if status.get("phase") == "Bound":
-            source = api_server.stored(SOURCES, status["boundDataSource"])
-            assert source is not None
+            bound = api_server.stored(SOURCES, status["boundDataSource"])
+            assert bound is not None
             ref = {"namespace": "data", "name": name_of(claim)}
             assert any(
                 {k: r[k] for k in ("namespace", "name")} == ref
-                for r in source["status"]["claimRefs"]
+                for r in bound["status"]["claimRefs"]
             )
 
 

@@ -41,7 +41,7 @@ TEMPLATE = PodTemplate(
     env={"MODE": "train"},
     requests={"cpu": "500m", "memory": "1Gi"},
     limits={"memory": "2Gi"},
-    runAsUser=1000,
+    run_as_user=1000,
 )
 # The ConfigMap a Vineyard operator writes for the consumer; the pods only name it.
 VINEYARD_CONFIGMAP = build_name(TASK, "vineyard", "extract")
@@ -74,7 +74,7 @@ def operation_jobs() -> list[dict[str, Any]]:
         PLAN,
         task=PLAN_TASK,
         namespace=NAMESPACE,
-        template=JobTemplate(image="repartition:1", runAsUser=1000),
+        template=JobTemplate(image="repartition:1", run_as_user=1000),
         chunk_lists=CHUNK_LISTS,
         topology=TOPOLOGY,
     )

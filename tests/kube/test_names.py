@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -129,7 +130,7 @@ def test_names_are_pinned() -> None:
         "train-claim-2d9341774881"
     )
     assert build_labels(task)[LABEL_RUN_ID] == "manual-2026-11-01t10-00-00-00-00-7713b8618d71"
-    source = DataInput(system="Iceberg", dataSourceName="Warehouse.ML_Events")
+    source = DataInput(system="Iceberg", name="Warehouse.ML_Events")
     assert build_data_source_name(source) == "iceberg-table-warehouse-ml-events-0418b37cd570"
 
 
@@ -164,7 +165,7 @@ def test_spec_hash_ignores_metadata_and_status() -> None:
     ("field", "value"), [("dag_id", ""), ("map_index", -2), ("task_id", "x" * 251)]
 )
 def test_bad_task_keys_name_the_field(field: str, value: object) -> None:
-    values: dict[str, object] = {"dag_id": "d", "run_id": "r", "task_id": "t", field: value}
+    values: dict[str, Any] = {"dag_id": "d", "run_id": "r", "task_id": "t", field: value}
     with pytest.raises(SpecError) as caught:
         TaskKey(**values)
     assert caught.value.field == field

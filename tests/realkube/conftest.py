@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes import client
+from kubernetes import client  # type: ignore[import-untyped]  # no stubs
 
 from datalocality.kube.claims import crd_manifests
 from datalocality_testcluster import ControlPlane, start_control_plane

@@ -11,9 +11,9 @@ import time
 from typing import Any
 
 import pytest
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-from kubernetes.stream import stream
+from kubernetes import client  # type: ignore[import-untyped]  # no stubs
+from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]  # no stubs
+from kubernetes.stream import stream  # type: ignore[import-untyped]  # no stubs
 
 from datalocality.kube.security import container_security_context, pod_security_context
 from datalocality_testcluster import ControlPlane
@@ -427,7 +427,7 @@ def test_job_completes_and_ttl_controller_removes_it(
         try:
             batch.read_namespaced_job("once", tenant.namespace)
         except ApiException as exc:
-            return exc.status == 404
+            return bool(exc.status == 404)
         return False
 
     wait_for(gone, bool)

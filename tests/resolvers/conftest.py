@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -151,7 +152,7 @@ def vineyard_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Viney
                 ],
                 log,
             )
-            wait_until(lambda sock=sock: connectable(sock), process, log, f"vineyardd {index}")
+            wait_until(partial(connectable, sock), process, log, f"vineyardd {index}")
         yield VineyardCluster(sockets)
     finally:
         for process in reversed(processes):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no stubs
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.partitioning import PartitionField, PartitionSpec
@@ -66,7 +66,7 @@ def local_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
 
 @pytest.fixture(scope="module")
 def s3_lake(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    import boto3
+    import boto3  # type: ignore[import-untyped]  # boto3 ships no stubs
 
     s3 = boto3.client(
         "s3",

@@ -108,7 +108,7 @@ def s3_config(endpoint: str, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def bucket(moto_endpoint: str) -> str:
-    import boto3
+    import boto3  # type: ignore[import-untyped]  # boto3 ships no stubs
 
     s3 = boto3.client(
         "s3",

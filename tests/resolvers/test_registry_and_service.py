@@ -278,30 +278,36 @@ async def test_cache_key_keeps_require_locality_apart() -> None:
     config = {"fast": {"resolver": "counting"}}
     resolvers = ResolverSet.from_config(config, registry=registry_with_counting())
     preferred = await resolvers.resolve(DataInput(system="fast", name="t"))
-    required = await resolvers.resolve(DataInput(system="fast", name="t", requireLocality=True))
+    required = await resolvers.resolve(DataInput(system="fast", name="t", require_locality=True))
     assert (preferred.require_locality, required.require_locality) == (False, True)
     assert CountingResolver.calls == ["t", "t"]
 
 
 def test_breaker_states_with_a_moving_clock() -> None:
     from datalocality.errors import CircuitOpen
-    from datalocality.resolvers.http.breaker import CircuitBreaker
+    from datalocality.resolvers.http.breaker import BreakerState, CircuitBreaker
 
     clock = FakeClock()
     breaker = CircuitBreaker("http://x:80", threshold=2, cooldown=10, clock=clock)
+
+    def state() -> BreakerState:
+        # read through a call: mypy would keep `breaker.state` narrowed across the calls that
+        # change it
+        return breaker.state
+
     breaker.before_call()
     breaker.record_failure()
     breaker.record_success()  # a success resets the count
     breaker.record_failure()
-    assert breaker.state == "closed"
+    assert state() == "closed"
     breaker.record_failure()
-    assert breaker.state == "open"
+    assert state() == "open"
     with pytest.raises(CircuitOpen):
         breaker.before_call()
     clock.advance(10)
-    assert breaker.state == "half-open"
+    assert state() == "half-open"
     breaker.before_call()  # the one probe
     with pytest.raises(CircuitOpen, match="probe is in flight"):
         breaker.before_call()
     breaker.record_success()
-    assert breaker.state == "closed"
+    assert state() == "closed"

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from kubernetes import client
+from kubernetes import client  # type: ignore[import-untyped]  # no stubs
 
 from datalocality_testcluster.sandbox import KubeletTiming, Sandbox, start_sandbox
 

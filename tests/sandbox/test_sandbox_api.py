@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from kubernetes import client  # type: ignore[import-untyped]  # no stubs
+from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]  # no stubs
 
 from datalocality_testcluster.sandbox import Sandbox
 from tests.sandbox.conftest import pod, wait_for
@@ -244,7 +244,10 @@ def test_orphan_and_foreground_propagation(core: client.CoreV1Api) -> None:
         "default", {"metadata": {"name": "dep", "ownerReferences": [ref]}}
     )
     core.delete_namespaced_config_map("o2", "default", propagation_policy="Foreground")
-    names = lambda: {c.metadata.name for c in core.list_namespaced_config_map("default").items}  # noqa: E731
+
+    def names() -> set[str]:
+        return {c.metadata.name for c in core.list_namespaced_config_map("default").items}
+
     wait_for(lambda: names() == {"orphaned"})
 
 
@@ -261,7 +264,7 @@ def test_namespaces_and_default_service_account(core: client.CoreV1Api, sandbox:
         try:
             core.read_namespace("team")
         except ApiException as missing:
-            return missing.status == 404
+            return bool(missing.status == 404)
         return False
 
     wait_for(gone)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from kubernetes import client  # type: ignore[import-untyped]  # no stubs
+from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]  # no stubs
 
 from datalocality_testcluster.sandbox import Sandbox, start_sandbox
 from tests.sandbox.conftest import FAST, NODES, wait_for

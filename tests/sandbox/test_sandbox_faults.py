@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import urllib3
-from kubernetes import client, watch
-from kubernetes.client.exceptions import ApiException
+from kubernetes import client, watch  # type: ignore[import-untyped]  # no stubs
+from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]  # no stubs
 
 from datalocality_testcluster.sandbox import Sandbox
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import client, config  # type: ignore[import-untyped]  # no stubs
 
 from datalocality_testcluster.sandbox import InventoryError, load_inventory, start_sandbox
 from tests.sandbox.conftest import FAST, wait_for

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from kubernetes import client  # type: ignore[import-untyped]  # no stubs
+from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]  # no stubs
 
 from tests.sandbox.conftest import wait_for
 
@@ -103,7 +103,7 @@ def test_ttl_after_finished_deletes_job_and_pods(
         try:
             batch.read_namespaced_job("short", "default")
         except ApiException as exc:
-            return exc.status == 404
+            return bool(exc.status == 404)
         return False
 
     wait_for(gone)

@@ -61,7 +61,7 @@ def run(sandbox: Sandbox, **options: Any) -> tuple[Any, Any, FakeTaskInstance]:
         in_cluster=False,
         kubernetes_conn_id=None,
         get_logs=True,
-        startup_check_interval_seconds=0.1,
+        startup_check_interval_seconds=0.1,  # type: ignore[arg-type]  # an int in the stub; sleeps
         on_finish_action="keep_pod",
         **options,
     )
@@ -77,7 +77,7 @@ def run(sandbox: Sandbox, **options: Any) -> tuple[Any, Any, FakeTaskInstance]:
             # websocket-client leaves the exec socket open when the server closes first
             # (as a real API server does after the command); not ours to fix.
             warnings.simplefilter("ignore", ResourceWarning)
-            result = op.execute(context)
+            result = op.execute(context)  # type: ignore[arg-type]  # a fake: the keys it reads
     finally:
         op.client.api_client.close()
     return op, result, ti
@@ -86,7 +86,7 @@ def run(sandbox: Sandbox, **options: Any) -> tuple[Any, Any, FakeTaskInstance]:
 def test_kpo_runs_on_the_affinity_node_and_streams_logs(
     cluster: Sandbox, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from kubernetes.client import models as k8s
+    from kubernetes.client import models as k8s  # type: ignore[import-untyped]  # no stubs
 
     affinity = k8s.V1Affinity(
         node_affinity=k8s.V1NodeAffinity(

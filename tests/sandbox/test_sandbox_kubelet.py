@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from kubernetes import client  # type: ignore[import-untyped]  # no stubs
+from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]  # no stubs
 
 from tests.sandbox.conftest import phase, pod, wait_for
 

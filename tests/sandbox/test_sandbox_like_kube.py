@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 import pytest
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from kubernetes import client  # type: ignore[import-untyped]  # no stubs
+from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]  # no stubs
 
 from datalocality.kube.claims import crd_manifests
 from datalocality_testcluster.sandbox import Sandbox, start_sandbox

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kubernetes import client  # type: ignore[import-untyped]  # no stubs
 
 from datalocality_testcluster.sandbox.scheduler import choose_node, pod_requests
 from tests.sandbox.conftest import pod, wait_for

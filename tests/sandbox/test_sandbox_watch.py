@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubernetes import client, watch
-from kubernetes.client.exceptions import ApiException
+from kubernetes import client, watch  # type: ignore[import-untyped]  # no stubs
+from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]  # no stubs
 
 from datalocality_testcluster.sandbox import Sandbox
 
