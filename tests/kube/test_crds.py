@@ -126,12 +126,20 @@ def test_crd_schemas_are_structural(crd: dict[str, Any]) -> None:
 def test_printer_columns_point_at_schema_fields(crd: dict[str, Any]) -> None:
     version = crd["spec"]["versions"][0]
     schema = version["schema"]["openAPIV3Schema"]
+    # kubectl fills a column from the field its jsonPath names, formatted as the column's
+    # type: the field must exist with a type that formats so (a list prints as a string).
+    fits = {"string": {"string", "array"}, "integer": {"integer"}}
     for column in version["additionalPrinterColumns"]:
+        path = column["jsonPath"].lstrip(".").split(".")
+        if path[0] == "metadata":
+            continue
         node = schema
-        for part in column["jsonPath"].lstrip(".").split("."):
-            if part == "metadata":
-                break
+        for part in path:
             node = node["properties"][part]
+        if column["type"] == "date":
+            assert (node["type"], node.get("format")) == ("string", "date-time"), column
+        else:
+            assert node["type"] in fits[column["type"]], column
 
 
 def test_claim_objects_match_the_claim_crd() -> None:
