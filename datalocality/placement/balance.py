@@ -79,7 +79,8 @@ def split_contiguous(chunks: Sequence[Chunk], replicas: int) -> list[list[Chunk]
 
 
 def deal_round_robin(chunks: Sequence[Chunk], replicas: int) -> list[list[Chunk]]:
-    """Deal ordered chunks one by one to the replica with the fewest bytes (ties: index).
+    """Deal ordered chunks one by one to the replica with the fewest bytes (ties: fewest
+    chunks, then index: so equal and empty chunks still go round-robin).
 
     With unit chunks this is plain round-robin (chunk i to replica i mod replicas).
     """
