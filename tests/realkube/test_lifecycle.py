@@ -15,21 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (children of children...)."""
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            tasks = Path(f"/proc/{current}/task").iterdir()
-            children = {int(c) for t in tasks for c in (t / "children").read_text().split()}
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        todo.extend(children - found)
-        found |= children
-    return found
+from tests.process_tree import descendants
 
 
 def alive(pids: set[int]) -> set[int]:

@@ -15,23 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+from tests.process_tree import descendants
+
 PROMPT_SECONDS = 10.0
-
-
-def _children(pid: int) -> set[int]:
-    """Every process below ``pid`` (children of children...)."""
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            tasks = list(Path(f"/proc/{current}/task").iterdir())
-            children = {int(c) for t in tasks for c in (t / "children").read_text().split()}
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        todo.extend(children - found)
-        found |= children
-    return found
 
 
 def _alive(pid: int) -> bool:
@@ -91,7 +77,7 @@ def test_sigterm_stops_sandbox_up_started_with_sigint_ignored(tmp_path: Path) ->
     proc, port, _ = _start(tmp_path / "kubeconfig")
     try:
         with _open_watch(port) as stream:
-            below = _children(proc.pid)
+            below = descendants(proc.pid)
             proc.send_signal(signal.SIGINT)  # ignored: this is the case SIGTERM must cover
             time.sleep(0.5)
             assert proc.poll() is None
