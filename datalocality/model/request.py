@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from functools import cached_property
+from itertools import chain
+from operator import attrgetter
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -135,7 +137,9 @@ class PlacementRequest(Spec):
     @cached_property
     def chunks(self) -> tuple[Chunk, ...]:
         """All chunks of all sources, sorted by id (the order every strategy iterates)."""
-        return tuple(sorted((c for s in self.sources for c in s.chunks), key=lambda c: c.id))
+        return tuple(
+            sorted(chain.from_iterable(s.chunks for s in self.sources), key=attrgetter("id"))
+        )
 
     @cached_property
     def chunk_source(self) -> dict[str, int]:
@@ -143,11 +147,17 @@ class PlacementRequest(Spec):
         return {c.id: i for i, s in enumerate(self.sources) for c in s.chunks}
 
     @cached_property
+    def chunk_sizes(self) -> tuple[int, ...]:
+        """Each chunk's size, in :attr:`chunks` order (read once: 1M chunks are many)."""
+        return tuple(map(attrgetter("size"), self.chunks))
+
+    @cached_property
     def total_bytes(self) -> int:
-        """Bytes over every chunk (computed once: planning asks often, 1M chunks are many)."""
-        return sum(c.size for c in self.chunks)
+        """Bytes over every chunk."""
+        return sum(self.chunk_sizes)
 
     @cached_property
     def unit_sized(self) -> bool:
         """True when all chunks have the same size (balance is then by count)."""
-        return len({c.size for c in self.chunks}) <= 1
+        sizes = self.chunk_sizes
+        return not sizes or min(sizes) == max(sizes)

@@ -48,7 +48,9 @@ def assign_fixed(
     if quota.unit:
         extras = _extras(tree, counts)
         rooms = [quota.unit_size * quota.lo] * len(nodes)
-        first = {name: nodes.index(name) for name in counts}
+        first: dict[str, int] = {}
+        for index, name in enumerate(nodes):  # nodes.index per name is quadratic
+            first.setdefault(name, index)
         for name, extra in extras.items():
             for offset in range(extra):
                 rooms[first[name] + offset] += quota.unit_size

@@ -31,8 +31,8 @@ class Quota:
         """The quota a request implies."""
         chunks = request.chunks
         replicas = request.consumer.replicas
-        total = sum(c.size for c in chunks)
-        largest = max((c.size for c in chunks), default=0)
+        total = request.total_bytes
+        largest = max(request.chunk_sizes, default=0)
         lo, extras = divmod(len(chunks), replicas)
         return cls(
             replicas=replicas,

@@ -27,7 +27,7 @@ from datalocality.model.base import trusted_maker
 from datalocality.model.topology import TIER_COUNT
 from datalocality.placement.balance import Quota
 from datalocality.placement.candidates import Candidates
-from datalocality.placement.copies import CopyIndex
+from datalocality.placement.copies import CopyIndex, Groups, group_chunks
 from datalocality.placement.costs import CostModel, below
 from datalocality.placement.operations import plan_operations
 from datalocality.placement.tree import DomainTree
@@ -71,17 +71,16 @@ class Context:
         return self.request.total_bytes * max(self.costs.per_byte)
 
     @cached_property
+    def grouped(self) -> Groups:
+        """The chunks grouped by their tuple of copy locations (built once per plan)."""
+        request = self.request
+        return group_chunks(list(map(LOCATIONS, request.chunks)), request.chunk_sizes)
+
+    @property
     def held(self) -> dict[tuple[str, ...], int]:
         """Bytes per distinct tuple of copy locations: what every whole-input tally needs,
         at one entry per producer instead of one per chunk."""
-        chunks = self.request.chunks
-        if self.request.unit_sized and chunks:  # count in C, then scale
-            unit = chunks[0].size
-            return {k: n * unit for k, n in Counter(c.locations for c in chunks).items()}
-        held: dict[tuple[str, ...], int] = {}
-        for chunk in chunks:
-            held[chunk.locations] = held.get(chunk.locations, 0) + chunk.size
-        return held
+        return self.grouped.held
 
     @cached_property
     def by_id(self) -> IdOrder:
@@ -92,7 +91,7 @@ class Context:
     @cached_property
     def copies(self) -> CopyIndex:
         """Where each distinct tuple of copy locations can be read (built once per plan)."""
-        return CopyIndex(self.request.topology.nodes, self.held)
+        return CopyIndex(self.request.topology.nodes, self.grouped)
 
     def below(self, a: float, b: float) -> bool:
         """``a`` is meaningfully cheaper than ``b`` for this request."""

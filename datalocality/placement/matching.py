@@ -69,9 +69,7 @@ class _State:
         unit: bool,
     ) -> None:
         self.copies, self.chunks, self.per_byte, self.unit = copies, chunks, per_byte, unit
-        number = copies.number
-        located = [c.locations for c in chunks]
-        self.group = np.fromiter(map(number.__getitem__, located), np.int64, len(chunks))
+        self.group = copies.of_chunk
         self.size = (
             np.ones(len(chunks), dtype=np.int64)
             if unit

@@ -49,10 +49,8 @@ class _Packer:
         self.origins: list[list[str]] = [[] for _ in nodes]
         sizes = [c.size for c in chunks]
         ids = [c.id for c in chunks]
-        located = [c.locations for c in chunks]
         # Groups of equal copy locations, numbered as the copy table numbers them.
         self.locations: list[Locations] = tree.copies.groups  # group -> locations
-        numbers = tree.copies.number
         self.single = [len(tree.copy_domains(locs)) == 1 for locs in self.locations]
         # Largest first (ties by id): packing uneven sizes largest first strands the
         # fewest bytes. A stable sort by size of chunks already in id order (request
@@ -63,10 +61,12 @@ class _Packer:
         else:
             perm = sorted(range(len(chunks)), key=ids.__getitem__)
             perm.sort(key=sizes.__getitem__, reverse=True)
+            order = np.asarray(perm, dtype=np.int64)
         self.chunk = _gather(chunks, perm)
         self.size = _gather(sizes, perm)
         self.id = _gather(ids, perm)
-        self.group = _gather(list(map(numbers.__getitem__, located)), perm)
+        self.group_of = tree.copies.of_chunk[order]  # rank -> group
+        self.group: list[int] = self.group_of.tolist()
         # Where a single-copy chunk is read from is its one location, whoever reads it.
         first = [_sole_copy(tree, locs) for locs in self.locations]
         self.origin = list(map(first.__getitem__, self.group))
@@ -92,11 +92,13 @@ class _Packer:
         self.origins[index].append(origin)
         self.room[index] -= size
 
-    def place_run(self, index: int, ranks: list[int], level: int, charged: bool = False) -> None:
+    def place_run(
+        self, index: int, ranks: list[int], level: int, charged: bool = False, size: int = 0
+    ) -> None:
         """Give single-copy chunks matched at ``level`` to one replica at once (``charged``:
-        its room was already taken down)."""
+        its room was already taken down; ``size``: they all have this size)."""
         self.loads[index].extend(map(self.chunk.__getitem__, ranks))
-        sizes = list(map(self.size.__getitem__, ranks))
+        sizes = [size] * len(ranks) if size else list(map(self.size.__getitem__, ranks))
         self.sizes[index].extend(sizes)
         self.ids[index].extend(map(self.id.__getitem__, ranks))
         self.origins[index].extend(map(self.origin.__getitem__, ranks))
@@ -146,7 +148,7 @@ def pack(tree: DomainTree, nodes: list[str], rooms: list[int], chunks: tuple[Chu
             under[level].setdefault(domain, []).append(index)
     size = packer.size
     uniform = bool(size) and size[0] == size[-1] > 0
-    group_of = np.asarray(packer.group, dtype=np.int64)
+    group_of = packer.group_of
     groups = _by_group(group_of, list(range(len(size))))
     for level in range(LEVELS):
         alone: dict[Domain, list[int]] = {}
@@ -292,7 +294,7 @@ def _fill_uniform(packer: _Packer, members: list[int], ranks: list[int], level: 
     start = 0
     for index in sorted(taken):
         count = taken[index]
-        packer.place_run(index, ranks[start : start + count], level)
+        packer.place_run(index, ranks[start : start + count], level, size=size)
         start += count
     return ranks[start:]
 
