@@ -5,7 +5,11 @@ worker-b1 writes three. Each reports its parts through KubernetesPodOperator's X
 sidecar, and the task publishes them, with the nodes, as a DataSource. ``sessionize``
 wants one partition per replica for its three replicas, so its plan puts the replicas
 next to the parts, runs a repartition Job on each replica's node, then one pod per
-replica with its chunk list. ``make demo`` runs this DAG against the embedded cluster.
+replica with its chunk list; ``release``, a teardown, then gives back the claims, the
+chunk lists and the Jobs, and the producer's source with them (``reclaimPolicy: Delete``).
+``make demo`` runs this DAG against the embedded cluster. Triggered with the conf
+``{"replica_exit_code": 1}``, the simulated replicas fail: the run fails, and still
+leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from datalocality.operators import ProduceChunksPodOperator, cluster_access, loc
 
 PART = 256 * 1024 * 1024
 WRITERS = {"worker-a1": range(0, 9), "worker-b1": range(9, 12)}
+
+
+# What the simulated replicas exit with (the embedded cluster's pods run no container).
+EXIT_CODE = {"sandbox.datalocality.io/exit-code": "{{ dag_run.conf.get('replica_exit_code', 0) }}"}
 
 
 def report(parts: range) -> dict[str, str]:
@@ -58,6 +66,7 @@ with DAG(
         job_image="repartition:1",
         job_kwargs={"requests": {"cpu": "100m", "memory": "128Mi"}},
         on_finish_action="keep_pod",
+        annotations=EXIT_CODE,
         get_logs=True,
         startup_check_interval_seconds=1,
         **cluster_access(),

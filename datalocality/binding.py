@@ -315,17 +315,20 @@ def bind(
     )
 
 
-def release(ref: str, sources: Sequence[SourceState]) -> tuple[Action, ...]:
+def release(ref: str, sources: Sequence[SourceState], bound_to: str = "") -> tuple[Action, ...]:
     """The actions that release the claim ``ref`` from every source referencing it.
 
     A source left with no reference is deleted when its reclaimPolicy is Delete and it is
-    not already being deleted; Retain keeps it for the next claim.
+    not already being deleted; Retain keeps it for the next claim. ``bound_to`` (the
+    claim's bound source) is reclaimed even when it no longer holds ``ref``: a release
+    that died between removing the reference and deleting the source is finished so.
     """
     actions: list[Action] = []
     for source in sorted(sources, key=lambda s: s.name):
-        if ref not in source.refs:
+        if ref not in source.refs and source.name != bound_to:
             continue
-        actions.append(RemoveClaimRef(source.name, ref))
+        if ref in source.refs:
+            actions.append(RemoveClaimRef(source.name, ref))
         remaining = [r for r in source.refs if r != ref]
         if not remaining and source.source.reclaim_policy == "Delete" and not source.deleting:
             actions.append(DeleteSource(source.name))

@@ -95,6 +95,39 @@ def test_bad_consumer_fields_are_named(consumer: dict[str, Any], field: str, val
     assert field in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("consumer", "field", "suggestion"),
+    [
+        ({"replicsa": 2}, "consumer.replicsa", "replicas"),
+        ({"topology": {"mdoe": "hard"}}, "consumer.topology.mdoe", "mode"),
+        (
+            {"topology": {"highestTierAlowed": 1}},
+            "consumer.topology.highestTierAlowed",
+            "highestTierAllowed",
+        ),
+        ({"inputFormt": "chunks"}, "consumer.inputFormt", "inputFormat"),
+        ({"zzz": 1}, "consumer.zzz", None),
+    ],
+)
+def test_a_misspelt_key_gets_the_closest_accepted_one(
+    consumer: dict[str, Any], field: str, suggestion: str | None
+) -> None:
+    with pytest.raises(SpecError) as err:
+        PlacementRequest.parse(request(consumer=consumer))
+    assert err.value.field == field
+    if suggestion is None:
+        assert "did you mean" not in err.value.reason
+    else:
+        assert err.value.reason.endswith(f"did you mean {suggestion!r}?")
+
+
+def test_a_misspelt_node_key_is_found_inside_lists() -> None:
+    data = request()
+    data["topology"]["nodes"][0]["zonee"] = "z"
+    with pytest.raises(SpecError, match=r"nodes\[0\]\.zonee: .*did you mean 'zone'\?"):
+        PlacementRequest.parse(data)
+
+
 def test_nan_weight_is_rejected() -> None:
     with pytest.raises(SpecError) as err:
         Consumer(weights={"resource": float("nan"), "data_locality": 1.0})

@@ -25,6 +25,7 @@ PUBLIC = {
         "AssemblyOperator",
         "DataLocalityPlanOperator",
         "DataLocalityPodOperator",
+        "DataLocalityReleaseOperator",
         "ProduceChunksPodOperator",
         "RepartitionOperator",
         "cluster_access",

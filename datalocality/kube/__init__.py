@@ -4,7 +4,7 @@ Builders take model objects and return plain camelCase dicts ready for the API:
 ``names`` (deterministic names, labels, annotations), ``claims`` (our CRDs and their
 objects), ``slices`` (a DataSource's chunks in bounded DataSourceSlices), ``affinity``,
 ``pods``, ``chunk_lists`` (the lists pods mount, in ConfigMaps), ``configmaps``, ``jobs``,
-``security``, ``volcano``, ``karmada``.
+``security``, ``volcano``, ``karmada``; ``job_status`` decides whether a Job is done.
 ``resources`` maps kinds to REST paths and ``objects`` reads plain objects.
 Only :mod:`datalocality.kube.client` imports the ``kubernetes`` package;
 :mod:`datalocality.kube.binder` applies :mod:`datalocality.binding`'s decisions through it,

@@ -260,9 +260,12 @@ def _mark_not_found(binder: _Binder, reason: str) -> None:
 
 
 def release_binding(client: KubeClient, namespace: str, name: str) -> tuple[Action, ...]:
-    """Remove the claim's references; delete sources it leaves unreferenced with Delete."""
+    """Remove the claim's references; delete sources it leaves unreferenced with Delete
+    (its bound source too when an earlier release removed the reference and died)."""
+    claim = client.get(CLAIMS, name, namespace)
+    bound_to = claim_state(claim).claim.bound_data_source if claim is not None else ""
     sources = [source_state(obj) for obj in client.list(SOURCES)[0]]
-    actions = release(claim_ref(namespace, name), sources)
+    actions = release(claim_ref(namespace, name), sources, bound_to)
     binder = _Binder(client, namespace, name, _utcnow)
     for action in actions:
         binder.execute(action)

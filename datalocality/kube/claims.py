@@ -47,6 +47,9 @@ _CRD_FILES = {
 }
 
 
+CLAIM_COMPONENT = "claim"  # the component label of every DataSourceClaim
+
+
 @cache
 def _load_crd(kind: str) -> dict[str, Any]:
     text = resources.files("datalocality.kube").joinpath("crds", _CRD_FILES[kind]).read_text()
@@ -95,7 +98,7 @@ def build_data_source_claim(
             task,
             claim.name,
             namespace,
-            component="claim",
+            component=CLAIM_COMPONENT,
             labels={LABEL_SYSTEM: label_value(data_input.system)},
             annotations={ANNOTATION_INPUT: data_input.key},
         ),

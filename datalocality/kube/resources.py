@@ -72,6 +72,7 @@ def resource_of(manifest: Mapping[str, Any]) -> Resource:
     return resource_for(str(manifest.get("apiVersion", "")), str(manifest.get("kind", "")))
 
 
+CONFIGMAPS = resource_for("v1", "ConfigMap")  # the chunk lists
 JOBS = resource_for("batch/v1", "Job")  # the operations' Jobs: created, waited for, deleted
 CLAIMS = resource_for(CRD_API_VERSION, "DataSourceClaim")
 SOURCES = resource_for(CRD_API_VERSION, "DataSource")

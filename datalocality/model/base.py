@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -23,8 +24,41 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return text or "<root>"
 
 
-def spec_error_from(exc: ValidationError) -> SpecError:
-    """Turn pydantic's first error into a SpecError naming the field path and the value."""
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    """The model a field holds, directly or inside ``list``/``tuple``/``X | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for m in map(_model_in, get_args(annotation)) if m is not None), None)
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the model accepts where ``loc`` points (names and aliases), following
+    nested models through lists and optionals; [] where ``loc`` leaves the models."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = current.model_fields if current is not None else {}
+        field = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+    if current is None:
+        return []
+    return sorted({key for f, info in current.model_fields.items() for key in (f, info.alias or f)})
+
+
+def _did_you_mean(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> str:
+    """``; did you mean 'x'?`` for a misspelt key, from the keys accepted there."""
+    if model is None or not loc or not isinstance(loc[-1], str):
+        return ""
+    close = difflib.get_close_matches(loc[-1], _fields_at(model, loc[:-1]), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def spec_error_from(exc: ValidationError, model: type[BaseModel] | None = None) -> SpecError:
+    """Turn pydantic's first error into a SpecError naming the field path and the value
+    (and, for an unknown key of ``model``, the accepted key it is closest to)."""
     first = exc.errors(include_url=False)[0]
     field = _location(tuple(first["loc"]))
     cause = (first.get("ctx") or {}).get("error")
@@ -37,6 +71,8 @@ def spec_error_from(exc: ValidationError) -> SpecError:
             field = f"{field}{'' if inner.startswith('[') else '.'}{inner}"
         return SpecError(field, cause.value, cause.reason)
     reason = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        reason += _did_you_mean(model, tuple(first["loc"]))
     return SpecError(field, first.get("input"), reason)
 
 
@@ -92,7 +128,7 @@ class Spec(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise spec_error_from(exc) from None
+            raise spec_error_from(exc, type(self)) from None
 
     @classmethod
     def parse(cls, data: object) -> Self:
@@ -100,4 +136,4 @@ class Spec(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise spec_error_from(exc) from None
+            raise spec_error_from(exc, cls) from None

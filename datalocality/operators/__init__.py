@@ -14,6 +14,7 @@ _LAZY: dict[str, str] = {
     "AssemblyOperator": "datalocality.operators.jobs",
     "DataLocalityPlanOperator": "datalocality.operators.plan",
     "DataLocalityPodOperator": "datalocality.operators.pod",
+    "DataLocalityReleaseOperator": "datalocality.operators.release",
     "ProduceChunksPodOperator": "datalocality.operators.produce",
     "RepartitionOperator": "datalocality.operators.jobs",
     "cluster_access": "datalocality.operators.access",
@@ -27,11 +28,13 @@ if TYPE_CHECKING:
     from datalocality.operators.plan import DataLocalityPlanOperator
     from datalocality.operators.pod import DataLocalityPodOperator
     from datalocality.operators.produce import ProduceChunksPodOperator
+    from datalocality.operators.release import DataLocalityReleaseOperator
 
 __all__ = [
     "AssemblyOperator",
     "DataLocalityPlanOperator",
     "DataLocalityPodOperator",
+    "DataLocalityReleaseOperator",
     "ProduceChunksPodOperator",
     "RepartitionOperator",
     "cluster_access",

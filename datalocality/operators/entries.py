@@ -16,7 +16,7 @@ resolved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from datalocality.errors import SpecError
@@ -151,12 +151,3 @@ def build_replica_chunk_volume(
             f"replica.chunk_list.{exc.field}".rstrip("."), exc.value, exc.reason
         ) from None
     return build_chunk_volume(ref)
-
-
-def replica_summary(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Node, chunk count and bytes per replica: what the task logs."""
-    keys = ("index", "node", "bytes", "local_bytes", "moved_bytes")
-    return [
-        {key: entry["replica"][key] for key in keys} | {"chunks": entry["replica"]["chunk_count"]}
-        for entry in entries
-    ]

@@ -2,14 +2,17 @@
 
 Expands, inside a TaskGroup named ``task_id``, to::
 
-    plan ──► repartition ──► assembly ──► replica [mapped: one task instance per replica]
+    plan ──► repartition ──► assembly ──► replica [mapped: one per replica] ──► release
 
 ``plan`` is a DataLocalityPlanOperator; ``repartition`` and ``assembly`` run the plan's
 operations of their kind as Kubernetes Jobs (from its small ``operations`` XCom, never the
 whole plan) and skip themselves when the plan has none
 (the replicas run when nothing upstream failed); ``replica`` is
-``DataLocalityPodOperator.partial(...).expand_kwargs(plan.output)``. Building the group
-touches no connection and no network: everything is read when the tasks run.
+``DataLocalityPodOperator.partial(...).expand_kwargs(plan.output)``; ``release`` is a
+teardown (:class:`~datalocality.operators.release.DataLocalityReleaseOperator`): it runs
+when everything before it is done, failed or not, and gives back the run's claims, chunk
+lists and Jobs. Building the group touches no connection and no network: everything is
+read when the tasks run.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from airflow.sdk import TaskGroup
 from datalocality.operators.jobs import AssemblyOperator, RepartitionOperator
 from datalocality.operators.plan import DataLocalityPlanOperator
 from datalocality.operators.pod import DataLocalityPodOperator
+from datalocality.operators.release import DataLocalityReleaseOperator
 
 CONNECTION_ARGS = ("kubernetes_conn_id", "config_file", "in_cluster", "cluster_context")
 
@@ -39,6 +43,7 @@ def locality_pods(
     strategy: str = "optimal",
     namespace: str | None = None,
     operations: bool = True,
+    release: bool = True,
     job_image: str | None = None,
     datalocality_conn_id: str | None = None,
     resolvers_config: str | None = None,
@@ -54,7 +59,8 @@ def locality_pods(
 
     ``pod_kwargs`` go to every replica's DataLocalityPodOperator (KubernetesPodOperator
     arguments: ``cmds``, ``arguments``, ``get_logs``...). ``operations=False`` leaves the
-    job tasks out (for consumers that do their own repartitioning).
+    job tasks out (for consumers that do their own repartitioning); ``release=False`` the
+    teardown (the claims and chunk lists then stay until deleted by label).
     """
     cluster: dict[str, Any] = {
         "kubernetes_conn_id": kubernetes_conn_id,
@@ -80,6 +86,7 @@ def locality_pods(
             **dict(plan_kwargs or {}),
         )
         upstream: Any = plan
+        job_task_ids: list[str] = []
         if operations:
             output: Any = plan.output  # an XComArg; ["key"] selects a pushed key
             operators: tuple[type[RepartitionOperator | AssemblyOperator], ...] = (
@@ -97,6 +104,7 @@ def locality_pods(
                 )
                 upstream >> job
                 upstream = job
+                job_task_ids.append(job.task_id)
         pods = DataLocalityPodOperator.partial(
             task_id="replica",
             image=image,
@@ -106,4 +114,13 @@ def locality_pods(
             **pod_kwargs,
         ).expand_kwargs(plan.output)
         upstream >> pods
+        if release:
+            teardown = DataLocalityReleaseOperator(
+                task_id="release",
+                plan_task_id=plan.task_id,
+                job_task_ids=job_task_ids,
+                namespace=namespace,
+                **cluster,
+            )
+            pods >> teardown.as_teardown()  # no setup: it runs even when the plan failed
     return group

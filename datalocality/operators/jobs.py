@@ -6,19 +6,28 @@ mounting its chunk list from the plan task's ConfigMaps. The operators read the 
 task's ``operations`` XCom (one small entry per operation, no chunk ids:
 :func:`datalocality.operators.plan_store.build_operation_entries`), never the plan. Jobs
 are created with create-or-get under deterministic names, so a retried task adopts the
-Jobs its earlier try created (and waits for them) instead of starting them twice.
-Waiting and the failure check are cncf.kubernetes' (``KubernetesHook.wait_until_job_complete``,
-``is_job_failed``). With no operation of its kind the task skips itself.
+Jobs its earlier try created instead of starting them twice (one that already failed is
+replaced). The task then defers to
+:class:`~datalocality.triggers.operations.OperationCompleteTrigger`, holding no worker
+slot while the Jobs run; with ``deferrable=False`` the same trigger's wait runs in the
+worker. Either way its event ends in ``execute_complete``: the Job names, or an
+AirflowException naming each failed Job and why (retries apply). Whether a Job is done or
+failed, when adopting as when waiting, is :func:`datalocality.kube.job_status.job_outcome`.
+With no operation of its kind the task skips itself.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+import anyio
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
+from datalocality.kube.job_status import job_outcome
 from datalocality.kube.jobs import JobTemplate, build_operation_job
 from datalocality.kube.names import ANNOTATION_PLANNED_NODE, TaskKey
 from datalocality.kube.resources import JOBS
@@ -26,11 +35,17 @@ from datalocality.operators.context import task_key_of
 from datalocality.operators.failures import final_failures
 from datalocality.operators.plan_store import parse_operation_entries
 from datalocality.provider.hook import DataLocalityHook
+from datalocality.sensors.base import DEFER_GRACE, default_deferrable
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from datalocality.kube.client import KubeClient
+    from datalocality.triggers.operations import OperationCompleteTrigger
+
+# The Jobs' own deadline (activeDeadlineSeconds) plus five minutes: a Job that runs too
+# long normally fails first, with DeadlineExceeded as its reason, before the wait gives up.
+JOB_TIMEOUT: Final = float(JobTemplate.model_fields["active_deadline_seconds"].default) + 300.0
 
 
 class OperationJobsOperator(BaseOperator):
@@ -40,6 +55,10 @@ class OperationJobsOperator(BaseOperator):
     :param image: the image doing the work; ``cmds``/``arguments`` what it runs.
     :param requests, limits: the Job pod's resources (defaults: 500m/512Mi, 2/2Gi).
     :param job_poll_interval: seconds between status reads.
+    :param job_timeout: seconds to wait for the Jobs before the task fails (retries apply).
+    :param deferrable: wait in the triggerer (default: ``[datalocality] default_deferrable``,
+        True when unset, as for the sensors; Airflow's ``[operators] default_deferrable``
+        is False unless set) or, when False, in the worker.
     """
 
     kind: ClassVar[str] = ""
@@ -57,6 +76,8 @@ class OperationJobsOperator(BaseOperator):
         limits: Mapping[str, str] | None = None,
         namespace: str | None = None,
         job_poll_interval: float = 1.0,
+        job_timeout: float = JOB_TIMEOUT,
+        deferrable: bool | None = None,
         kubernetes_conn_id: str | None = None,
         config_file: str | None = None,
         in_cluster: bool | None = None,
@@ -72,6 +93,8 @@ class OperationJobsOperator(BaseOperator):
         self.limits = dict(limits) if limits is not None else None
         self.namespace = namespace
         self.job_poll_interval = job_poll_interval
+        self.job_timeout = job_timeout
+        self.deferrable = default_deferrable() if deferrable is None else bool(deferrable)
         self.kubernetes_conn_id = kubernetes_conn_id
         self.config_file = config_file
         self.in_cluster = in_cluster
@@ -111,8 +134,24 @@ class OperationJobsOperator(BaseOperator):
             if operation.kind == self.kind
         ]
 
+    def build_trigger(self, job_names: Sequence[str], namespace: str) -> OperationCompleteTrigger:
+        """The trigger waiting for ``job_names``, reaching the cluster as this operator does."""
+        # Imported when first used: loading this module must not load kubernetes.
+        module = importlib.import_module("datalocality.triggers.operations")
+        trigger: OperationCompleteTrigger = module.OperationCompleteTrigger(
+            job_names=job_names,
+            namespace=namespace,
+            kubernetes_conn_id=self.kubernetes_conn_id,
+            config_file=self.config_file,
+            cluster_context=self.cluster_context,
+            in_cluster=self.in_cluster,
+            poll_interval=self.job_poll_interval,
+            timeout=self.job_timeout,
+        )
+        return trigger
+
     def execute(self, context: Context) -> list[str]:
-        """Create or adopt the Jobs, wait for every one; the Job names."""
+        """Create or adopt the Jobs, then wait for every one: deferred, or in the worker."""
         hook = self.get_hook()
         task = task_key_of(context)
         with final_failures():
@@ -121,8 +160,10 @@ class OperationJobsOperator(BaseOperator):
             manifests = self.build_jobs(task, namespace)
         if not manifests:
             raise AirflowSkipException(f"the plan has no {self.kind} operation")
+        names = [str(m["metadata"]["name"]) for m in manifests]
+        with final_failures():  # bad poll interval or timeout: before any Job is created
+            trigger = self.build_trigger(names, namespace)
         client = hook.get_kube_client()
-        names = []
         try:
             for manifest in manifests:
                 with final_failures():
@@ -130,21 +171,33 @@ class OperationJobsOperator(BaseOperator):
                 name = manifest["metadata"]["name"]
                 node = manifest["metadata"]["annotations"].get(ANNOTATION_PLANNED_NODE)
                 self.log.info("%s job %s %s on node %s", self.kind, name, verb, node)
-                names.append(name)
         finally:
             client.api.close()  # its pooled connections, not left to the garbage collector
-        kube = hook.kubernetes_hook
-        failures = []
-        for name in names:
-            job = kube.wait_until_job_complete(
-                job_name=name, namespace=namespace, job_poll_interval=self.job_poll_interval
-            )
-            reason = kube.is_job_failed(job=job)
-            if reason:
-                failures.append(f"{name}: {reason}")
-        if failures:
-            raise AirflowException(f"{self.kind} job(s) failed: {'; '.join(failures)}")
-        return names
+        if not self.deferrable:
+            return self.execute_complete(context, anyio.run(trigger.wait))
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            timeout=timedelta(seconds=trigger.timeout + DEFER_GRACE),
+        )
+        return names  # pragma: no cover - defer() raises TaskDeferred
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> list[str]:
+        """Resume after the trigger fired: the Job names, or AirflowException saying why not."""
+        if not isinstance(event, dict):
+            raise AirflowException(f"{self.task_id}: the trigger sent no event ({event!r})")
+        status, message = event.get("status"), str(event.get("message", ""))
+        if status == "success":
+            names = event.get("job_names")
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise AirflowException(f"{self.task_id}: the event names no Jobs ({event!r})")
+            self.log.info("%s: %s", self.kind, message)
+            return names
+        if status == "error" and event.get("failed"):
+            raise AirflowException(f"{self.kind} job(s) failed: {message}")
+        raise AirflowException(
+            f"waiting for the {self.kind} job(s): {message or f'trigger reported {status!r}'}"
+        )
 
     def _create_or_adopt(self, client: KubeClient, manifest: dict[str, Any], namespace: str) -> str:
         """Create the Job, or adopt the one an earlier try created.
@@ -156,7 +209,8 @@ class OperationJobsOperator(BaseOperator):
         created = client.create_or_get(manifest)
         if created.created:
             return "created"
-        if not job_failed(created.object):
+        what = f"Job {namespace}/{manifest['metadata']['name']}"
+        if job_outcome(created.object, what).status != "error":
             return "adopted"
         client.delete(JOBS, manifest["metadata"]["name"], namespace, propagation="Foreground")
         client.create_or_get(manifest)  # waits while the failed one is terminating
@@ -169,12 +223,6 @@ def _entries_namespace(entries: object) -> str | None:
         namespace = entries[0].get("namespace")
         return namespace if isinstance(namespace, str) and namespace else None
     return None
-
-
-def job_failed(job: Mapping[str, Any]) -> bool:
-    """True when a Job object carries a true ``Failed`` condition."""
-    conditions = (job.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Failed" and c.get("status") == "True" for c in conditions)
 
 
 class RepartitionOperator(OperationJobsOperator):

@@ -33,11 +33,12 @@ import anyio
 from airflow.sdk import BaseOperator
 
 from datalocality.binding import matches
-from datalocality.errors import PlacementError
-from datalocality.kube.binder import apply_binding
+from datalocality.errors import PlacementError, SpecError
+from datalocality.kube.binder import Bound, apply_binding
 from datalocality.kube.chunk_lists import build_chunk_lists
 from datalocality.kube.claims import build_data_source_claim, source_state
 from datalocality.kube.names import TaskKey, build_claim_name
+from datalocality.kube.release import build_owner_references
 from datalocality.kube.resources import ALL_PODS, NODES, SOURCES
 from datalocality.kube.topology import build_topology
 from datalocality.model import (
@@ -56,11 +57,11 @@ from datalocality.operators.entries import (
     build_consumer,
     build_replica_entries,
     parse_inputs,
-    replica_summary,
 )
 from datalocality.operators.failures import final_failures
+from datalocality.operators.plan_report import build_plan_report
 from datalocality.operators.plan_store import build_plan_summary, put_chunk_lists
-from datalocality.placement import plan
+from datalocality.placement import STRATEGIES, plan, strategy_names
 from datalocality.provider.hook import DataLocalityHook
 from datalocality.provider.links import PlacementPlanLink
 
@@ -163,6 +164,25 @@ class DataLocalityPlanOperator(BaseOperator):
         self.config_file = config_file
         self.in_cluster = in_cluster
         self.cluster_context = cluster_context
+        # Checked when the DAG is parsed: the DagBag import error names the field, where a
+        # run would fail half a minute in.
+        self.build_consumer_spec()
+        for field, name in (("strategy", strategy), ("baseline_strategy", baseline_strategy)):
+            if name and "{{" not in name and name not in STRATEGIES:
+                raise SpecError(field, name, f"unknown strategy; choose one of {strategy_names()}")
+
+    def build_consumer_spec(self) -> Consumer:
+        """The consumer the arguments describe (pure; SpecError names the bad field)."""
+        return build_consumer(
+            name=self.consumer_name or self.task_id.rsplit(".", 1)[0],
+            replicas=self.replicas,
+            requests=self.requests,
+            topology=self.topology,
+            partitioning=self.partitioning,
+            input_format=self.input_format,
+            workload_class=self.workload_class,
+            node_selector=self.node_selector,
+        )
 
     def get_hook(self) -> DataLocalityHook:
         """The hook for resolvers and the cluster (built when the task runs)."""
@@ -179,16 +199,7 @@ class DataLocalityPlanOperator(BaseOperator):
         """Resolve, bind, plan; push the plan; return one entry per replica."""
         with final_failures():
             items = parse_inputs(self.inputs)
-            consumer = build_consumer(
-                name=self.consumer_name or self.task_id.rsplit(".", 1)[0],
-                replicas=self.replicas,
-                requests=self.requests,
-                topology=self.topology,
-                partitioning=self.partitioning,
-                input_format=self.input_format,
-                workload_class=self.workload_class,
-                node_selector=self.node_selector,
-            )
+            consumer = self.build_consumer_spec()
         hook = self.get_hook()
         with final_failures():
             client = hook.get_kube_client()
@@ -209,7 +220,8 @@ class DataLocalityPlanOperator(BaseOperator):
         task = task_key_of(context)
         with final_failures():
             namespace = self.namespace or hook.get_namespace()
-            sources = self.bind_inputs(client, hook, items, task, namespace)
+            claims = self.bind_inputs(client, hook, items, task, namespace)
+            sources = [bound.data_source for bound in claims]
             topology = fetch_topology(client, self.cluster_name)
             request = PlacementRequest(topology=topology, consumer=consumer, sources=sources)
             chosen = plan(request, self.strategy)
@@ -226,14 +238,15 @@ class DataLocalityPlanOperator(BaseOperator):
         )
         summary = build_plan_summary(chosen, lists)
         with final_failures():
-            written = put_chunk_lists(client, lists, task)
+            owners = build_owner_references([bound.claim for bound in claims])
+            written = put_chunk_lists(client, lists, task, owners)
         self.log.info("chunk lists in ConfigMaps %s", ", ".join(written))
         ti = context["ti"]
         ti.xcom_push(key="plan", value=summary)
         ti.xcom_push(key="operations", value=summary["operations"])
-        ti.xcom_push(key="baseline", value=baseline_summary(baseline))
-        for row in replica_summary(entries):
-            self.log.info("replica %(index)s on %(node)s: %(chunks)s chunks", row)
+        compared = baseline_summary(baseline)
+        ti.xcom_push(key="baseline", value=compared)
+        self.log.info("placement:\n%s", build_plan_report(summary, compared))
         for note in chosen.notes:
             self.log.info("plan note: %s", note)
         return entries
@@ -254,8 +267,8 @@ class DataLocalityPlanOperator(BaseOperator):
         items: Sequence[DataInput | DataSource],
         task: TaskKey,
         namespace: str,
-    ) -> list[DataSource]:
-        """Claim and bind every input; the bound DataSources, in input order.
+    ) -> list[Bound]:
+        """Claim and bind every input; the bound claims and sources, in input order.
 
         Inputs no DataSource answers yet are resolved first, concurrently, before any
         claim is written (a resolver error leaves nothing behind); the others only when
@@ -278,7 +291,7 @@ class DataLocalityPlanOperator(BaseOperator):
                 answers.update(self.resolve_inputs(hook, [data_input]))
             return answers[data_input.key]
 
-        bound: list[DataSource] = []
+        bound: list[Bound] = []
         workload = WorkloadRef(name=f"{task.dag_id}.{task.task_id}", namespace=namespace)
         for item in items:
             data_input = as_data_input(item)
@@ -294,7 +307,7 @@ class DataLocalityPlanOperator(BaseOperator):
             )
             source_name = result.source["metadata"]["name"]
             self.log.info("claim %s bound to DataSource %s", claim.name, source_name)
-            bound.append(result.data_source)
+            bound.append(result)
         return bound
 
     def resolve_inputs(

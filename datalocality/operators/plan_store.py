@@ -28,13 +28,12 @@ from datalocality.kube.chunk_lists import (
 )
 from datalocality.kube.names import ANNOTATION_RUN_KEY, TaskKey, spec_hash
 from datalocality.kube.objects import name_of, namespace_of
-from datalocality.kube.resources import resource_for, resource_of
+from datalocality.kube.resources import CONFIGMAPS, resource_of
 from datalocality.model import Operation, PlacementPlan, Totals
 
 if TYPE_CHECKING:
     from datalocality.kube.client import KubeClient
 
-CONFIGMAPS = resource_for("v1", "ConfigMap")
 # What a summary keeps of each replica and operation, besides counts and chunk lists.
 _REPLICA_FIELDS = (
     "index",
@@ -213,17 +212,30 @@ def put_configmap(client: KubeClient, manifest: dict[str, Any]) -> dict[str, Any
             if have.get(ANNOTATION_RUN_KEY) != want.get(ANNOTATION_RUN_KEY):
                 raise ObjectConflict(f"ConfigMap {name_of(current)} exists and is not ours")
             meta = {**current["metadata"], "annotations": {**have, **want}}
+            if "ownerReferences" in manifest["metadata"]:
+                meta["ownerReferences"] = manifest["metadata"]["ownerReferences"]
             return {**current, "data": manifest["data"], "metadata": meta}
 
         resource = resource_of(manifest)
         return client.modify(resource, name_of(manifest), rewrite, namespace=namespace_of(manifest))
 
 
-def put_chunk_lists(client: KubeClient, chunk_lists: ChunkLists, task: TaskKey) -> list[str]:
+def put_chunk_lists(
+    client: KubeClient,
+    chunk_lists: ChunkLists,
+    task: TaskKey,
+    owners: Sequence[Mapping[str, Any]] = (),
+) -> list[str]:
     """Write every chunk-list ConfigMap (create, adopt or rewrite), then delete the ones an
-    earlier try of ``task`` wrote beyond this set; the names written."""
+    earlier try of ``task`` wrote beyond this set; the names written. ``owners`` (the run's
+    claims) become each ConfigMap's ownerReferences: garbage collection removes the lists
+    once every claim is gone."""
     names = []
-    for manifest in chunk_lists.configmaps:
+    for built in chunk_lists.configmaps:
+        manifest = built
+        if owners:
+            metadata = {**built["metadata"], "ownerReferences": [dict(o) for o in owners]}
+            manifest = {**built, "metadata": metadata}
         put_configmap(client, manifest)
         names.append(name_of(manifest))
     existing, _ = client.list(

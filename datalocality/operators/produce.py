@@ -31,6 +31,7 @@ from datalocality.kube.client import KubeClient, build_api_client_without_retrie
 from datalocality.kube.names import LABEL_REPLICA, build_data_source_name
 from datalocality.kube.publish import publish_data_source
 from datalocality.model import Chunk, DataSource
+from datalocality.model.data import ReclaimPolicy
 from datalocality.operators.entries import PRODUCED_KEY
 from datalocality.operators.failures import final_failures
 from datalocality.operators.rerun import RerunSafePodOperator
@@ -62,6 +63,7 @@ def build_produced_source(
     data_source_type: str,
     name: str,
     attributes: Mapping[str, str],
+    reclaim_policy: ReclaimPolicy = "Delete",
 ) -> DataSource:
     """One DataSource from every replica's ``(node, report)``; chunk ids must be unique."""
     chunks: list[Chunk] = []
@@ -79,6 +81,7 @@ def build_produced_source(
         attributes=dict(attributes),
         chunks=tuple(chunks),
         locality={"nodes": sorted({loc for c in chunks for loc in c.locations})},
+        reclaim_policy=reclaim_policy,
     )
 
 
@@ -90,6 +93,8 @@ class ProduceChunksPodOperator(RerunSafePodOperator):
         (default ``airflow``/``chunks``/``<dag_id>.<task_id>``; the run id is added as an
         attribute so every run publishes its own source).
     :param publish: also create the DataSource in Kubernetes (default True).
+    :param reclaim_policy: what happens to it once the last claim on it is released:
+        ``Delete`` (default: each run publishes its own, so nothing piles up) or ``Retain``.
     :param replica_overrides: per replica, ``annotations``, ``node_selector`` and ``env``
         merged over the operator's (the sandbox's kubelet reads its XCom from an annotation).
     Every other argument is KubernetesPodOperator's; ``do_xcom_push`` is always on.
@@ -105,6 +110,7 @@ class ProduceChunksPodOperator(RerunSafePodOperator):
         data_source_type: str = "chunks",
         data_source_name: str | None = None,
         publish: bool = True,
+        reclaim_policy: ReclaimPolicy = "Delete",
         replica_overrides: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> None:
@@ -117,6 +123,9 @@ class ProduceChunksPodOperator(RerunSafePodOperator):
         self.data_source_type = data_source_type
         self.data_source_name = data_source_name
         self.publish = publish
+        if reclaim_policy not in ("Delete", "Retain"):
+            raise SpecError("reclaim_policy", reclaim_policy, "must be Delete or Retain")
+        self.reclaim_policy: ReclaimPolicy = reclaim_policy
         self.replica_overrides = [dict(o) for o in replica_overrides]
         if len(self.replica_overrides) > replicas:
             raise SpecError("replica_overrides", len(self.replica_overrides), "more than replicas")
@@ -157,6 +166,7 @@ class ProduceChunksPodOperator(RerunSafePodOperator):
                 data_source_type=self.data_source_type,
                 name=self.data_source_name or f"{ti.dag_id}.{ti.task_id}",
                 attributes={"run_id": context["run_id"]},
+                reclaim_policy=self.reclaim_policy,
             )
         if self.publish:
             self._publish(source)

@@ -30,6 +30,7 @@ OPERATOR_MODULES: Final = (
     "datalocality.operators.produce",
     "datalocality.operators.jobs",
     "datalocality.operators.group",
+    "datalocality.operators.release",
 )
 SENSOR_MODULES: Final = (
     "datalocality.sensors.claims",
@@ -107,10 +108,11 @@ def _config() -> dict[str, Any]:
             "description": "Defaults of the datalocality provider's operators and sensors.",
             "options": {
                 "default_deferrable": _option(
-                    "Whether datalocality sensors defer to the triggerer unless a task says "
-                    "otherwise. Independent of [operators] default_deferrable (False by "
-                    "default in Airflow): these sensors only wait, which the triggerer does "
-                    "without holding a worker slot.",
+                    "Whether datalocality sensors and the repartition/assembly job "
+                    "operators defer to the triggerer unless a task says otherwise. "
+                    "Independent of [operators] default_deferrable (False by default in "
+                    "Airflow): these tasks mostly wait, which the triggerer does without "
+                    "holding a worker slot.",
                     "boolean",
                     "True",
                     "False",

@@ -12,6 +12,9 @@ from datalocality.triggers.operations import OperationCompleteTrigger
 class OperationCompleteSensor(ClusterSensor):
     """Waits until every Job in ``job_names`` completed; a failed Job fails the task.
 
+    Done and failed are :func:`datalocality.kube.job_status.job_outcome`'s rule (through
+    OperationCompleteTrigger's check), the one RepartitionOperator and AssemblyOperator use.
+
     ``job_names`` is one name or a list (templated, so an upstream task's XCom works). The
     result (XCom) maps each Job to its active/succeeded/failed pod counts.
     """

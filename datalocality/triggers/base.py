@@ -19,29 +19,30 @@ import math
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final, Generic, Literal, TypeVar
 
 import anyio
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from datalocality.errors import SpecError
+from datalocality.outcome import CheckStatus, Outcome
+
+# Outcome and CheckStatus live in datalocality.outcome (the kube rules return them too)
+# and are re-exported here, where the triggers' checks import them.
+__all__ = [
+    "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_TIMEOUT",
+    "CheckStatus",
+    "EventStatus",
+    "Outcome",
+    "PollingTrigger",
+    "event_payload",
+]
 
 S = TypeVar("S")
-CheckStatus = Literal["success", "pending", "error"]
 EventStatus = Literal["success", "timeout", "error"]
 DEFAULT_TIMEOUT: Final = 3600.0
 DEFAULT_POLL_INTERVAL: Final = 10.0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One check's answer: done, not yet, or failed (``transient`` when it may pass)."""
-
-    status: CheckStatus
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
-    transient: bool = False
 
 
 def event_payload(status: EventStatus, message: str, *parts: Mapping[str, Any]) -> dict[str, Any]:

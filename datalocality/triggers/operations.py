@@ -1,12 +1,11 @@
 """Wait until the repartition/assembly Jobs of a plan have finished.
 
-An operation is a batch/v1 Job (see :mod:`datalocality.kube.jobs`). It is done when the
-Job has the terminal ``Complete`` condition: ``SuccessCriteriaMet`` comes first, while the
-finished pods still sit in ``uncountedTerminatedPods`` and ``succeeded`` does not count
-them yet. It failed for good with ``Failed`` (or ``FailureTarget``, which the controller
-sets once failure is certain): its pods ran out of retries or its deadline passed. A Job
-that does not exist yet is waited for. With several Jobs, success needs all of them
-and the first failure ends the wait.
+An operation is a batch/v1 Job (see :mod:`datalocality.kube.jobs`). Whether it is done,
+still running or failed for good is :func:`datalocality.kube.job_status.job_outcome`'s
+rule, the one the job operators use too: ``Complete`` succeeds, ``Failed`` or
+``FailureTarget`` fails, anything else (``SuccessCriteriaMet`` while the pods are being
+counted, a Job that does not exist yet) is waited for. With several Jobs, success needs
+all of them and the first poll that sees a failure ends the wait, naming every failed Job.
 """
 
 from __future__ import annotations
@@ -16,58 +15,11 @@ from typing import Any
 
 from datalocality.errors import SpecError
 from datalocality.kube.client import KubeClient
-from datalocality.kube.objects import Obj
+from datalocality.kube.job_status import combine, job_outcome
 from datalocality.kube.resources import JOBS
-from datalocality.triggers.base import (
-    DEFAULT_POLL_INTERVAL,
-    DEFAULT_TIMEOUT,
-    Outcome,
-)
+from datalocality.outcome import Outcome
+from datalocality.triggers.base import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 from datalocality.triggers.kube import KubeAccess, KubeTrigger, failure, read
-
-_FAILED = ("Failed", "FailureTarget")
-
-
-def job_outcome(obj: Obj | None, what: str) -> Outcome:
-    """Success on Complete, a final error on Failed or FailureTarget, pending otherwise."""
-    if obj is None:
-        return Outcome("pending", f"{what} does not exist yet")
-    status = obj.get("status") or {}
-    conditions = {
-        str(c.get("type")): c for c in status.get("conditions") or [] if c.get("status") == "True"
-    }
-    counts = {k: int(status.get(k) or 0) for k in ("active", "succeeded", "failed")}
-    for kind in _FAILED:
-        if kind in conditions:
-            cond = conditions[kind]
-            reason = f"{cond.get('reason', '')}: {cond.get('message', '')}".strip(": ")
-            return Outcome("error", f"{what} failed ({reason})", counts)
-    if "Complete" in conditions:
-        return Outcome("success", f"{what} completed", counts)
-    if "SuccessCriteriaMet" in conditions:
-        return Outcome("pending", f"{what} succeeded; its pods are being counted", counts)
-    return Outcome(
-        "pending",
-        f"{what} is running: {counts['active']} active, {counts['succeeded']} succeeded, "
-        f"{counts['failed']} failed",
-        counts,
-    )
-
-
-def combine(outcomes: Sequence[tuple[str, Outcome]]) -> Outcome:
-    """All succeeded → success; the first error → error; else the first still pending."""
-    for _, outcome in outcomes:
-        if outcome.status == "error":
-            return outcome
-    pending = [o for _, o in outcomes if o.status == "pending"]
-    if pending:
-        done = len(outcomes) - len(pending)
-        return Outcome("pending", f"{pending[0].message} ({done}/{len(outcomes)} done)")
-    return Outcome(
-        "success",
-        f"{len(outcomes)} operation(s) completed",
-        {"jobs": {name: o.details for name, o in outcomes}},
-    )
 
 
 class OperationCompleteTrigger(KubeTrigger):

@@ -40,13 +40,20 @@ def run_airflow(
     return done
 
 
-def run_dag(dag_id: str, file: str) -> Any:
-    """``dag.test()`` of one DAG of dags/ (it must live in the DAGs folder to be serialised)."""
+# ``dag.test(mark_success_pattern=KEEP)`` marks locality_pods' release teardowns success
+# without running them, so a test can read the claims and chunk lists the run wrote
+# (tests/airflow/test_release_e2e.py runs them).
+KEEP = r".*\.release"
+
+
+def run_dag(dag_id: str, file: str, *, keep: bool = True) -> Any:
+    """``dag.test()`` of one DAG of dags/ (it must live in the DAGs folder to be serialised);
+    ``keep``: leave what the run wrote for the test to read (see :data:`KEEP`)."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(str(DAGS / file), safe_mode=False)
     assert bag.import_errors == {}
-    run = bag.dags[dag_id].test()
+    run = bag.dags[dag_id].test(mark_success_pattern=KEEP if keep else None)
     assert str(run.state).rsplit(".", 1)[-1].lower() == "success", run.state
     return run
 

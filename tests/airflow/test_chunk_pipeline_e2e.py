@@ -3,7 +3,8 @@
 Asserts what happened in the cluster, not what the tasks said: where every replica pod
 was bound, the chunk list it was handed (its files and env, from the ConfigMap), the
 DataSource the producer published and the claim bound to it, and the repartition Jobs on
-the replicas' nodes.
+the replicas' nodes; and, in Airflow's database, that the repartition task deferred to
+OperationCompleteTrigger (``dag.test()`` runs a deferred task's trigger in line).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from datalocality_testcluster.clusters import ProviderCluster
 from datalocality_testcluster.view import Cluster, list_objects
-from tests.airflow.support import DAGS, handed_chunks, source_locations
+from tests.airflow.support import DAGS, KEEP, handed_chunks, source_locations
 
 PARTS = [f"part-{i:02d}" for i in range(12)]
 
@@ -33,8 +34,9 @@ def test_chunk_pipeline_places_each_replica_next_to_its_chunks(
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(str(DAGS / "chunk_pipeline.py"), safe_mode=False).dags["chunk_pipeline"]
-    run = dag.test()
+    run = dag.test(mark_success_pattern=KEEP)  # read what the run wrote before its release
     assert str(run.state) in {"success", "DagRunState.SUCCESS"}
+    check_repartition_deferred(run.run_id, cluster)
 
     sources = _objects(cluster, "datalocality.io", "datasources")
     assert len(sources) == 1
@@ -87,6 +89,42 @@ def test_chunk_pipeline_places_each_replica_next_to_its_chunks(
     assert all(url.endswith(plan_page) and "/dags/chunk_pipeline/runs/" in url for *_, url in links)
 
 
+def check_repartition_deferred(run_id: str, cluster: ProviderCluster) -> None:
+    """The repartition task deferred: Airflow stored its OperationCompleteTrigger, which
+    ``dag.test()`` ran in line from those stored kwargs, and the task resumed with the
+    event returned the trigger's Job names."""
+    (trigger,) = _triggers(run_id, "chunk_pipeline", "sessionize.repartition")
+    assert trigger["classpath"] == "datalocality.triggers.operations.OperationCompleteTrigger"
+    returned = _return_value(run_id, "chunk_pipeline", "sessionize.repartition")
+    assert len(returned) == 3 and sorted(trigger["job_names"]) == sorted(returned)
+    assert trigger["namespace"] == "default"
+    access = {k: trigger[k] for k in ("kubernetes_conn_id", "config_file", "in_cluster")}
+    assert access == {
+        "kubernetes_conn_id": None,
+        "config_file": str(cluster.kubeconfig_path),
+        "in_cluster": False,
+    }  # the task's own cluster access (cluster_access(): DATALOCALITY_KUBECONFIG)
+    assert _triggers(run_id, "chunk_pipeline", "sessionize.assembly") == []  # it skipped
+
+
+def _return_value(run_id: str, dag_id: str, task_id: str) -> Any:
+    """What the task returned (its ``return_value`` XCom)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag_id,
+                XComModel.run_id == run_id,
+                XComModel.task_id == task_id,
+                XComModel.key == "return_value",
+            )
+        ).one()
+        return XComModel.deserialize_value(row)
+
+
 def _extra_links(run_id: str, dag_id: str) -> list[tuple[str, int, str]]:
     """The "Placement plan" links the finished tasks stored for the UI."""
     from airflow.models.xcom import XComModel
@@ -102,3 +140,23 @@ def _extra_links(run_id: str, dag_id: str) -> list[tuple[str, int, str]]:
             )
         ).all()
         return [(r.task_id, r.map_index, str(XComModel.deserialize_value(r))) for r in rows]
+
+
+def _triggers(run_id: str, dag_id: str, task_id: str) -> list[dict[str, Any]]:
+    """The trigger Airflow stored when the task deferred (classpath and kwargs), if it did."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(Trigger)
+            .join(TaskInstance, TaskInstance.trigger_id == Trigger.id)
+            .where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.run_id == run_id,
+                TaskInstance.task_id == task_id,
+            )
+        ).scalars()
+        return [{"classpath": t.classpath, **t.kwargs} for t in rows]

@@ -8,7 +8,8 @@ for work that did not happen". Each case here:
    tasks, runs the plan task to completion first (their upstream);
 2. runs the real task code (``DataLocalityPlanOperator``, ``RepartitionOperator``,
    ``DataLocalityPodOperator``, ``ProduceChunksPodOperator`` — KubernetesPodOperator's
-   own launching, XCom sidecar and reattach included) in a separate OS process that
+   own launching, XCom sidecar and reattach included; a task that defers runs its
+   trigger in the same process, as the triggerer would) in a separate OS process that
    kills itself with ``SIGKILL`` as soon as the answer to its k-th write (POST, PUT,
    PATCH or DELETE through the ``kubernetes`` client) arrives: no ``finally``, no
    ``atexit``, no cleanup, as when a worker dies;
@@ -185,6 +186,8 @@ def _operator(task: str, kubeconfig: str, upstream: dict[str, Any]) -> tuple[Any
 
 def child_main(spec: dict[str, Any]) -> None:
     """One task process: run the task; write its result only when it succeeded."""
+    from tests.airflow.test_job_operators import run_task
+
     out = Path(spec["out"])
     _crash_after_writes(out / "writes.log", spec.get("crash_after"))
     task, try_number = spec["task"], spec["try_number"]
@@ -192,7 +195,7 @@ def child_main(spec: dict[str, Any]) -> None:
     upstream = json.loads(Path(upstream_file).read_text()) if upstream_file else {}
     operator, map_index = _operator(task, spec["kubeconfig"], upstream)
     context = _context(operator.task_id, try_number, map_index)
-    returned = operator.execute(context)
+    returned = run_task(operator, context)  # a task that defers: its trigger (reads only) too
     result = {"return": returned, "xcom": context["ti"].xcom}
     partial = out / "result.json.partial"
     partial.write_text(json.dumps(result, sort_keys=True), encoding="utf-8")

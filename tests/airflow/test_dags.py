@@ -45,7 +45,47 @@ def test_chunk_pipeline_shape(dagbag: Any) -> None:
         "extract",
         "sessionize.assembly",
         "sessionize.plan",
+        "sessionize.release",
         "sessionize.repartition",
         "sessionize.replica",
     ]
     assert dag.get_task("sessionize.plan").upstream_task_ids == {"extract"}
+    release = dag.get_task("sessionize.release")
+    assert release.is_teardown and release.upstream_task_ids == {"sessionize.replica"}
+    assert release.trigger_rule == "all_done_setup_success"
+    assert not any(t.is_setup for t in dag.tasks)  # no setup: it runs even if the plan failed
+    # Downstream of the group are the replicas, not the teardown.
+    group = dag.task_group.children["sessionize"]
+    assert [t.task_id for t in group.get_leaves()] == ["sessionize.replica"]
+
+
+BAD_DAG = """
+from airflow.sdk import DAG
+from datalocality.operators import locality_pods
+
+with DAG("bad", schedule=None):
+    locality_pods(task_id="consume", image="c:1", inputs=[], {argument})
+"""
+
+
+@pytest.mark.parametrize(
+    ("argument", "named"),
+    [
+        ("replicas=0", "SpecError: replicas: must be an integer >= 1 (got 0)"),
+        ("topology={'mode': 'Hard'}", "topology.mode"),
+        ("topology={'mdoe': 'hard'}", "did you mean 'mode'?"),
+        ("strategy='optimla'", "strategy: unknown strategy"),
+        ("partitioning='one-per-replca'", "partitioning"),
+    ],
+)
+def test_bad_arguments_fail_when_the_dag_is_parsed_naming_the_field(
+    airflow_db: Path, tmp_path: Path, argument: str, named: str
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    path = tmp_path / "bad.py"
+    path.write_text(BAD_DAG.format(argument=argument))
+    bag = DagBag(str(path), safe_mode=False)
+    assert list(bag.dags) == []
+    (error,) = bag.import_errors.values()
+    assert named in error, error

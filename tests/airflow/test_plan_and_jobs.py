@@ -1,4 +1,8 @@
-"""The plan, producer and job operators' pure parts, their failures, and the task group."""
+"""The plan, producer and job operators' pure parts, their failures, and the task group.
+
+The job operators against a cluster (deferring, waiting, a failed Job) are in
+test_job_operators.
+"""
 
 from __future__ import annotations
 
@@ -33,25 +37,36 @@ def test_inputs_are_data_inputs_dicts_and_producer_outputs() -> None:
         parse_inputs([])
 
 
-@pytest.mark.parametrize(
-    ("arguments", "message"),
-    [
-        ({"inputs": [{"system": "s"}]}, r"inputs\[0\]\.dataSourceName: Field required"),
-        ({"replicas": 0}, r"replicas: must be an integer >= 1 \(got 0\)"),
-        ({"topology": {"mode": "strict"}}, r"topology\.mode: must be exactly 'hard' or 'soft'"),
-    ],
-)
-def test_bad_arguments_fail_the_task_without_retry(
-    airflow_db: Path, arguments: dict[str, Any], message: str
-) -> None:
+def test_bad_inputs_fail_the_task_without_retry(airflow_db: Path) -> None:
+    """Inputs may be templated (an upstream's XCom): they are checked when the task runs."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from datalocality.operators import DataLocalityPlanOperator
 
-    options: dict[str, Any] = {"inputs": [DataInput(system="s", name="n")], **arguments}
-    op = DataLocalityPlanOperator(task_id="plan", **options)
-    with pytest.raises(AirflowFailException, match=message):
+    op = DataLocalityPlanOperator(task_id="plan", inputs=[{"system": "s"}])
+    with pytest.raises(AirflowFailException, match=r"inputs\[0\]\.dataSourceName: Field required"):
         op.execute(_context())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"replicas": 0}, r"^replicas: must be an integer >= 1 \(got 0\)"),
+        ({"topology": {"mode": "strict"}}, r"^topology\.mode: must be exactly 'hard' or 'soft'"),
+        ({"strategy": "optimla"}, r"^strategy: unknown strategy; choose one of \['optimal'"),
+        ({"baseline_strategy": "blind"}, r"^baseline_strategy: unknown strategy"),
+    ],
+)
+def test_bad_arguments_fail_when_the_operator_is_built(
+    arguments: dict[str, Any], message: str
+) -> None:
+    from datalocality.operators import DataLocalityPlanOperator
+
+    options: dict[str, Any] = {"inputs": [DataInput(system="s", name="n")], **arguments}
+    with pytest.raises(SpecError, match=message):
+        DataLocalityPlanOperator(task_id="plan", **options)
+    templated = DataLocalityPlanOperator(task_id="plan", inputs=[], strategy="{{ params.s }}")
+    assert templated.strategy == "{{ params.s }}"  # rendered when the task runs
 
 
 def test_final_and_transient_failures_are_told_apart(airflow_db: Path) -> None:
@@ -143,6 +158,102 @@ def test_repartition_jobs_are_built_from_the_plan(airflow_db: Path) -> None:
         RepartitionOperator(task_id="r", operations=broken, image="rp:1").build_jobs(task, "d")
 
 
+def _entries() -> list[dict[str, Any]]:
+    """A plan's operation entries (two repartition Jobs), built in memory."""
+    from datalocality.kube.chunk_lists import build_chunk_lists
+    from datalocality.kube.names import TaskKey
+    from datalocality.model import Chunk, Consumer, Node, PlacementRequest, Topology
+    from datalocality.operators.plan_store import build_operation_entries
+    from datalocality.placement import plan
+
+    request = PlacementRequest(
+        topology=Topology(nodes=[Node(name="a"), Node(name="b")]),
+        consumer=Consumer(replicas=2, partitioning="one-per-replica"),
+        sources=[
+            DataSource(
+                system="s",
+                name="d",
+                chunks=[Chunk(id=f"c{i}", locations=["a" if i < 3 else "b"]) for i in range(6)],
+            )
+        ],
+    )
+    chosen = plan(request)
+    key = TaskKey(dag_id="d", run_id="r", task_id="g.plan")
+    lists = build_chunk_lists(chosen, task=key, namespace="default")
+    return build_operation_entries(chosen, lists)
+
+
+def test_job_operators_defer_by_default_and_the_config_switch(
+    airflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datalocality.operators import AssemblyOperator, RepartitionOperator
+
+    assert RepartitionOperator(task_id="r", operations=[], image="i").deferrable is True
+    monkeypatch.setenv("AIRFLOW__DATALOCALITY__DEFAULT_DEFERRABLE", "False")
+    assert AssemblyOperator(task_id="a", operations=[], image="i").deferrable is False
+    explicit = AssemblyOperator(task_id="a", operations=[], image="i", deferrable=True)
+    assert explicit.deferrable is True
+
+
+def test_job_operators_resume_with_the_names_or_raise_naming_the_failed_jobs(
+    airflow_db: Path,
+) -> None:
+    from airflow.sdk.exceptions import AirflowException
+
+    from datalocality.operators import RepartitionOperator
+
+    op = RepartitionOperator(task_id="repartition", operations=[], image="rp:1")
+    done = {
+        "status": "success",
+        "message": "2 operation(s) completed",
+        "job_names": ["j-0", "j-1"],
+        "namespace": "default",
+        "jobs": {"j-0": {"succeeded": 1}, "j-1": {"succeeded": 1}},
+    }
+    assert op.execute_complete(_context(), done) == ["j-0", "j-1"]  # type: ignore[arg-type]
+    failed = {
+        "status": "error",
+        "message": "Job default/j-1 failed (BackoffLimitExceeded: Job has reached the limit)",
+        "job_names": ["j-0", "j-1"],
+        "namespace": "default",
+        "failed": ["j-1"],
+    }
+    with pytest.raises(
+        AirflowException,
+        match=r"^repartition job\(s\) failed: Job default/j-1 failed \(BackoffLimitExceeded: ",
+    ):
+        op.execute_complete(_context(), failed)  # type: ignore[arg-type]
+    timeout = {"status": "timeout", "message": "Job(s) default/j-0: not done within 60 s"}
+    with pytest.raises(AirflowException, match=r"^waiting for the repartition job\(s\): Job"):
+        op.execute_complete(_context(), timeout)  # type: ignore[arg-type]
+    refused = {"status": "error", "message": "Job default/j-0: the API server refused the read"}
+    with pytest.raises(AirflowException, match=r"^waiting for .*refused the read$"):
+        op.execute_complete(_context(), refused)  # type: ignore[arg-type]
+    with pytest.raises(AirflowException, match="the trigger sent no event"):
+        op.execute_complete(_context(), None)  # type: ignore[arg-type]
+    with pytest.raises(AirflowException, match="the event names no Jobs"):
+        op.execute_complete(_context(), {"status": "success", "message": "?"})  # type: ignore[arg-type]
+
+
+def test_a_bad_poll_interval_fails_the_job_task_before_any_job_is_created(
+    airflow_db: Path,
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from datalocality.operators import RepartitionOperator
+
+    op = RepartitionOperator(
+        task_id="repartition",
+        operations=_entries(),
+        image="rp:1",
+        namespace="default",
+        job_poll_interval=0,
+        config_file="/nonexistent/kubeconfig",  # never read: nothing reaches a cluster
+    )
+    with pytest.raises(AirflowFailException, match=r"^poll_interval: must be a positive"):
+        op.execute(_context())  # type: ignore[arg-type]
+
+
 def test_locality_pods_builds_plan_jobs_and_mapped_replicas(airflow_db: Path) -> None:
     from airflow.sdk import DAG
 
@@ -158,8 +269,19 @@ def test_locality_pods_builds_plan_jobs_and_mapped_replicas(airflow_db: Path) ->
             config_file="/nonexistent/kubeconfig",
         )
     tasks = {t.task_id: t for t in dag.tasks}
-    assert sorted(tasks) == ["train.assembly", "train.plan", "train.repartition", "train.replica"]
+    assert sorted(tasks) == [
+        "train.assembly",
+        "train.plan",
+        "train.release",
+        "train.repartition",
+        "train.replica",
+    ]
     assert tasks["train.replica"].upstream_task_ids == {"train.assembly", "train.plan"}
+    release: Any = tasks["train.release"]
+    assert release.is_teardown and release.upstream_task_ids == {"train.replica"}
+    assert release.plan_task_id == "train.plan"
+    assert release.job_task_ids == ["train.repartition", "train.assembly"]
+    assert release.config_file == "/nonexistent/kubeconfig"  # the group's cluster access
     assert tasks["train.repartition"].upstream_task_ids == {"train.plan"}
     assert type(tasks["train.replica"]).__name__ == "MappedOperator"
     repartition: Any = tasks["train.repartition"]

@@ -17,9 +17,9 @@ from datalocality.errors import IncompleteChunkLists, SpecError
 from datalocality.kube.chunk_lists import build_chunk_lists, chunk_list_selector
 from datalocality.kube.client import KubeClient
 from datalocality.kube.objects import name_of
+from datalocality.kube.resources import CONFIGMAPS
 from datalocality.model import PlacementPlan
 from datalocality.operators.plan_store import (
-    CONFIGMAPS,
     build_plan_summary,
     fetch_full_plan,
     plan_from_summary,

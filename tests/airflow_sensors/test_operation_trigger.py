@@ -1,4 +1,8 @@
-"""OperationCompleteTrigger against the Job controller of both clusters, and its pure rules."""
+"""OperationCompleteTrigger against the Job controller of both clusters.
+
+Its rule for a Job's outcome is :mod:`datalocality.kube.job_status`'s, tested on its own
+in tests/kube/test_job_status.py.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,7 @@ import pytest
 
 from datalocality.kube.client import KubeClient
 from datalocality.kube.security import container_security_context, pod_security_context
-from datalocality.triggers.base import Outcome
-from datalocality.triggers.operations import OperationCompleteTrigger, combine, job_outcome
+from datalocality.triggers.operations import OperationCompleteTrigger
 from datalocality_testcluster.sandbox import Sandbox
 from tests.airflow_sensors.conftest import later, run_trigger
 
@@ -66,6 +69,7 @@ def test_a_failed_job_ends_the_wait_with_an_error(kube: KubeClient, access: dict
     assert event["status"] == "error"
     assert "Job default/broken failed" in event["message"]
     assert "BackoffLimitExceeded" in event["message"]
+    assert event["failed"] == ["broken"]
 
 
 def test_missing_job_times_out(access: dict[str, Any]) -> None:
@@ -91,40 +95,3 @@ def test_one_name_is_a_list_of_one_and_none_is_refused(access: dict[str, Any]) -
     assert single.job_names == ["solo"]
     with pytest.raises(ValueError, match="job_names"):
         OperationCompleteTrigger(job_names=[], namespace="default", **access)
-
-
-def status(*conditions: tuple[str, str], **counts: int) -> dict[str, Any]:
-    return {
-        "status": {
-            "conditions": [
-                {"type": t, "status": s, "reason": "R", "message": "m"} for t, s in conditions
-            ],
-            **counts,
-        }
-    }
-
-
-@pytest.mark.parametrize(
-    ("obj", "expected"),
-    [
-        (None, "pending"),
-        (status(active=1), "pending"),
-        (status(("Complete", "True"), succeeded=1), "success"),
-        (status(("SuccessCriteriaMet", "True")), "pending"),  # succeeded not counted yet
-        (status(("Complete", "False")), "pending"),
-        (status(("FailureTarget", "True")), "error"),
-        (status(("Failed", "True"), ("Complete", "True")), "error"),
-    ],
-)
-def test_job_outcome(obj: dict[str, Any] | None, expected: str) -> None:
-    outcome = job_outcome(obj, "Job ns/j")
-    assert outcome.status == expected
-    assert not outcome.transient
-
-
-def test_combine_reports_progress_and_the_first_error() -> None:
-    ok, wait = Outcome("success", "a done", {"n": 1}), Outcome("pending", "b running")
-    assert combine([("a", ok), ("b", wait)]).message == "b running (1/2 done)"
-    bad = Outcome("error", "c failed")
-    assert combine([("a", ok), ("b", wait), ("c", bad)]) is bad
-    assert combine([("a", ok)]).details == {"jobs": {"a": {"n": 1}}}

@@ -185,6 +185,17 @@ def test_release_deletes_only_the_last_reference_of_a_delete_policy_source() -> 
     assert both == (RemoveClaimRef("a", "ns/c"), RemoveClaimRef("b", "ns/c"))
 
 
+def test_release_finishes_reclaiming_the_bound_source_an_earlier_release_left() -> None:
+    # The reference went, the process died before the delete: the claim still names it.
+    orphan = source(refs=(), policy="Delete")
+    assert release("ns/c", [orphan], bound_to=DYNAMIC) == (DeleteSource(DYNAMIC),)
+    assert release("ns/c", [orphan]) == ()  # not this claim's: someone else's to reclaim
+    assert release("ns/c", [source(refs=(), policy="Retain")], bound_to=DYNAMIC) == ()
+    assert release("ns/c", [source(refs=("ns/d",), policy="Delete")], bound_to=DYNAMIC) == ()
+    gone = source(refs=(), policy="Delete", deleting=True)
+    assert release("ns/c", [gone], bound_to=DYNAMIC) == ()
+
+
 def test_not_found_is_retried_with_backoff_then_given_up() -> None:
     backoff = Backoff()
     assert backoff.schedule() == (1.0, 2.0, 4.0)

@@ -14,11 +14,10 @@ from datalocality.errors import ApiRejected, ApiUnavailable, ObjectConflict
 from datalocality.kube.client import KubeClient
 from datalocality.kube.names import TaskKey, build_metadata, stamp
 from datalocality.kube.objects import RetryPolicy
-from datalocality.kube.resources import resource_for
+from datalocality.kube.resources import CONFIGMAPS
 from tests.kube.conftest import RequestLog
 from tests.kube.emulator import EmulatedApi
 
-CONFIGMAPS = resource_for("v1", "ConfigMap")
 PATH = "/api/v1/namespaces/data/configmaps"
 TASK = TaskKey(dag_id="d", run_id="r", task_id="t")
 

@@ -13,6 +13,7 @@ BUILDERS = (
     "binder",
     "claims",
     "configmaps",
+    "job_status",
     "jobs",
     "karmada",
     "names",
@@ -43,7 +44,7 @@ def test_binding_is_core() -> None:
 
 
 # The I/O modules: the client and what does its reads and writes through it.
-CLIENT_USERS = {"client", "binder", "publish"}
+CLIENT_USERS = {"client", "binder", "publish", "release"}
 
 
 def test_only_the_client_loads_kubernetes() -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from datalocality.operators.access import KUBECONFIG_ENV
-from datalocality.report import format_bytes, format_table
+from datalocality.operators.plan_report import build_plan_report
 from datalocality_testcluster.clusters import Kind, start_cluster
 from datalocality_testcluster.view import Cluster, list_objects
 
@@ -111,47 +111,6 @@ def bound_nodes(cluster: Cluster) -> dict[int, str]:
     return nodes
 
 
-def build_report(
-    plan: Mapping[str, Any], baseline: Mapping[str, Any], bound: Mapping[int, str]
-) -> str:
-    """The per-replica table and the totals."""
-    blind = {r["index"]: r for r in baseline.get("replicas", [])}
-    rows = []
-    for replica in plan["replicas"]:
-        index = replica["index"]
-        other = blind.get(index, {})
-        rows.append(
-            [
-                str(index),
-                replica["node"],
-                bound.get(index, "-"),
-                str(replica["chunk_count"]),
-                format_bytes(replica["local_bytes"]),
-                format_bytes(replica["moved_bytes"]),
-                str(other.get("node", "-")),
-                format_bytes(other["moved_bytes"]) if other else "-",
-            ]
-        )
-    headers = ["replica", "planned node", "bound to", "chunks", "local", "moved"]
-    headers += [f"{baseline.get('strategy', 'blind')} node", "its moved"]
-    table = format_table(headers, rows, left=3)
-    ours = plan["totals"]["moved_bytes"]
-    theirs = baseline.get("moved_bytes")
-    lines = [table, "", f"bytes moved over the network: {format_bytes(ours)} ({plan['strategy']})"]
-    if theirs is not None:
-        saved = theirs - ours
-        share = f" ({saved / theirs:.0%} less)" if theirs else ""
-        lines.append(
-            f"a locality-blind placement ({baseline['strategy']}) would move "
-            f"{format_bytes(theirs)}: {format_bytes(saved)} saved{share}"
-        )
-    operations = plan.get("operations") or []
-    if operations:
-        nodes = ", ".join(sorted({op["node"] for op in operations}))
-        lines.append(f"{len(operations)} {operations[0]['kind']} job(s) ran first, on {nodes}")
-    return "\n".join(lines)
-
-
 CLUSTERS = {
     "sandbox": "the embedded Kubernetes API emulator (it runs no containers)",
     "kube": "a real control plane: etcd, kube-apiserver, kube-scheduler, "
@@ -182,6 +141,6 @@ def run_demo(say: Say = print, kind: Kind = "sandbox", run_seconds: float = 0.5)
                 raise DemoError("the cluster reported errors:\n" + cluster.errors[0])
         say("")
         say(f"{DAG_ID}: sessionize, 3 replicas, reading the 12 parts extract wrote")
-        say(build_report(xcoms["plan"], xcoms.get("baseline") or {}, bound))
+        say(build_plan_report(xcoms["plan"], xcoms.get("baseline") or {}, bound))
         say("\nthe cluster is stopped and the temporary Airflow home removed.")
     return 0
