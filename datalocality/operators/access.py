@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from datalocality.provider.info import KUBERNETES_CONN_ID
+
 KUBECONFIG_ENV = "DATALOCALITY_KUBECONFIG"
 
 
-def cluster_access(default_conn_id: str = "kubernetes_default") -> dict[str, Any]:
+def cluster_access(default_conn_id: str = KUBERNETES_CONN_ID) -> dict[str, Any]:
     """Cluster-access arguments for any datalocality operator or ``locality_pods``.
 
     Reads an environment variable only, so it is safe at DAG parse time.

@@ -26,6 +26,7 @@ from datalocality.operators.jobs import AssemblyOperator, RepartitionOperator
 from datalocality.operators.plan import DataLocalityPlanOperator
 from datalocality.operators.pod import DataLocalityPodOperator
 from datalocality.operators.release import DataLocalityReleaseOperator
+from datalocality.provider.info import KUBERNETES_CONN_ID
 
 CONNECTION_ARGS = ("kubernetes_conn_id", "config_file", "in_cluster", "cluster_context")
 
@@ -47,7 +48,7 @@ def locality_pods(
     job_image: str | None = None,
     datalocality_conn_id: str | None = None,
     resolvers_config: str | None = None,
-    kubernetes_conn_id: str | None = None,
+    kubernetes_conn_id: str | None = KUBERNETES_CONN_ID,
     config_file: str | None = None,
     in_cluster: bool | None = None,
     cluster_context: str | None = None,

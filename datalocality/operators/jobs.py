@@ -35,6 +35,7 @@ from datalocality.operators.context import task_key_of
 from datalocality.operators.failures import final_failures
 from datalocality.operators.plan_store import parse_operation_entries
 from datalocality.provider.hook import DataLocalityHook
+from datalocality.provider.info import KUBERNETES_CONN_ID
 from datalocality.sensors.base import DEFER_GRACE, default_deferrable
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class OperationJobsOperator(BaseOperator):
         job_poll_interval: float = 1.0,
         job_timeout: float = JOB_TIMEOUT,
         deferrable: bool | None = None,
-        kubernetes_conn_id: str | None = None,
+        kubernetes_conn_id: str | None = KUBERNETES_CONN_ID,
         config_file: str | None = None,
         in_cluster: bool | None = None,
         cluster_context: str | None = None,

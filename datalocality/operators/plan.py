@@ -63,6 +63,7 @@ from datalocality.operators.plan_report import build_plan_report
 from datalocality.operators.plan_store import build_plan_summary, put_chunk_lists
 from datalocality.placement import STRATEGIES, plan, strategy_names
 from datalocality.provider.hook import DataLocalityHook
+from datalocality.provider.info import KUBERNETES_CONN_ID
 from datalocality.provider.links import PlacementPlanLink
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class DataLocalityPlanOperator(BaseOperator):
         source_ttl: timedelta | None = timedelta(minutes=5),
         datalocality_conn_id: str | None = None,
         resolvers_config: str | None = None,
-        kubernetes_conn_id: str | None = None,
+        kubernetes_conn_id: str | None = KUBERNETES_CONN_ID,
         config_file: str | None = None,
         in_cluster: bool | None = None,
         cluster_context: str | None = None,

@@ -20,6 +20,7 @@ from datalocality.kube.release import release_run
 from datalocality.operators.context import task_key_of
 from datalocality.operators.failures import final_failures
 from datalocality.provider.hook import DataLocalityHook
+from datalocality.provider.info import KUBERNETES_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -44,7 +45,7 @@ class DataLocalityReleaseOperator(BaseOperator):
         plan_task_id: str,
         job_task_ids: Sequence[str] = (),
         namespace: str | None = None,
-        kubernetes_conn_id: str | None = None,
+        kubernetes_conn_id: str | None = KUBERNETES_CONN_ID,
         config_file: str | None = None,
         in_cluster: bool | None = None,
         cluster_context: str | None = None,

@@ -29,6 +29,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
 from datalocality.errors import SpecError
+from datalocality.provider.info import KUBERNETES_CONN_ID
 from datalocality.resolvers import (
     ResolverContext,
     ResolverSet,
@@ -99,7 +100,7 @@ class DataLocalityHook(BaseHook):
         datalocality_conn_id: str | None = None,
         *,
         resolvers_config: str | None = None,
-        kubernetes_conn_id: str | None = None,
+        kubernetes_conn_id: str | None = KUBERNETES_CONN_ID,
         config_file: str | None = None,
         in_cluster: bool | None = None,
         cluster_context: str | None = None,

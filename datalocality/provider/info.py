@@ -24,6 +24,11 @@ HOOK_CLASS: Final = "datalocality.provider.hook.DataLocalityHook"
 PASSWORD_ENV: Final = "DATALOCALITY_CONN_PASSWORD"  # as datalocality.provider.hook names it
 # Modules holding operators, sensors, hooks and triggers (helpers such as
 # ``triggers.base`` are not listed); each is listed only once its file exists.
+# The cncf.kubernetes connection every operator, sensor and trigger uses unless told
+# otherwise (KubernetesPodOperator's default; when it does not exist, the hook falls back
+# to in-cluster or kubeconfig credentials).
+KUBERNETES_CONN_ID: Final = "kubernetes_default"
+
 OPERATOR_MODULES: Final = (
     "datalocality.operators.plan",
     "datalocality.operators.pod",

@@ -22,7 +22,7 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 from datalocality.errors import ResolverConfigError, SpecError, UnknownResolver
-from datalocality.provider.info import CONFIG_SECTION
+from datalocality.provider.info import CONFIG_SECTION, KUBERNETES_CONN_ID
 from datalocality.triggers.base import PollingTrigger, event_payload
 
 DEFER_GRACE: Final = 60.0
@@ -116,7 +116,7 @@ class ClusterSensor(TriggerSensor):
         self,
         *,
         namespace: str = "default",
-        kubernetes_conn_id: str | None = "kubernetes_default",
+        kubernetes_conn_id: str | None = KUBERNETES_CONN_ID,
         config_file: str | None = None,
         cluster_context: str | None = None,
         in_cluster: bool | None = None,

@@ -13,6 +13,7 @@ from typing import Any
 from datalocality.kube.client import KubeClient
 from datalocality.kube.objects import Obj
 from datalocality.kube.resources import CLAIMS
+from datalocality.provider.info import KUBERNETES_CONN_ID
 from datalocality.triggers.base import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -45,7 +46,7 @@ class DataSourceClaimBoundTrigger(KubeTrigger):
         *,
         claim_name: str,
         namespace: str,
-        kubernetes_conn_id: str | None = "kubernetes_default",
+        kubernetes_conn_id: str | None = KUBERNETES_CONN_ID,
         config_file: str | None = None,
         cluster_context: str | None = None,
         in_cluster: bool | None = None,

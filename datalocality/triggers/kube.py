@@ -27,6 +27,7 @@ from datalocality.errors import ApiRejected, ApiUnavailable, ObjectNotFound
 from datalocality.kube.client import KubeClient, build_api_client_without_retries
 from datalocality.kube.objects import Obj, RetryPolicy
 from datalocality.kube.resources import Resource
+from datalocality.provider.info import KUBERNETES_CONN_ID
 from datalocality.triggers.base import Outcome, PollingTrigger
 
 # Fewer, shorter tries than a task's writes: the poll loop itself is the outer retry.
@@ -41,7 +42,7 @@ class KubeAccess:
     ``cluster_context``) or in-cluster config only.
     """
 
-    kubernetes_conn_id: str | None = "kubernetes_default"
+    kubernetes_conn_id: str | None = KUBERNETES_CONN_ID
     config_file: str | None = None
     cluster_context: str | None = None
     in_cluster: bool | None = None

@@ -18,6 +18,7 @@ from datalocality.kube.client import KubeClient
 from datalocality.kube.job_status import combine, job_outcome
 from datalocality.kube.resources import JOBS
 from datalocality.outcome import Outcome
+from datalocality.provider.info import KUBERNETES_CONN_ID
 from datalocality.triggers.base import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
 from datalocality.triggers.kube import KubeAccess, KubeTrigger, failure, read
 
@@ -30,7 +31,7 @@ class OperationCompleteTrigger(KubeTrigger):
         *,
         job_names: Sequence[str],
         namespace: str,
-        kubernetes_conn_id: str | None = "kubernetes_default",
+        kubernetes_conn_id: str | None = KUBERNETES_CONN_ID,
         config_file: str | None = None,
         cluster_context: str | None = None,
         in_cluster: bool | None = None,

@@ -330,3 +330,45 @@ def test_importing_the_operators_package_loads_no_kubernetes_or_hera() -> None:
 
     loaded = loaded_after("import datalocality.operators, datalocality.provider.hook")
     assert not loaded & {"kubernetes", "hera"}
+
+
+def test_every_task_reaches_the_same_cluster_by_default(airflow_db: Path) -> None:
+    """One default connection: a DAG that names none plans, runs Jobs, waits and releases
+    on the cluster KubernetesPodOperator runs its pods on."""
+    import inspect
+
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    from datalocality.operators import (
+        AssemblyOperator,
+        DataLocalityPlanOperator,
+        DataLocalityReleaseOperator,
+        RepartitionOperator,
+        locality_pods,
+    )
+    from datalocality.provider.hook import DataLocalityHook
+    from datalocality.sensors import DataAvailableSensor
+    from datalocality.sensors.base import ClusterSensor
+    from datalocality.triggers.claims import DataSourceClaimBoundTrigger
+    from datalocality.triggers.kube import KubeAccess
+    from datalocality.triggers.operations import OperationCompleteTrigger
+
+    takers: list[Any] = [
+        KubernetesPodOperator,
+        DataLocalityPlanOperator,
+        RepartitionOperator,
+        AssemblyOperator,
+        DataLocalityReleaseOperator,
+        locality_pods,
+        DataLocalityHook,
+        ClusterSensor,  # the claim and operation sensors' base
+        DataSourceClaimBoundTrigger,
+        OperationCompleteTrigger,
+        KubeAccess,
+    ]
+    defaults = {
+        getattr(t, "__name__", t): inspect.signature(t).parameters["kubernetes_conn_id"].default
+        for t in takers
+    }
+    assert set(defaults.values()) == {"kubernetes_default"}, defaults
+    assert "kubernetes_conn_id" not in inspect.signature(DataAvailableSensor).parameters
