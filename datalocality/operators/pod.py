@@ -7,7 +7,8 @@ affinity, chunk list (env and files projected from its ConfigMaps) and labels
 (:func:`~datalocality.operators.pod_request.build_replica_pod_request`).
 
 ``DataLocalityPodOperator.partial(task_id=..., image=...).expand_kwargs(plan.output)``
-gives one mapped task instance per replica.
+gives one mapped task instance per replica. Each pushes ``node``, the node its pod was
+bound to, before KPO deletes the pod: where a replica ran outlives the pod.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from kubernetes.client import models as k8s  # type: ignore[import-untyped]
 
+NODE_XCOM = "node"  # the XCom key of the node a replica's pod was bound to
 REPLICA_KEYS = ("index", "node", "chunk_count", "affinity", "env", "chunk_list")
 
 
@@ -56,6 +58,19 @@ class DataLocalityPodOperator(RerunSafePodOperator):
         self.replica = replica
         if self.namespace is None and isinstance(replica, Mapping):
             self.namespace = replica.get("namespace")
+
+    def cleanup(
+        self,
+        pod: k8s.V1Pod,
+        remote_pod: k8s.V1Pod,
+        xcom_result: dict[str, Any] | None = None,
+        context: Context | None = None,
+    ) -> None:
+        """KPO's cleanup (it may delete the pod), after pushing the node the pod ran on."""
+        node = getattr(getattr(remote_pod, "spec", None), "node_name", None)
+        if node and context is not None:
+            context["ti"].xcom_push(key=NODE_XCOM, value=str(node))
+        super().cleanup(pod, remote_pod, xcom_result=xcom_result, context=context)
 
     def build_pod_request_obj(
         self, context: Context | None = None, *, dry_run: bool = False

@@ -67,6 +67,9 @@ def test_chunk_pipeline_places_each_replica_next_to_its_chunks(
         handed.extend(listed)
     assert sorted(handed) == PARTS  # every chunk read exactly once
     assert sorted(p["spec"]["nodeName"] for p in pods) == ["worker-a1", "worker-a1", "worker-b1"]
+    # Each replica task recorded where its pod ran (what is left once KPO deletes pods).
+    recorded = _mapped_xcom(run.run_id, "chunk_pipeline", "sessionize.replica", "node")
+    assert recorded == {index: pod["spec"]["nodeName"] for index, pod in enumerate(pods)}
     assert moved == 1  # two replicas on worker-a1 (its room), one on worker-b1 + one part
 
     jobs = [j for j in _objects(cluster, "batch", "jobs") if _task(j) == "sessionize.repartition"]
@@ -105,6 +108,24 @@ def check_repartition_deferred(run_id: str, cluster: ProviderCluster) -> None:
         "in_cluster": False,
     }  # the task's own cluster access (cluster_access(): DATALOCALITY_KUBECONFIG)
     assert _triggers(run_id, "chunk_pipeline", "sessionize.assembly") == []  # it skipped
+
+
+def _mapped_xcom(run_id: str, dag_id: str, task_id: str, key: str) -> dict[int, Any]:
+    """One XCom of every mapped instance of a task, by map index."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag_id,
+                XComModel.run_id == run_id,
+                XComModel.task_id == task_id,
+                XComModel.key == key,
+            )
+        ).all()
+        return {row.map_index: XComModel.deserialize_value(row) for row in rows}
 
 
 def _return_value(run_id: str, dag_id: str, task_id: str) -> Any:

@@ -31,7 +31,7 @@ from typing import Any
 from datalocality.operators.access import KUBECONFIG_ENV
 from datalocality.operators.plan_report import build_plan_report
 from datalocality_testcluster.clusters import Kind, start_cluster
-from datalocality_testcluster.view import Cluster, list_objects
+from datalocality_testcluster.view import list_objects
 
 DAG_ID = "chunk_pipeline"
 PLAN_TASK = "sessionize.plan"
@@ -100,15 +100,15 @@ def fetch_xcoms(database: Path, task_id: str) -> dict[str, Any]:
     return {str(key): json.loads(value) for key, value in rows}
 
 
-def bound_nodes(cluster: Cluster) -> dict[int, str]:
-    """Replica index -> the node its pod was bound to, read from the cluster."""
-    nodes: dict[int, str] = {}
-    for pod in list_objects(cluster, "", "pods"):
-        labels = pod["metadata"].get("labels") or {}
-        if labels.get("datalocality.io/task-id") == REPLICA_TASK:
-            index = int(labels.get("datalocality.io/map-index", "-1"))
-            nodes[index] = str((pod.get("spec") or {}).get("nodeName") or "-")
-    return nodes
+def bound_nodes(database: Path) -> dict[int, str]:
+    """Replica index -> the node its pod was bound to, as each replica task recorded it
+    (XCom ``node``: it outlives the pod)."""
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT map_index, value FROM xcom WHERE dag_id = ? AND task_id = ? AND key = ?",
+            (DAG_ID, REPLICA_TASK, "node"),
+        ).fetchall()
+    return {int(index): str(json.loads(value)) for index, value in rows}
 
 
 CLUSTERS = {
@@ -136,7 +136,7 @@ def run_demo(say: Say = print, kind: Kind = "sandbox", run_seconds: float = 0.5)
             xcoms = fetch_xcoms(home / "airflow.db", PLAN_TASK)
             if "plan" not in xcoms:
                 raise DemoError(f"the run left no plan in XCom ({PLAN_TASK})")
-            bound = bound_nodes(cluster)
+            bound = bound_nodes(home / "airflow.db")
             if cluster.errors:
                 raise DemoError("the cluster reported errors:\n" + cluster.errors[0])
         say("")
