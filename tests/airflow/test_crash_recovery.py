@@ -7,7 +7,8 @@ for work that did not happen". Each case here:
 1. starts a fresh embedded cluster (the ``cluster`` fixture) and, for the job and pod
    tasks, runs the plan task to completion first (their upstream);
 2. runs the real task code (``DataLocalityPlanOperator``, ``RepartitionOperator``,
-   ``DataLocalityPodOperator``, ``ProduceChunksPodOperator`` — KubernetesPodOperator's
+   ``DataLocalityPodOperator``, ``ProduceChunksPodOperator``, the
+   ``DataLocalityReleaseOperator`` teardown — KubernetesPodOperator's
    own launching, XCom sidecar and reattach included; a task that defers runs its
    trigger in the same process, as the triggerer would) in a separate OS process that
    kills itself with ``SIGKILL`` as soon as the answer to its k-th write (POST, PUT,
@@ -17,7 +18,8 @@ for work that did not happen". Each case here:
 4. runs the same task instance again, as its next try, in a fresh process, to the end;
 5. counts the objects by their labels (one claim per input, one DataSource per claim,
    one slice per place in its set of slices, every claim Bound and referenced by its
-   source, one ConfigMap, one Job per operation, one pod per replica), checks the work
+   source, one ConfigMap, one Job per operation, one pod per replica; after a release no
+   claim, no ConfigMap and the Retain source referenced by none), checks the work
    really happened (Jobs Complete, the pods Succeeded, every produced chunk located on
    the node of the pod that wrote it) and that the result (return value and XCom)
    equals a clean run's.
@@ -66,8 +68,9 @@ XCOM_REPORT = {"chunks": ["part-a", "part-b"]}
 KILLED = -signal.SIGKILL
 # Writes (POST/PUT/PATCH/DELETE) of a clean run of each task; test_clean_run_writes
 # checks them, and every crash point 1..n is a test case.
-WRITES = {"plan": 6, "repartition": 4, "replica": 2, "produce": 6}
-NEEDS_PLAN = {"repartition", "replica"}
+WRITES = {"plan": 6, "repartition": 4, "replica": 2, "produce": 6, "release": 3}
+NEEDS_PLAN = {"repartition", "replica", "release"}
+RELEASE_TASK = "consume.release"
 PRODUCE_TASK = "extract"
 PRODUCED = [["part-a", "part-b"], ["part-c", "part-d"]]  # what each producer replica wrote
 PRELOAD = [
@@ -128,6 +131,7 @@ def _operator(task: str, kubeconfig: str, upstream: dict[str, Any]) -> tuple[Any
     from datalocality.operators import (
         DataLocalityPlanOperator,
         DataLocalityPodOperator,
+        DataLocalityReleaseOperator,
         ProduceChunksPodOperator,
         RepartitionOperator,
     )
@@ -157,6 +161,14 @@ def _operator(task: str, kubeconfig: str, upstream: dict[str, Any]) -> tuple[Any
             **access,
         )
         return jobs, -1
+    if task == "release":
+        release = DataLocalityReleaseOperator(
+            task_id=RELEASE_TASK,
+            plan_task_id=PLAN_TASK,
+            job_task_ids=[REPARTITION_TASK],
+            **access,
+        )
+        return release, -1
     if task == "produce":
         reports = [{"chunks": chunks} for chunks in PRODUCED]
         produce = ProduceChunksPodOperator(
@@ -378,6 +390,15 @@ def check_claims(sandbox: ProviderCluster) -> None:
     assert source.refs == (claim.ref,) and not source.deleting
 
 
+def check_released(sandbox: ProviderCluster) -> None:
+    """No claim of the plan task left; the one DataSource kept (Retain), unreferenced."""
+    from datalocality.kube.claims import source_state
+
+    assert objects(sandbox, *KINDS["datasourceclaims"], PLAN_TASK) == []
+    (source,) = [source_state(o) for o in objects(sandbox, *KINDS["datasources"])]
+    assert source.refs == () and source.source.reclaim_policy == "Retain"
+
+
 def condition(obj: dict[str, Any], kind: str) -> bool:
     """Whether the object carries a true condition of ``kind``."""
     conditions = (obj.get("status") or {}).get("conditions") or []
@@ -428,6 +449,10 @@ def test_killed_after_a_write_then_rerun(
     rerun = runner.finished(task, try_number=2, upstream=upstream)
     want = clean_runs[task]
     assert inventory(cluster) == want.inventory, (before, crashed.writes, rerun.writes)
+    if task == "release":  # what is left: the Retain source, referenced by no claim
+        check_released(cluster)
+        assert chunk_configmap(cluster) == want.configmap_data == {}
+        return  # the rerun's result lists what it removed, the killed try's part not
     if task != "produce":
         check_claims(cluster)
     assert chunk_configmap(cluster) == want.configmap_data
