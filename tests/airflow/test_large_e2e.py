@@ -130,11 +130,17 @@ def test_100000_files_are_read_by_100_replicas_next_to_them(
         again = publish_table(api, table, files)
     assert again["metadata"]["uid"] == source["metadata"]["uid"]
     assert _unobserved(again) == _unobserved(source)  # the same chunks hash and slices
-    rerun = run_dag(DAG_ID, DAG_FILE)
+    # This time the release teardown runs too, at this size: it gives back the rerun's
+    # claim and its 20 chunk lists and touches nothing of the first run's or the source's.
+    rerun = run_dag(DAG_ID, DAG_FILE, keep=False)
     assert rerun.run_id != run.run_id
     assert _versions(cluster, "datalocality.io", "datasourceslices") == slices_before
     after = _versions(cluster, "", "configmaps")
-    assert {k: after[k] for k in lists_before} == lists_before  # the first run's untouched
+    assert after == lists_before  # the first run's untouched, the rerun's released
     claims = objects(cluster, "datalocality.io", "datasourceclaims")
-    assert [c["status"]["boundDataSource"] for c in claims] == [source["metadata"]["name"]] * 2
+    assert [c["status"]["boundDataSource"] for c in claims] == [source["metadata"]["name"]]
+    (held,) = objects(cluster, "datalocality.io", "datasources")
+    refs = held["status"]["claimRefs"]
+    assert [r["name"] for r in refs] == [claims[0]["metadata"]["name"]]  # the first run's
+    assert held["spec"]["reclaimPolicy"] == "Retain"
     assert len(replica_pods(cluster, f"{GROUP}.replica")) == 2 * REPLICAS
