@@ -185,9 +185,10 @@ def test_plan_takes_the_matching_above_the_flow_limit(monkeypatch: pytest.Monkey
 
 @pytest.mark.parametrize("unit", [True, False], ids=["unit", "uneven"])
 @pytest.mark.parametrize("name", ["hot", "hdfs", "tight", "multi-cluster"])
-def test_node_functions_in_numpy_are_the_per_domain_ones(name: str, unit: bool) -> None:
-    """The programme's node level, built for all nodes at once, equals what the
-    per-domain loop builds for each node, float for float, under every mix."""
+def test_level_functions_in_numpy_are_the_per_domain_ones(name: str, unit: bool) -> None:
+    """The programme solved a level at a time in numpy gives every domain (nodes, zones,
+    regions, clusters, the world) what the per-domain recursion gives it, float for float
+    (rounding wobbles in the order of marginals included), under every mix."""
     from datalocality.placement.tree import MIXES
     from datalocality.synthetic import family
 
@@ -197,11 +198,18 @@ def test_node_functions_in_numpy_are_the_per_domain_ones(name: str, unit: bool) 
     steps = 0
     for mix in MIXES:
         tree.mix = mix
-        fast = tree._node_functions()
+        _, levels = tree._solve()
+        fast = levels.functions(tree.limit)
         steps += sum(len(fn.marginals) for fn in fast.values())
-        assert len(fast) == len(request.topology.nodes)
+        assert len(fast) == len(tree.limit)
         memo: dict[Domain, object] = {}
-        for domain, made in fast.items():
-            one = tree._function(domain, memo)  # type: ignore[arg-type]
-            assert (made.base, made.marginals, made.limit) == (one.base, one.marginals, one.limit)
+        for level in levels.domains:
+            for domain in level:
+                one = tree._function(domain, memo)  # type: ignore[arg-type]
+                made = fast[domain]
+                assert (made.base, made.marginals, made.limit) == (
+                    one.base,
+                    one.marginals,
+                    one.limit,
+                ), domain
     assert steps > 0  # not all trivially empty

@@ -29,15 +29,14 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from numpy.typing import NDArray
 
 from datalocality.placement.balance import Quota
 from datalocality.placement.copies import LEVELS, ROOT, WORLD, CopyIndex, Domain
 from datalocality.placement.costs import CostModel
+from datalocality.placement.tree_levels import Fn, Level, Levels, solve_levels
 
 __all__ = ["ROOT", "Domain", "DomainTree"]
 
@@ -51,15 +50,6 @@ MIXES: tuple[tuple[float, ...], ...] = (
     (0.0, 0.0, 1.0, 1.0),
 )
 OUTBOUND = MIXES[0]
-
-
-@dataclass
-class _Fn:
-    """A convex function of a replica count, as its value at 0 and non-zero marginals."""
-
-    base: float
-    marginals: list[float]  # non-decreasing, all < 0; further steps up to ``limit`` are 0
-    limit: int  # most replicas the domain can host
 
 
 class DomainTree:
@@ -199,7 +189,10 @@ class DomainTree:
                 k += 1
         return steps
 
-    def _function(self, domain: Domain, memo: dict[Domain, _Fn]) -> _Fn:
+    def _function(self, domain: Domain, memo: dict[Domain, Fn]) -> Fn:
+        """``domain``'s function by the definition, recursively: its children's merged and
+        cut at its limit, plus its own steps. The reference :meth:`_levels` is tested
+        against (planning uses that, a level at a time)."""
         kids = [c for c in self.children.get(domain, []) if self.limit.get(c, 0) > 0]
         limit = self.limit[domain]
         base = self.term(domain, 0)
@@ -217,96 +210,71 @@ class DomainTree:
             else:
                 merged.append(step)
         marginals = [m for m in merged if m < 0.0]
-        memo[domain] = _Fn(base, marginals, limit)
+        memo[domain] = Fn(base, marginals, limit)
         return memo[domain]
 
     def solve(self) -> tuple[float, dict[str, int]]:
         """The least bound over all replica counts, and counts per node attaining it
         (with several copies per chunk: the highest such bound over the mixes)."""
         if self._solution is None:
-            best: tuple[float, tuple[float, ...], dict[Domain, _Fn]] | None = None
+            best: tuple[float, tuple[float, ...], Levels] | None = None
             for mix in MIXES if self.multi_copy else MIXES[:1]:
                 self.mix = mix
-                value, memo = self._solve()
+                value, levels = self._solve()
                 if best is None or value > best[0]:
-                    best = (value, mix, memo)
+                    best = (value, mix, levels)
             assert best is not None
             counts: dict[str, int] = {}
-            self._split(ROOT, self.quota.replicas, best[2], counts)  # for the winner only
+            memo = best[2].functions(self.limit)  # for the winner only
+            self._split(ROOT, self.quota.replicas, memo, counts)
             self.mix = OUTBOUND
             self._solution = (best[0], counts)
         return self._solution[0], dict(self._solution[1])
 
-    def _solve(self) -> tuple[float, dict[Domain, _Fn]]:
-        """The least bound under the current mix, and every domain's function."""
-        memo: dict[Domain, _Fn] = self._node_functions()
-        for domain in self._post_order[len(memo) :]:
-            self._function(domain, memo)
-        root = memo[ROOT]
-        value = self.base_cost + self.inbound_constant() + root.base
-        value += sum(root.marginals[: self.quota.replicas])
-        return value, memo
+    def _solve(self) -> tuple[float, Levels]:
+        """The least bound under the current mix, and every level's functions."""
+        levels = self._levels()
+        root_base, root_marginals = levels.base[WORLD][0], levels.marginals(WORLD, 0)
+        value = self.base_cost + self.inbound_constant() + root_base
+        value += sum(root_marginals[: self.quota.replicas])
+        return value, levels
 
-    def _node_functions(self) -> dict[Domain, _Fn]:
-        """:meth:`_function` of every node at once, in numpy (nodes are most domains):
-        the same steps as :meth:`_steps`, element by element, so the same floats."""
-        nodes, supply, avail, limit = self._node_columns
-        delta, mix = self.delta[0], self.mix[0]
+    def _levels(self) -> Levels:
+        """:meth:`_function` of every domain, a level at a time in numpy (see
+        :mod:`.tree_levels`)."""
         if self._most is None:
             self._most = [self.demand(k) for k in range(self.quota.replicas + 1)]
         most = np.asarray(self._most, dtype=np.float64)
-        zero = np.zeros(len(nodes))
-        cost = zero
-        if mix > 0.0:
-            surplus = supply - most[0]
-            cost = np.where(surplus > 0, 0.0 + mix * surplus, 0.0)
-        if mix < 1.0:
-            cost = cost - (1.0 - mix) * np.minimum(avail, most[0])
-        base = (delta * cost).tolist()
-        # Steps k = 1..n per node: out while most[k-1] < supply, in while < avail.
-        n_out = np.minimum(limit, np.searchsorted(most, supply)) if mix > 0.0 else 0 * limit
-        n_in = np.minimum(limit, np.searchsorted(most, avail)) if mix < 1.0 else 0 * limit
-        length = np.maximum(n_out, n_in)
-        starts = np.concatenate(([0], np.cumsum(length)))
-        row = np.repeat(np.arange(len(nodes)), length)
-        k = np.arange(int(starts[-1])) - starts[row] + 1
-        has_out, has_in = k <= n_out[row], k <= n_in[row]
-        s, now, before = supply[row], most[k], most[k - 1]
-        out = delta * (mix * np.maximum(0.0, s - now)) - delta * (mix * (s - before))
-        a = avail[row]
-        inward = -((1.0 - mix) * delta) * (np.minimum(a, now) - before)
-        steps = np.where(has_in, np.where(has_out, out + inward, inward), out)
-        kept = steps < 0.0
-        flat = steps[kept].tolist()
-        ends = np.cumsum(np.bincount(row[kept], minlength=len(nodes))).tolist()
-        memo: dict[Domain, _Fn] = {}
-        start = 0
-        for i, node in enumerate(nodes):
-            memo[node] = _Fn(base[i], flat[start : ends[i]], int(limit[i]))
-            start = ends[i]
-        return memo
+        return solve_levels(self._level_columns, self.delta, self.mix, most)
 
     @cached_property
-    def _node_columns(
-        self,
-    ) -> tuple[list[Domain], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-        """The nodes in post order, with their bytes held, bytes a copy lies in, limit."""
-        nodes = [d for d in self._post_order if d[0] == 0]
-        supply = np.asarray([self.supply.get(d, 0) for d in nodes], dtype=np.float64)
-        avail = np.asarray([self.avail.get(d, 0) for d in nodes], dtype=np.float64)
-        limit = np.asarray([self.limit[d] for d in nodes], dtype=np.int64)
-        return nodes, supply, avail, limit
-
-    @cached_property
-    def _post_order(self) -> list[Domain]:
-        """Every domain, deepest level first (children before parents, no recursion)."""
+    def _level_domains(self) -> list[list[Domain]]:
+        """Per level, its domains in ``repr`` order (children come a level before parents)."""
         return [
-            domain
-            for level in range(LEVELS)
-            for domain in sorted((d for d in self.limit if d[0] == level), key=repr)
+            sorted((d for d in self.limit if d[0] == level), key=repr) for level in range(LEVELS)
         ]
 
-    def _split(self, domain: Domain, k: int, memo: dict[Domain, _Fn], out: dict[str, int]) -> None:
+    @cached_property
+    def _level_columns(self) -> list[Level]:
+        """Per level its domains' columns, and the index of each one's parent."""
+        columns = []
+        for level, domains in enumerate(self._level_domains):
+            parent = np.zeros(len(domains), dtype=np.int64)
+            if level < WORLD:
+                index = {d: i for i, d in enumerate(self._level_domains[level + 1])}
+                parent = np.asarray([index[self.parent[d]] for d in domains], dtype=np.int64)
+            columns.append(
+                Level(
+                    domains,
+                    np.asarray([self.supply.get(d, 0) for d in domains], dtype=np.float64),
+                    np.asarray([self.avail.get(d, 0) for d in domains], dtype=np.float64),
+                    np.asarray([self.limit[d] for d in domains], dtype=np.int64),
+                    parent,
+                )
+            )
+        return columns
+
+    def _split(self, domain: Domain, k: int, memo: dict[Domain, Fn], out: dict[str, int]) -> None:
         """Hand ``k`` replicas of ``domain`` to its children along the cheapest marginals."""
         if k == 0:
             return
@@ -330,7 +298,7 @@ class DomainTree:
             self._split(child, taken[order], memo, out)
 
     @staticmethod
-    def _marginal(fn: _Fn, step: int) -> float:
+    def _marginal(fn: Fn, step: int) -> float:
         return fn.marginals[step] if step < len(fn.marginals) else 0.0
 
     def bound(self, counts: Mapping[str, int]) -> float:
