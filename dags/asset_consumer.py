@@ -1,10 +1,11 @@
 """Example 4: a consumer scheduled on an Asset finds the chunks in the producer's event.
 
-``asset_producer`` runs a producer pod whose ProduceChunksPodOperator has the asset as an
-outlet: the asset event's ``extra`` carries the DataSource (chunks and the node each was
-written on). ``asset_consumer`` is scheduled on that asset; ``locations`` reads the latest
-event's ``extra`` and hands it to ``locality_pods``, whose plan binds a claim to the
-published DataSource and puts each replica next to its chunks.
+``asset_producer`` runs one producer pod (``produce_chunks``, one replica) whose
+collector task, ``features.collect``, has the asset as an outlet: the asset event's
+``extra`` carries the DataSource (chunks and the node each was written on).
+``asset_consumer`` is scheduled on that asset; ``locations`` reads the latest event's
+``extra`` and hands it to ``locality_pods``, whose plan binds a claim to the published
+DataSource and puts each replica next to its chunks.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, task
 
-from datalocality.operators import ProduceChunksPodOperator, cluster_access, locality_pods
+from datalocality.operators import cluster_access, locality_pods, produce_chunks
 
 CHUNKS = Asset("datalocality://example/daily-features", group="datalocality")
 PART = 128 * 1024 * 1024
 
 
 with DAG("asset_producer", schedule=None, catchup=False, tags=["datalocality", "example"]):
-    ProduceChunksPodOperator(
+    produce_chunks(
         task_id="features",
         image="features:1",
         outlets=[CHUNKS],

@@ -1,15 +1,15 @@
 """Example 1: a producer writes chunks, a consumer reads them where they were written.
 
-``extract`` runs two producer pods: one on worker-a1 writes nine 256 MiB parts, one on
-worker-b1 writes three. Each reports its parts through KubernetesPodOperator's XCom
-sidecar, and the task publishes them, with the nodes, as a DataSource. ``sessionize``
-wants one partition per replica for its three replicas, so its plan puts the replicas
-next to the parts, runs a repartition Job on each replica's node, then one pod per
-replica with its chunk list; ``release``, a teardown, then gives back the claims, the
-chunk lists and the Jobs, and the producer's source with them (``reclaimPolicy: Delete``).
-``make demo`` runs this DAG against the embedded cluster. Triggered with the conf
-``{"replica_exit_code": 1}``, the simulated replicas fail: the run fails, and still
-leaves nothing behind.
+``extract`` runs two producer pods in parallel (``extract.replica``, mapped): one on
+worker-a1 writes nine 256 MiB parts, one on worker-b1 writes three. Each reports its
+parts through KubernetesPodOperator's XCom sidecar, and ``extract.collect`` publishes
+them, with the nodes, as one DataSource. ``sessionize`` wants one partition per replica
+for its three replicas, so its plan puts the replicas next to the parts, runs a
+repartition Job on each replica's node, then one pod per replica with its chunk list;
+``release``, a teardown, then gives back the claims, the chunk lists and the Jobs, and
+the producer's source with them (``reclaimPolicy: Delete``). ``make demo`` runs this DAG
+against the embedded cluster. Triggered with the conf ``{"replica_exit_code": 1}``, the
+simulated replicas fail: the run fails, and still leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import json
 
 from airflow.sdk import DAG
 
-from datalocality.operators import ProduceChunksPodOperator, cluster_access, locality_pods
+from datalocality.operators import cluster_access, locality_pods, produce_chunks
 
 PART = 256 * 1024 * 1024
 WRITERS = {"worker-a1": range(0, 9), "worker-b1": range(9, 12)}
@@ -41,7 +41,7 @@ with DAG(
     tags=["datalocality", "example"],
     doc_md=__doc__,
 ):
-    extract = ProduceChunksPodOperator(
+    extract = produce_chunks(
         task_id="extract",
         image="etl:1",
         replicas=len(WRITERS),

@@ -23,6 +23,7 @@ PUBLIC = {
     ],
     "datalocality.operators": [
         "AssemblyOperator",
+        "CollectChunksOperator",
         "DataLocalityPlanOperator",
         "DataLocalityPodOperator",
         "DataLocalityReleaseOperator",
@@ -30,6 +31,7 @@ PUBLIC = {
         "RepartitionOperator",
         "cluster_access",
         "locality_pods",
+        "produce_chunks",
     ],
     "datalocality.sensors": [
         "DataAvailableSensor",

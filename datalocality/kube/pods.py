@@ -5,10 +5,16 @@ chunk list's count, files and, when short, ids: :mod:`datalocality.kube.chunk_li
 list as JSON files under ``/etc/datalocality`` (projected from the chunk-list
 ConfigMaps), ``NODENAME`` from ``spec.nodeName`` and, optionally, ``envFrom`` the
 Vineyard-shaped ConfigMap, so consumers written for the Vineyard operator keep working.
+
+What a replica adds to a pod is decided once (:func:`build_replica_additions`) and merged
+once (:func:`build_pod_with_replica`): into a :class:`PodTemplate`'s pod here, into the pod
+KubernetesPodOperator built in :mod:`datalocality.operators.pod_request`.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -22,13 +28,19 @@ from datalocality.kube.chunk_lists import (
     build_chunk_volume,
 )
 from datalocality.kube.names import (
+    ANNOTATION_CHUNK_COUNT,
     ANNOTATION_PLANNED_NODE,
     TaskKey,
-    build_metadata,
+    build_annotations,
+    build_labels,
     build_name,
     stamp,
 )
-from datalocality.kube.security import container_security_context, pod_security_context
+from datalocality.kube.security import (
+    build_restricted_pod,
+    container_security_context,
+    pod_security_context,
+)
 from datalocality.model import PlacementPlan, Topology
 from datalocality.model.base import Spec
 from datalocality.model.names import check_dns_label, check_dns_subdomain
@@ -38,6 +50,7 @@ from datalocality.model.quantities import parse_quantity
 RESERVED_ENV_PREFIX = "DATALOCALITY_"
 RESERVED_ENV = frozenset({"NODENAME"})
 GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
+VOLCANO_SCHEDULER = "volcano"
 
 
 class PodTemplate(Spec):
@@ -141,6 +154,96 @@ def build_replica_env(
     ]
 
 
+def build_replica_additions(
+    *,
+    node: str,
+    chunk_count: int,
+    affinity: Mapping[str, Any],
+    env: Sequence[Mapping[str, Any]],
+    chunk_volume: tuple[Mapping[str, Any], Mapping[str, Any]],
+    task: TaskKey | None = None,
+    resources: Mapping[str, Any] | None = None,
+    vineyard_configmap: str = "",
+    pod_group: str = "",
+) -> dict[str, Any]:
+    """What a replica adds to any pod, camelCase: ``metadata`` labels and annotations,
+    ``spec`` fields and ``container`` fields (its main container), for
+    :func:`build_pod_with_replica`; ``task`` is the replica's own task instance."""
+    volume, mount = chunk_volume
+    annotations = {ANNOTATION_PLANNED_NODE: node, ANNOTATION_CHUNK_COUNT: str(chunk_count)}
+    spec: dict[str, Any] = {"affinity": copy.deepcopy(dict(affinity)), "volumes": [dict(volume)]}
+    if pod_group:
+        check_dns_subdomain("pod_group", pod_group)
+        spec["schedulerName"] = VOLCANO_SCHEDULER
+        annotations[GROUP_NAME_ANNOTATION] = pod_group
+    container: dict[str, Any] = {
+        "env": copy.deepcopy([dict(e) for e in env]),
+        "volumeMounts": [dict(mount)],
+    }
+    if resources:
+        container["resources"] = copy.deepcopy(dict(resources))
+    if vineyard_configmap:
+        check_dns_subdomain("vineyard_configmap", vineyard_configmap)
+        container["envFrom"] = [{"configMapRef": {"name": vineyard_configmap}}]
+    labels = build_labels(task, "replica") if task is not None else {}
+    if task is not None:
+        annotations = {**build_annotations(task), **annotations}
+    return {
+        "metadata": {"labels": labels, "annotations": annotations},
+        "spec": spec,
+        "container": container,
+    }
+
+
+def _replace_named(
+    existing: Sequence[Mapping[str, Any]] | None, ours: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``existing`` without the entries named as one of ``ours``, then ``ours``."""
+    names = {item["name"] for item in ours}
+    return [dict(i) for i in existing or [] if i.get("name") not in names] + [dict(i) for i in ours]
+
+
+def _main_container(spec: dict[str, Any], name: str) -> dict[str, Any]:
+    """The container named ``name``, else the first one (KPO's base container)."""
+    containers: list[dict[str, Any]] = spec.get("containers") or []
+    if not containers:
+        raise SpecError("spec.containers", [], "a replica pod needs a container")
+    return next((c for c in containers if c.get("name") == name), containers[0])
+
+
+def build_pod_with_replica(
+    pod: Mapping[str, Any], additions: Mapping[str, Any], *, container_name: str = "base"
+) -> dict[str, Any]:
+    """A copy of Pod manifest ``pod`` with ``additions`` merged, under the restricted profile.
+
+    The plan's placement (affinity, scheduler), env and chunk-list volume win over what
+    ``pod`` has of the same names; resources and security contexts the user set are kept.
+    """
+    merged = copy.deepcopy(dict(pod))
+    meta = merged.setdefault("metadata", {})
+    ours = additions["metadata"]
+    meta["labels"] = {**(meta.get("labels") or {}), **ours["labels"]}
+    meta["annotations"] = {**(meta.get("annotations") or {}), **ours["annotations"]}
+    spec = merged.setdefault("spec", {})
+    extra = additions["spec"]
+    spec["affinity"] = copy.deepcopy(extra["affinity"])
+    spec["volumes"] = _replace_named(spec.get("volumes"), extra["volumes"])
+    if "schedulerName" in extra:
+        spec["schedulerName"] = extra["schedulerName"]
+    container = _main_container(spec, container_name)
+    fields = additions["container"]
+    container["env"] = _replace_named(container.get("env"), fields["env"])
+    container["volumeMounts"] = _replace_named(
+        container.get("volumeMounts"), fields["volumeMounts"]
+    )
+    if fields.get("resources") and not container.get("resources"):
+        container["resources"] = copy.deepcopy(fields["resources"])
+    for source in fields.get("envFrom", []):
+        if source not in (container.get("envFrom") or []):
+            container["envFrom"] = [*(container.get("envFrom") or []), copy.deepcopy(source)]
+    return build_restricted_pod(merged)
+
+
 def build_replica_pod(
     plan: PlacementPlan,
     index: int,
@@ -156,40 +259,32 @@ def build_replica_pod(
 ) -> dict[str, Any]:
     """The Pod for replica ``index`` of ``plan``, as mapped task instance ``index`` of ``task``.
 
-    ``chunk_list`` is where the replica's list is (``build_chunk_lists(...).replicas``);
-    ``pod_group`` puts the pod in a Volcano PodGroup (and under the volcano scheduler).
+    ``template``'s pod with :func:`build_replica_additions` merged, as the operator merges
+    them into KubernetesPodOperator's pod. ``chunk_list`` is where the replica's list is
+    (``build_chunk_lists(...).replicas``); ``pod_group`` puts the pod in a Volcano PodGroup.
     """
     if not 0 <= index < len(plan.replicas):
         raise SpecError("index", index, f"plan has {len(plan.replicas)} replicas")
     check_dns_label("namespace", namespace)
     replica = plan.replicas[index]
     replica_task = task.for_replica(replica.index)
-    volume, mount = build_chunk_volume(chunk_list)
-    container = template.container(build_replica_env(plan, index, chunk_list), [mount])
-    if vineyard_configmap:
-        check_dns_subdomain("vineyard_configmap", vineyard_configmap)
-        container["envFrom"] = [{"configMapRef": {"name": vineyard_configmap}}]
-    spec = template.pod_spec(container)
-    spec["affinity"] = build_affinity(replica, topology, plan=plan, policy=policy)
-    spec["volumes"] = [volume]
-    annotations = {ANNOTATION_PLANNED_NODE: replica.node}
-    if pod_group:
-        check_dns_subdomain("pod_group", pod_group)
-        spec["schedulerName"] = "volcano"
-        annotations[GROUP_NAME_ANNOTATION] = pod_group
-    manifest = {
+    base = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": build_metadata(
-            replica_task,
-            build_name(replica_task, "replica"),
-            namespace,
-            component="replica",
-            annotations=annotations,
-        ),
-        "spec": spec,
+        "metadata": {"name": build_name(replica_task, "replica"), "namespace": namespace},
+        "spec": template.pod_spec(template.container([], [])),
     }
-    return stamp(manifest)
+    additions = build_replica_additions(
+        node=replica.node,
+        chunk_count=len(replica.chunks),
+        affinity=build_affinity(replica, topology, plan=plan, policy=policy),
+        env=build_replica_env(plan, index, chunk_list),
+        chunk_volume=build_chunk_volume(chunk_list),
+        task=replica_task,
+        vineyard_configmap=vineyard_configmap,
+        pod_group=pod_group,
+    )
+    return stamp(build_pod_with_replica(base, additions, container_name=template.container_name))
 
 
 def build_replica_pods(

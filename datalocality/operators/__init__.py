@@ -12,6 +12,7 @@ from datalocality._lazy import lazy_attributes
 
 _LAZY: dict[str, str] = {
     "AssemblyOperator": "datalocality.operators.jobs",
+    "CollectChunksOperator": "datalocality.operators.collect",
     "DataLocalityPlanOperator": "datalocality.operators.plan",
     "DataLocalityPodOperator": "datalocality.operators.pod",
     "DataLocalityReleaseOperator": "datalocality.operators.release",
@@ -19,10 +20,12 @@ _LAZY: dict[str, str] = {
     "RepartitionOperator": "datalocality.operators.jobs",
     "cluster_access": "datalocality.operators.access",
     "locality_pods": "datalocality.operators.group",
+    "produce_chunks": "datalocality.operators.collect",
 }
 
 if TYPE_CHECKING:
     from datalocality.operators.access import cluster_access
+    from datalocality.operators.collect import CollectChunksOperator, produce_chunks
     from datalocality.operators.group import locality_pods
     from datalocality.operators.jobs import AssemblyOperator, RepartitionOperator
     from datalocality.operators.plan import DataLocalityPlanOperator
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AssemblyOperator",
+    "CollectChunksOperator",
     "DataLocalityPlanOperator",
     "DataLocalityPodOperator",
     "DataLocalityReleaseOperator",
@@ -39,6 +43,7 @@ __all__ = [
     "RepartitionOperator",
     "cluster_access",
     "locality_pods",
+    "produce_chunks",
 ]
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -9,9 +9,9 @@ camelCase node affinity and env from :mod:`datalocality.kube.affinity` /
 :class:`~datalocality.kube.chunk_lists.ChunkListRef`), never the chunk ids.
 
 Inputs are :class:`~datalocality.model.DataInput` objects (or their dicts), or what an
-upstream :class:`~datalocality.operators.ProduceChunksPodOperator` returned: a
-``{"data_source": ...}`` mapping (or a list of them, from a mapped producer), already
-resolved.
+upstream ``produce_chunks`` group's collector
+(:class:`~datalocality.operators.CollectChunksOperator`) returned: a
+``{"data_source": ...}`` mapping (or a list of them), already resolved.
 """
 
 from __future__ import annotations

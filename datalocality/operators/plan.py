@@ -94,7 +94,7 @@ def baseline_summary(baseline: PlacementPlan | None) -> dict[str, Any]:
 class DataLocalityPlanOperator(BaseOperator):
     """Plan where the replicas of a consumer run, next to the data they read.
 
-    :param inputs: DataInput objects (or dicts) and outputs of ProduceChunksPodOperator.
+    :param inputs: DataInput objects (or dicts) and outputs of ``produce_chunks`` (its collector).
     :param replicas: how many replicas (pods) will read the inputs.
     :param requests: per-replica resource requests (``{"cpu": "500m", "memory": "1Gi"}``).
     :param topology: topology constraint, ``{"mode": "soft", "highest_tier_allowed": 1}``.

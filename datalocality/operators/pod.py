@@ -4,7 +4,14 @@ Everything KPO does — building the pod from its arguments, launching, log stre
 deferrable mode, reattaching to a pod a crashed try left running, XCom, cleanup — is
 KPO's own code; this subclass only edits the built pod request with the replica's node
 affinity, chunk list (env and files projected from its ConfigMaps) and labels
-(:func:`~datalocality.operators.pod_request.build_replica_pod_request`).
+(:func:`~datalocality.operators.pod_request.build_replica_pod_request`, the same merge the
+golden-tested :func:`~datalocality.kube.pods.build_replica_pod` makes).
+
+Every pod, KPO's XCom sidecar included, meets the restricted Pod Security Standard: the
+security contexts the user gives (KPO's ``security_context`` and
+``container_security_context``) are completed, never replaced. Pods run as uid
+``DEFAULT_RUN_AS_USER`` (65534) unless ``security_context={"runAsUser": 1000}`` (add
+``runAsGroup``/``fsGroup`` as needed) names another.
 
 ``DataLocalityPodOperator.partial(task_id=..., image=...).expand_kwargs(plan.output)``
 gives one mapped task instance per replica. Each pushes ``node``, the node its pod was
@@ -29,7 +36,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from kubernetes.client import models as k8s  # type: ignore[import-untyped]
 
-NODE_XCOM = "node"  # the XCom key of the node a replica's pod was bound to
 REPLICA_KEYS = ("index", "node", "chunk_count", "affinity", "env", "chunk_list")
 
 
@@ -47,7 +53,8 @@ class DataLocalityPodOperator(RerunSafePodOperator):
     """Run replica ``replica`` of a placement plan as a pod on its planned node.
 
     :param replica: one entry returned by DataLocalityPlanOperator (usually given through
-        ``expand_kwargs``). Every other argument is KubernetesPodOperator's.
+        ``expand_kwargs``). Every other argument is KubernetesPodOperator's; the uid is
+        KPO's ``security_context={"runAsUser": ...}`` (65534 when not given).
     """
 
     operator_extra_links = (PlacementPlanLink(),)
@@ -58,19 +65,6 @@ class DataLocalityPodOperator(RerunSafePodOperator):
         self.replica = replica
         if self.namespace is None and isinstance(replica, Mapping):
             self.namespace = replica.get("namespace")
-
-    def cleanup(
-        self,
-        pod: k8s.V1Pod,
-        remote_pod: k8s.V1Pod,
-        xcom_result: dict[str, Any] | None = None,
-        context: Context | None = None,
-    ) -> None:
-        """KPO's cleanup (it may delete the pod), after pushing the node the pod ran on."""
-        node = getattr(getattr(remote_pod, "spec", None), "node_name", None)
-        if node and context is not None:
-            context["ti"].xcom_push(key=NODE_XCOM, value=str(node))
-        super().cleanup(pod, remote_pod, xcom_result=xcom_result, context=context)
 
     def build_pod_request_obj(
         self, context: Context | None = None, *, dry_run: bool = False

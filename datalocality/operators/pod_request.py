@@ -1,12 +1,13 @@
 """Put one replica of a plan onto the V1Pod KubernetesPodOperator built.
 
-KPO builds the pod from its own arguments (image, command, template file...); this adds
-what the plan decided: the node affinity, the ``DATALOCALITY_*`` env and ``NODENAME``, the
-chunk-list files projected at ``/etc/datalocality``, the planned node as an annotation,
-our labels, and — only where the user set nothing — the consumer's requests
-(``build_restricted_pod_request`` adds the restricted security profile to every pod the
-provider's KPO subclasses build). Pure: the same replica entry always gives the same pod, so
-it is tested without a cluster.
+KPO builds the pod from its own arguments (image, command, template file...); what the
+plan adds to it — node affinity, ``DATALOCALITY_*`` env and ``NODENAME``, the chunk-list
+files projected at ``/etc/datalocality``, the planned node and chunk count as annotations,
+our labels, the consumer's requests where the user set none, the restricted security
+profile in every field the user left unset — is decided and merged by the same pure
+functions that build the golden-tested manifests (:func:`datalocality.kube.pods.
+build_replica_additions`, :func:`~datalocality.kube.pods.build_pod_with_replica`): the V1Pod
+is serialised to its camelCase manifest, merged, and read back.
 """
 
 from __future__ import annotations
@@ -17,14 +18,10 @@ from typing import Any
 from kubernetes.client import ApiClient, Configuration  # type: ignore[import-untyped]
 from kubernetes.client import models as k8s
 
-from datalocality.kube.names import (
-    ANNOTATION_CHUNK_COUNT,
-    ANNOTATION_PLANNED_NODE,
-    TaskKey,
-    build_annotations,
-    build_labels,
-)
-from datalocality.kube.security import container_security_context, pod_security_context
+from datalocality.errors import SpecError
+from datalocality.kube.names import TaskKey
+from datalocality.kube.pods import build_pod_with_replica, build_replica_additions
+from datalocality.kube.security import build_restricted_pod
 from datalocality.operators.entries import build_replica_chunk_volume
 
 
@@ -34,18 +31,41 @@ def to_model(data: Mapping[str, Any], kind: str) -> Any:
     return api._ApiClient__deserialize(dict(data), kind)
 
 
+def to_manifest(pod: k8s.V1Pod) -> dict[str, Any]:
+    """The camelCase manifest of a V1Pod, as the client would send it."""
+    manifest: dict[str, Any] = ApiClient(configuration=Configuration()).sanitize_for_serialization(
+        pod
+    )
+    return manifest
+
+
 def build_restricted_pod_request(pod: k8s.V1Pod) -> k8s.V1Pod:
     """``pod`` under the restricted Pod Security Standard where the user chose nothing: the
     pod's context and every container's, KubernetesPodOperator's XCom sidecar included
     (KPO gives it none, so a namespace enforcing ``restricted`` would refuse the pod)."""
-    spec = pod.spec
-    if not spec.security_context:
-        spec.security_context = to_model(pod_security_context(), "V1PodSecurityContext")
-    for container in [*(spec.init_containers or []), *spec.containers]:
-        if container.security_context is None:
-            context = to_model(container_security_context(), "V1SecurityContext")
-            container.security_context = context
-    return pod
+    return to_model(build_restricted_pod(to_manifest(pod)), "V1Pod")
+
+
+def build_entry_additions(
+    replica: Mapping[str, Any], task: TaskKey | None = None
+) -> dict[str, Any]:
+    """What replica entry ``replica`` (as the plan task returns it) adds to a pod."""
+    pod_group = replica.get("pod_group") or ""
+    if not isinstance(pod_group, str):
+        raise SpecError("replica.pod_group", pod_group, "must be a PodGroup name")
+    chunk_count = replica["chunk_count"]
+    if not isinstance(chunk_count, int) or isinstance(chunk_count, bool) or chunk_count < 0:
+        raise SpecError("replica.chunk_count", chunk_count, "must be an integer >= 0")
+    return build_replica_additions(
+        node=str(replica["node"]),
+        chunk_count=chunk_count,
+        affinity=replica["affinity"],
+        env=replica["env"],
+        chunk_volume=build_replica_chunk_volume(replica),
+        task=task,
+        resources=replica.get("resources") or None,
+        pod_group=pod_group,
+    )
 
 
 def build_replica_pod_request(
@@ -55,29 +75,7 @@ def build_replica_pod_request(
     task: TaskKey | None = None,
     container_name: str = "base",
 ) -> k8s.V1Pod:
-    """``pod`` with replica ``replica`` applied (the same object, edited, is returned)."""
-    spec = pod.spec
-    spec.affinity = to_model(replica["affinity"], "V1Affinity")
-    container = next((c for c in spec.containers if c.name == container_name), spec.containers[0])
-    ours = [to_model(env, "V1EnvVar") for env in replica["env"]]
-    names = {env.name for env in ours}
-    container.env = [e for e in container.env or [] if e.name not in names] + ours
-    volume, mount = build_replica_chunk_volume(replica)
-    spec.volumes = [v for v in spec.volumes or [] if v.name != volume["name"]]
-    spec.volumes.append(to_model(volume, "V1Volume"))
-    container.volume_mounts = [m for m in container.volume_mounts or [] if m.name != mount["name"]]
-    container.volume_mounts.append(to_model(mount, "V1VolumeMount"))
-    resources = replica.get("resources") or {}
-    if resources and container.resources is None:
-        container.resources = to_model(resources, "V1ResourceRequirements")
-    meta = pod.metadata
-    annotations = dict(meta.annotations or {})
-    annotations[ANNOTATION_PLANNED_NODE] = str(replica["node"])
-    annotations[ANNOTATION_CHUNK_COUNT] = str(replica["chunk_count"])
-    labels = dict(meta.labels or {})
-    if task is not None:
-        labels.update(build_labels(task, "replica"))
-        annotations.update(build_annotations(task))
-    meta.annotations = annotations
-    meta.labels = labels
-    return pod
+    """A new V1Pod: ``pod`` with replica entry ``replica`` applied (``pod`` is left as is)."""
+    additions = build_entry_additions(replica, task)
+    merged = build_pod_with_replica(to_manifest(pod), additions, container_name=container_name)
+    return to_model(merged, "V1Pod")

@@ -1,21 +1,18 @@
-"""ProduceChunksPodOperator: producer pods report their chunks; the task publishes a DataSource.
+"""ProduceChunksPodOperator: one producer replica's pod, which reports the chunks it wrote.
 
-Each replica is a KubernetesPodOperator run (KPO's own launching, logs, XCom sidecar and
-reattach), one after the other, each with ``DATALOCALITY_REPLICA`` in its env and a
+It is the mapped task of :func:`~datalocality.operators.collect.produce_chunks`: each
+replica is its own task instance, so replicas run in parallel and, with
+``deferrable=True``, defer like any KubernetesPodOperator (KPO's own launching, logs,
+XCom sidecar and reattach). Its pod has ``DATALOCALITY_REPLICA`` in its env and a
 ``datalocality.io/replica`` label (KPO includes operator labels in its reattach
-selector, so a retried task finds the right replica's pod). A replica writes what it
-produced to ``/airflow/xcom/return.json``::
+selector), and writes what it produced to ``/airflow/xcom/return.json``::
 
     {"chunks": [{"id": "part-00", "size": 268435456}, ...]}
 
-Combined with the node each pod ran on, the reports become one DataSource (identity:
-``system``/``data_source_type``/``name`` plus the run id as an attribute) that is
-
-* created in Kubernetes (cluster-scoped, its chunks in DataSourceSlices it owns,
-  create-or-get: a retry adopts them),
-* returned to XCom as ``{"data_source": {...}, "replicas": [...]}`` — a valid input of
-  DataLocalityPlanOperator and ``locality_pods``, and
-* set as the ``extra`` of the task's Asset events when ``outlets`` are set.
+The task pushes ``node`` (where its pod was bound) and returns
+``{"index": i, "node": ..., "report": {...}}``; the collector task builds one DataSource
+from every replica's entry (:func:`build_produced_source`). A retried replica's new try
+replaces its XComs, so the collector reads only its latest report.
 """
 
 from __future__ import annotations
@@ -27,17 +24,17 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from kubernetes.client import models as k8s  # type: ignore[import-untyped]
 
 from datalocality.errors import SpecError
-from datalocality.kube.client import KubeClient, build_api_client_without_retries
-from datalocality.kube.names import LABEL_REPLICA, build_data_source_name
-from datalocality.kube.publish import publish_data_source
+from datalocality.kube.names import LABEL_REPLICA
 from datalocality.model import Chunk, DataSource
 from datalocality.model.data import ReclaimPolicy
-from datalocality.operators.entries import PRODUCED_KEY
 from datalocality.operators.failures import final_failures
 from datalocality.operators.rerun import RerunSafePodOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+OVERRIDE_KEYS = frozenset({"annotations", "node_selector", "env"})
+REPLICA_ENV = "DATALOCALITY_REPLICA"
 
 
 def parse_report(report: object, node: str, field: str) -> list[Chunk]:
@@ -85,132 +82,90 @@ def build_produced_source(
     )
 
 
-class ProduceChunksPodOperator(RerunSafePodOperator):
-    """Run ``replicas`` producer pods and publish the chunks they wrote as a DataSource.
+def check_producer_replica(replica: object, field: str = "replica") -> dict[str, Any]:
+    """One producer replica ``{"index", "annotations"?, "node_selector"?, "env"?}``."""
+    if not isinstance(replica, Mapping):
+        raise SpecError(field, type(replica).__name__, "must be a mapping")
+    index = replica.get("index")
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise SpecError(f"{field}.index", index, "must be an integer >= 0")
+    for key, value in replica.items():
+        if key == "index":
+            continue
+        if key not in OVERRIDE_KEYS:
+            raise SpecError(
+                f"{field}.{key}", value, f"unknown key (one of {sorted(OVERRIDE_KEYS)})"
+            )
+        if not isinstance(value, Mapping):
+            raise SpecError(f"{field}.{key}", value, "must be a mapping")
+    return {k: (v if k == "index" else dict(v)) for k, v in replica.items()}
 
-    :param replicas: how many producer pods run (one after the other, in this task).
-    :param system, data_source_type, data_source_name: the published source's identity
-        (default ``airflow``/``chunks``/``<dag_id>.<task_id>``; the run id is added as an
-        attribute so every run publishes its own source).
-    :param publish: also create the DataSource in Kubernetes (default True).
-    :param reclaim_policy: what happens to it once the last claim on it is released:
-        ``Delete`` (default: each run publishes its own, so nothing piles up) or ``Retain``.
-    :param replica_overrides: per replica, ``annotations``, ``node_selector`` and ``env``
-        merged over the operator's (the sandbox's kubelet reads its XCom from an annotation).
+
+def build_producer_replicas(
+    replicas: int, overrides: Sequence[Mapping[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """Each replica's entry (its index and ``replica_overrides[i]``), checked at parse time."""
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise SpecError("replicas", replicas, "must be an integer >= 1")
+    if isinstance(overrides, Mapping | str) or len(overrides) > replicas:
+        raise SpecError("replica_overrides", overrides, f"must be a list of at most {replicas}")
+    return [
+        check_producer_replica(
+            {**(overrides[i] if i < len(overrides) else {}), "index": i},
+            f"replica_overrides[{i}]",
+        )
+        for i in range(replicas)
+    ]
+
+
+class ProduceChunksPodOperator(RerunSafePodOperator):
+    """Run one producer replica's pod; return its chunk report with the pod's node.
+
+    :param replica: ``{"index": i, "annotations", "node_selector", "env"}`` (all but the
+        index optional), merged over the operator's; given by ``produce_chunks`` through
+        ``expand``. Default: replica 0 with no overrides.
     Every other argument is KubernetesPodOperator's; ``do_xcom_push`` is always on.
     """
 
-    template_fields: Sequence[str] = (*KubernetesPodOperator.template_fields, "data_source_name")
+    template_fields: Sequence[str] = (*KubernetesPodOperator.template_fields, "replica")
 
-    def __init__(
-        self,
-        *,
-        replicas: int = 1,
-        system: str = "airflow",
-        data_source_type: str = "chunks",
-        data_source_name: str | None = None,
-        publish: bool = True,
-        reclaim_policy: ReclaimPolicy = "Delete",
-        replica_overrides: Sequence[Mapping[str, Any]] = (),
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, replica: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         kwargs["do_xcom_push"] = True
         super().__init__(**kwargs)
-        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
-            raise SpecError("replicas", replicas, "must be an integer >= 1")
-        self.replicas = replicas
-        self.system = system
-        self.data_source_type = data_source_type
-        self.data_source_name = data_source_name
-        self.publish = publish
-        if reclaim_policy not in ("Delete", "Retain"):
-            raise SpecError("reclaim_policy", reclaim_policy, "must be Delete or Retain")
-        self.reclaim_policy: ReclaimPolicy = reclaim_policy
-        self.replica_overrides = [dict(o) for o in replica_overrides]
-        if len(self.replica_overrides) > replicas:
-            raise SpecError("replica_overrides", len(self.replica_overrides), "more than replicas")
+        self.replica = check_producer_replica(replica if replica is not None else {"index": 0})
+        self.index: int = self.replica["index"]
+        self.labels = {**self.labels, LABEL_REPLICA: str(self.index)}
+        self.annotations = {**self.annotations, **self.replica.get("annotations", {})}
+        self.node_selector = {**self.node_selector, **self.replica.get("node_selector", {})}
+
+    def build_pod_request_obj(
+        self, context: Context | None = None, *, dry_run: bool = False
+    ) -> k8s.V1Pod:
+        """KPO's pod with the replica's env (``DATALOCALITY_REPLICA`` and its overrides)."""
+        pod = super().build_pod_request_obj(context, dry_run=dry_run)
+        extra = {**self.replica.get("env", {}), REPLICA_ENV: str(self.index)}
+        for container in pod.spec.containers:
+            if container.name == self.base_container_name:
+                kept = [e for e in container.env or [] if e.name not in extra]
+                container.env = [
+                    *kept,
+                    *(k8s.V1EnvVar(name=k, value=str(v)) for k, v in extra.items()),
+                ]
+        return pod
 
     def execute(self, context: Context) -> dict[str, Any]:
-        """Run every replica's pod, then publish and return the DataSource."""
-        reports: list[tuple[str, object]] = []
-        base_env = list(self.env_vars) if isinstance(self.env_vars, list) else self.env_vars
-        base_annotations, base_selector = dict(self.annotations), dict(self.node_selector)
-        if self.replicas > 1 and self.deferrable:
-            self.log.info("%d replicas run one after the other: not deferring", self.replicas)
-            self.deferrable = False
-        for index in range(self.replicas):
-            override = self.replica_overrides[index] if index < len(self.replica_overrides) else {}
-            self.labels = {**self.labels, LABEL_REPLICA: str(index)}
-            self.annotations = {**base_annotations, **(override.get("annotations") or {})}
-            self.node_selector = {**base_selector, **(override.get("node_selector") or {})}
-            extra_env = {**(override.get("env") or {}), "DATALOCALITY_REPLICA": str(index)}
-            if isinstance(base_env, dict):
-                self.env_vars = {**base_env, **extra_env}
-            else:
-                self.env_vars = [
-                    *base_env,
-                    *(k8s.V1EnvVar(name=k, value=str(v)) for k, v in extra_env.items()),
-                ]
-            self.pod_request_obj = None
-            self.pod = None
-            self.remote_pod = None
-            report = super().execute(context)
-            node = self._node_of_last_pod()
-            self.log.info("replica %d ran on %s and reported %s", index, node, report)
-            reports.append((node, report))
-        ti = context["ti"]
+        """KPO's run of the pod (it defers when deferrable); the replica's entry."""
+        return self.entry(super().execute(context))
+
+    def trigger_reentry(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """KPO's resumption after its trigger; the replica's entry."""
+        return self.entry(super().trigger_reentry(context, event))
+
+    def entry(self, report: object) -> dict[str, Any]:
+        """``{"index", "node", "report"}``, the report checked (a bad one fails for good)."""
         with final_failures("xcom"):
-            source = build_produced_source(
-                reports,
-                system=self.system,
-                data_source_type=self.data_source_type,
-                name=self.data_source_name or f"{ti.dag_id}.{ti.task_id}",
-                attributes={"run_id": context["run_id"]},
-                reclaim_policy=self.reclaim_policy,
-            )
-        if self.publish:
-            self._publish(source)
-        payload = {
-            PRODUCED_KEY: source.model_dump(mode="json", by_alias=True),
-            "replicas": [
-                {"index": i, "node": node, "chunks": len(parse_report(r, node, "report"))}
-                for i, (node, r) in enumerate(reports)
-            ],
-        }
-        self._emit_asset_extra(context, payload)
-        return payload
-
-    def _node_of_last_pod(self) -> str:
-        for pod in (self.remote_pod, self.pod):
-            node = getattr(getattr(pod, "spec", None), "node_name", None)
-            if node:
-                return str(node)
-        if self.pod is not None:  # the pod may have been deleted: ask for the last state
-            remote = self.pod_manager.read_pod(self.pod)
-            return str(remote.spec.node_name or "")
-        return ""
-
-    def _publish(self, source: DataSource) -> None:
-        """Create the run's DataSource and its chunk slices, or bring the ones an earlier
-        try published up to date: a rerun's pods may have written the chunks elsewhere."""
-        name = build_data_source_name(source)
-        client = KubeClient(build_api_client_without_retries(self.client.api_client))
-        try:
-            with final_failures():
-                stored = publish_data_source(client, name, source)
-        finally:
-            client.api.close()
+            chunks = parse_report(report, self.node, f"replicas[{self.index}]")
         self.log.info(
-            "published DataSource %s with %d chunks in %s slices",
-            name,
-            len(source.chunks),
-            stored["spec"].get("slices"),
+            "replica %d ran on %s and reported %d chunks", self.index, self.node, len(chunks)
         )
-
-    def _emit_asset_extra(self, context: Context, payload: dict[str, Any]) -> None:
-        outlets = [o for o in self.outlets or [] if type(o).__name__ == "Asset"]
-        if not outlets:
-            return
-        events = context["outlet_events"]
-        for outlet in outlets:
-            events[outlet].extra = dict(payload)
+        return {"index": self.index, "node": self.node, "report": report}

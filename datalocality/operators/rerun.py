@@ -7,11 +7,14 @@ next try started a second pod for the same work (tests/airflow/test_crash_recove
 That pod's result cannot be read back (its XCom sidecar is gone), so the work runs again,
 in one pod: the finished one is removed first. Failed pods of earlier tries are kept, as
 KPO keeps them, for debugging.
+
+It also pushes XCom ``node``, the node its pod was bound to, before KPO may delete the pod:
+where a replica ran is read from there, not from kept pods.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.utils.container import container_is_succeeded
@@ -22,10 +25,29 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from kubernetes.client import models as k8s  # type: ignore[import-untyped]
 
+NODE_XCOM = "node"  # the XCom key of the node a replica's pod was bound to
+
 
 class RerunSafePodOperator(KubernetesPodOperator):
     """KPO whose reattach-or-create first removes pods an earlier try finished and checked,
     and whose pods (XCom sidecar included) meet the restricted Pod Security Standard."""
+
+    node = ""  # the node this try's pod was bound to, once cleanup has read it
+
+    def cleanup(
+        self,
+        pod: k8s.V1Pod,
+        remote_pod: k8s.V1Pod,
+        xcom_result: dict[str, Any] | None = None,
+        context: Context | None = None,
+    ) -> None:
+        """KPO's cleanup (it may delete the pod), after recording where the pod ran."""
+        node = getattr(getattr(remote_pod, "spec", None), "node_name", None)
+        if node:
+            self.node = str(node)
+            if context is not None:
+                context["ti"].xcom_push(key=NODE_XCOM, value=self.node)
+        super().cleanup(pod, remote_pod, xcom_result=xcom_result, context=context)
 
     def build_pod_request_obj(
         self, context: Context | None = None, *, dry_run: bool = False

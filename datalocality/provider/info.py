@@ -33,6 +33,7 @@ OPERATOR_MODULES: Final = (
     "datalocality.operators.plan",
     "datalocality.operators.pod",
     "datalocality.operators.produce",
+    "datalocality.operators.collect",
     "datalocality.operators.jobs",
     "datalocality.operators.group",
     "datalocality.operators.release",

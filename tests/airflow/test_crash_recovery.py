@@ -7,7 +7,8 @@ for work that did not happen". Each case here:
 1. starts a fresh embedded cluster (the ``cluster`` fixture) and, for the job and pod
    tasks, runs the plan task to completion first (their upstream);
 2. runs the real task code (``DataLocalityPlanOperator``, ``RepartitionOperator``,
-   ``DataLocalityPodOperator``, ``ProduceChunksPodOperator``, the
+   ``DataLocalityPodOperator``, a ``ProduceChunksPodOperator`` replica, the
+   ``CollectChunksOperator`` publishing the producers' source, the
    ``DataLocalityReleaseOperator`` teardown — KubernetesPodOperator's
    own launching, XCom sidecar and reattach included; a task that defers runs its
    trigger in the same process, as the triggerer would) in a separate OS process that
@@ -68,11 +69,17 @@ XCOM_REPORT = {"chunks": ["part-a", "part-b"]}
 KILLED = -signal.SIGKILL
 # Writes (POST/PUT/PATCH/DELETE) of a clean run of each task; test_clean_run_writes
 # checks them, and every crash point 1..n is a test case.
-WRITES = {"plan": 6, "repartition": 4, "replica": 2, "produce": 6, "release": 3}
+WRITES = {"plan": 6, "repartition": 4, "replica": 2, "produce": 2, "collect": 2, "release": 3}
 NEEDS_PLAN = {"repartition", "replica", "release"}
 RELEASE_TASK = "consume.release"
-PRODUCE_TASK = "extract"
+PRODUCE_TASK = "extract.replica"  # produce_chunks' mapped producer replicas
+COLLECT_TASK = "extract.collect"
 PRODUCED = [["part-a", "part-b"], ["part-c", "part-d"]]  # what each producer replica wrote
+# What the collector reads: each replica's entry, as ProduceChunksPodOperator returns it.
+COLLECTED: list[dict[str, Any]] = [
+    {"index": i, "node": node, "report": {"chunks": chunks}}
+    for i, (node, chunks) in enumerate(zip(["worker-a1", "worker-b1"], PRODUCED, strict=True))
+]
 PRELOAD = [
     "airflow.sdk",
     "airflow.providers.cncf.kubernetes.operators.pod",
@@ -129,6 +136,7 @@ def _context(task_id: str, try_number: int, map_index: int = -1) -> dict[str, An
 def _operator(task: str, kubeconfig: str, upstream: dict[str, Any]) -> tuple[Any, int]:
     """The operator of ``task`` and its map index, built as the DAG would build it."""
     from datalocality.operators import (
+        CollectChunksOperator,
         DataLocalityPlanOperator,
         DataLocalityPodOperator,
         DataLocalityReleaseOperator,
@@ -169,20 +177,29 @@ def _operator(task: str, kubeconfig: str, upstream: dict[str, Any]) -> tuple[Any
             **access,
         )
         return release, -1
-    if task == "produce":
-        reports = [{"chunks": chunks} for chunks in PRODUCED]
+    if task == "produce":  # one mapped replica of produce_chunks, as it builds them
+        report = {"chunks": PRODUCED[REPLICA_INDEX]}
         produce = ProduceChunksPodOperator(
             task_id=PRODUCE_TASK,
             image="etl:1",
-            replicas=len(PRODUCED),
-            replica_overrides=[
-                {"annotations": {"sandbox.datalocality.io/xcom": json.dumps(r)}} for r in reports
-            ],
+            replica={
+                "index": REPLICA_INDEX,
+                "annotations": {"sandbox.datalocality.io/xcom": json.dumps(report)},
+            },
             on_finish_action="keep_pod",
             startup_check_interval_seconds=1,
             **access,
         )
-        return produce, -1
+        return produce, REPLICA_INDEX
+    if task == "collect":
+        collect = CollectChunksOperator(
+            task_id=COLLECT_TASK,
+            replicas=COLLECTED,
+            replica_count=len(COLLECTED),
+            data_source_name=f"{DAG_ID}.extract",
+            **access,
+        )
+        return collect, -1
     pod = DataLocalityPodOperator(
         task_id=REPLICA_TASK,
         image="consumer:1",
@@ -453,7 +470,7 @@ def test_killed_after_a_write_then_rerun(
         check_released(cluster)
         assert chunk_configmap(cluster) == want.configmap_data == {}
         return  # the rerun's result lists what it removed, the killed try's part not
-    if task != "produce":
+    if task not in {"produce", "collect"}:
         check_claims(cluster)
     assert chunk_configmap(cluster) == want.configmap_data
     assert rerun.result is not None
@@ -471,7 +488,9 @@ def test_killed_after_a_write_then_rerun(
         assert rerun.result["xcom"]["pod_name"] == pod["metadata"]["name"]
         assert rerun.result["return"] == XCOM_REPORT
     if task == "produce":
-        check_produced(cluster, rerun.result["return"])
+        check_produced(cluster, rerun.result["return"], rerun.result["xcom"])
+    if task == "collect":
+        check_collected(cluster, rerun.result["return"])
     made_up = {"pod_name"}  # KubernetesPodOperator's random pod name, checked above
     assert placed(without(rerun.result["xcom"], made_up)) == placed(
         without(want.result["xcom"], made_up)
@@ -494,24 +513,35 @@ def settled_pods(cluster: ProviderCluster, task_id: str = "") -> list[dict[str, 
         time.sleep(0.1)
 
 
-def check_produced(cluster: ProviderCluster, returned: dict[str, Any]) -> None:
-    """Both producer pods Succeeded, one each, and the one DataSource places every chunk
-    on the node of the pod that wrote it."""
+def check_produced(cluster: ProviderCluster, returned: dict[str, Any], xcom: Any) -> None:
+    """One producer pod, of the replica's index, Succeeded; the entry it returned names
+    its report and the node the pod ran on (also pushed as XCom ``node``)."""
     from datalocality.kube.names import LABEL_REPLICA
 
     pods = settled_pods(cluster)
-    pods = [p for p in pods if (p["metadata"].get("labels") or {}).get(LABEL_REPLICA)]
-    by_replica = {int(p["metadata"]["labels"][LABEL_REPLICA]): p for p in pods}
-    assert len(pods) == len(by_replica) == len(PRODUCED), [p["metadata"]["name"] for p in pods]
-    assert all(p["status"]["phase"] == "Succeeded" for p in pods)
+    (pod,) = [p for p in pods if (p["metadata"].get("labels") or {}).get(LABEL_REPLICA)]
+    assert pod["metadata"]["labels"][LABEL_REPLICA] == str(REPLICA_INDEX)
+    assert pod["status"]["phase"] == "Succeeded"
+    node = pod["spec"]["nodeName"]
+    assert returned == {
+        "index": REPLICA_INDEX,
+        "node": node,
+        "report": {"chunks": PRODUCED[REPLICA_INDEX]},
+    }
+    assert xcom["node"] == node
+    assert objects(cluster, *KINDS["datasources"]) == []  # the collector publishes, not it
+
+
+def check_collected(cluster: ProviderCluster, returned: dict[str, Any]) -> None:
+    """The one DataSource places every chunk on the node its replica's entry names."""
     (source,) = objects(cluster, *KINDS["datasources"])
     where = source_locations(cluster, source)
-    for index, chunks in enumerate(PRODUCED):
-        node = by_replica[index]["spec"]["nodeName"]
-        assert all(where[c] == [node] for c in chunks), (where, node)
-    assert [r["node"] for r in returned["replicas"]] == [
-        by_replica[i]["spec"]["nodeName"] for i in range(len(PRODUCED))
-    ]
+    for entry in COLLECTED:
+        assert all(where[c] == [entry["node"]] for c in entry["report"]["chunks"]), where
+    assert [r["node"] for r in returned["replicas"]] == [e["node"] for e in COLLECTED]
+    assert (
+        source["spec"]["name"] == f"{DAG_ID}.extract"
+    )  # the group's name, as produce_chunks gives
 
 
 def unplaced(value: Any) -> Any:

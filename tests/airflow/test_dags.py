@@ -42,14 +42,25 @@ def test_every_dag_file_imports(dagbag: Any) -> None:
 def test_chunk_pipeline_shape(dagbag: Any) -> None:
     dag = dagbag.dags["chunk_pipeline"]
     assert sorted(t.task_id for t in dag.tasks) == [
-        "extract",
+        "extract.collect",
+        "extract.replica",
         "sessionize.assembly",
         "sessionize.plan",
         "sessionize.release",
         "sessionize.repartition",
         "sessionize.replica",
     ]
-    assert dag.get_task("sessionize.plan").upstream_task_ids == {"extract"}
+    assert dag.get_task("sessionize.plan").upstream_task_ids == {"extract.collect"}
+    # The producer replicas are one mapped task, so they run in parallel; then the collector.
+    assert dag.get_task("extract.collect").upstream_task_ids == {"extract.replica"}
+    replica = dag.get_task("extract.replica")
+    assert type(replica).__name__ == "MappedOperator"
+    entries = replica.expand_input.value["replica"]
+    assert [e["index"] for e in entries] == [0, 1]
+    assert [e["node_selector"] for e in entries] == [
+        {"kubernetes.io/hostname": "worker-a1"},
+        {"kubernetes.io/hostname": "worker-b1"},
+    ]
     release = dag.get_task("sessionize.release")
     assert release.is_teardown and release.upstream_task_ids == {"sessionize.replica"}
     assert release.trigger_rule == "all_done_setup_success"
@@ -59,6 +70,14 @@ def test_chunk_pipeline_shape(dagbag: Any) -> None:
     assert [t.task_id for t in group.get_leaves()] == ["sessionize.replica"]
 
 
+def test_asset_producer_collector_emits_the_asset(dagbag: Any) -> None:
+    dag = dagbag.dags["asset_producer"]
+    assert sorted(t.task_id for t in dag.tasks) == ["features.collect", "features.replica"]
+    collect = dag.get_task("features.collect")
+    assert [o.uri for o in collect.outlets] == ["datalocality://example/daily-features"]
+    assert not dag.get_task("features.replica").partial_kwargs.get("outlets")
+
+
 BAD_DAG = """
 from airflow.sdk import DAG
 from datalocality.operators import locality_pods
@@ -66,6 +85,49 @@ from datalocality.operators import locality_pods
 with DAG("bad", schedule=None):
     locality_pods(task_id="consume", image="c:1", inputs=[], {argument})
 """
+
+
+BAD_PRODUCER = """
+from airflow.sdk import DAG
+from datalocality.operators import produce_chunks
+
+with DAG("bad", schedule=None):
+    produce_chunks(task_id="extract", image="p:1", {argument})
+"""
+
+
+def parse_error(tmp_path: Path, source: str) -> str:
+    """The one import error a DAG file of ``source`` gets; it must define no DAG."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    path = tmp_path / "bad.py"
+    path.write_text(source)
+    bag = DagBag(str(path), safe_mode=False)
+    assert list(bag.dags) == []
+    (error,) = bag.import_errors.values()
+    return str(error)
+
+
+@pytest.mark.parametrize(
+    ("argument", "named"),
+    [
+        ("replicas=0", "SpecError: replicas: must be an integer >= 1 (got 0)"),
+        (
+            "replicas=1, replica_overrides=[{}, {}]",
+            "replica_overrides: must be a list of at most 1",
+        ),
+        (
+            "replicas=2, replica_overrides=[{}, {'node_selectr': {}}]",
+            "replica_overrides[1].node_selectr: unknown key",
+        ),
+        ("replica_overrides=[{'env': 'A=1'}]", "replica_overrides[0].env: must be a mapping"),
+    ],
+)
+def test_bad_producer_arguments_fail_when_the_dag_is_parsed(
+    airflow_db: Path, tmp_path: Path, argument: str, named: str
+) -> None:
+    error = parse_error(tmp_path, BAD_PRODUCER.format(argument=argument))
+    assert named in error, error
 
 
 @pytest.mark.parametrize(
@@ -81,11 +143,5 @@ with DAG("bad", schedule=None):
 def test_bad_arguments_fail_when_the_dag_is_parsed_naming_the_field(
     airflow_db: Path, tmp_path: Path, argument: str, named: str
 ) -> None:
-    from airflow.dag_processing.dagbag import DagBag
-
-    path = tmp_path / "bad.py"
-    path.write_text(BAD_DAG.format(argument=argument))
-    bag = DagBag(str(path), safe_mode=False)
-    assert list(bag.dags) == []
-    (error,) = bag.import_errors.values()
+    error = parse_error(tmp_path, BAD_DAG.format(argument=argument))
     assert named in error, error

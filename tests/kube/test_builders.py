@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from datalocality.errors import InfeasiblePlacement, SpecError
 from datalocality.kube.affinity import AffinityPolicy, build_affinity, tier_fractions
-from datalocality.kube.chunk_lists import build_chunk_lists
+from datalocality.kube.chunk_lists import build_chunk_lists, build_chunk_volume
 from datalocality.kube.jobs import JobTemplate, build_operation_job
 from datalocality.kube.karmada import (
     EXCLUDED_ANNOTATION,
@@ -21,7 +21,15 @@ from datalocality.kube.karmada import (
     plan_clusters,
     revert_propagation_policy,
 )
-from datalocality.kube.pods import PodTemplate, build_replica_env, build_replica_pod
+from datalocality.kube.names import build_labels
+from datalocality.kube.pods import (
+    PodTemplate,
+    build_pod_with_replica,
+    build_replica_additions,
+    build_replica_env,
+    build_replica_pod,
+)
+from datalocality.kube.security import DEFAULT_RUN_AS_USER, build_restricted_pod
 from datalocality.kube.volcano import build_pod_group
 from datalocality.model import (
     Consumer,
@@ -200,6 +208,142 @@ def test_pod_template_refuses_bad_input() -> None:
             template=PodTemplate(image="x"),
             chunk_list=LISTS.replicas[0],
         )
+
+
+def replica_additions(**options: Any) -> dict[str, Any]:
+    """What replica 0 of PLAN adds to a pod."""
+    return build_replica_additions(
+        node="node-a1",
+        chunk_count=2,
+        affinity=build_affinity(PLAN.replicas[0], TOPOLOGY, plan=PLAN),
+        env=build_replica_env(PLAN, 0, LISTS.replicas[0]),
+        chunk_volume=build_chunk_volume(LISTS.replicas[0]),
+        **options,
+    )
+
+
+def user_pod() -> dict[str, Any]:
+    """A pod as a user (or KubernetesPodOperator) wrote it, before any replica."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "labels": {"team": "ml"}, "annotations": {"note": "x"}},
+        "spec": {
+            "affinity": {"podAffinity": {}},
+            "volumes": [
+                {"name": "scratch", "emptyDir": {}},
+                {"name": "datalocality-chunks", "emptyDir": {}},
+            ],
+            "containers": [
+                {"name": "sidecar", "image": "s:1"},
+                {
+                    "name": "main",
+                    "image": "m:1",
+                    "env": [
+                        {"name": "MODE", "value": "train"},
+                        {"name": "DATALOCALITY_REPLICA", "value": "9"},
+                    ],
+                    "resources": {"limits": {"cpu": "1"}},
+                    "securityContext": {"readOnlyRootFilesystem": True},
+                },
+            ],
+        },
+    }
+
+
+def test_replica_merge_puts_the_plan_over_the_user_pod_and_keeps_the_rest() -> None:
+    pod = user_pod()
+    before = json.dumps(pod, sort_keys=True)
+    merged = build_pod_with_replica(
+        pod, replica_additions(task=TASK.for_replica(0)), container_name="main"
+    )
+    assert json.dumps(pod, sort_keys=True) == before  # the input is not edited
+    spec = merged["spec"]
+    assert spec["affinity"] == build_affinity(PLAN.replicas[0], TOPOLOGY, plan=PLAN)
+    volume, mount = build_chunk_volume(LISTS.replicas[0])
+    assert spec["volumes"] == [{"name": "scratch", "emptyDir": {}}, volume]
+    sidecar, main = spec["containers"]
+    names = [e["name"] for e in main["env"]]
+    assert names[0] == "MODE" and names.count("DATALOCALITY_REPLICA") == 1
+    env = {e["name"]: e.get("value") for e in main["env"]}
+    assert env["DATALOCALITY_REPLICA"] == "0"
+    assert main["volumeMounts"] == [mount] and "volumeMounts" not in sidecar
+    assert main["resources"] == {"limits": {"cpu": "1"}}
+    assert main["securityContext"]["readOnlyRootFilesystem"] is True
+    assert main["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert sidecar["securityContext"]["allowPrivilegeEscalation"] is False
+    assert spec["securityContext"]["runAsUser"] == DEFAULT_RUN_AS_USER
+    meta = merged["metadata"]
+    assert meta["labels"] == {"team": "ml", **build_labels(TASK.for_replica(0), "replica")}
+    assert meta["annotations"]["note"] == "x"
+    assert meta["annotations"]["datalocality.io/planned-node"] == "node-a1"
+    assert meta["annotations"]["datalocality.io/chunk-count"] == "2"
+    assert meta["annotations"]["datalocality.io/run-key"] == TASK.for_replica(0).run_key
+    assert "schedulerName" not in spec
+
+
+def test_replica_merge_sets_resources_group_and_vineyard_only_when_asked() -> None:
+    pod = user_pod()
+    del pod["spec"]["containers"][1]["resources"]
+    requests = {"requests": {"cpu": "500m"}}
+    additions = replica_additions(
+        resources=requests, pod_group="train-podgroup-1", vineyard_configmap="vineyard-cm"
+    )
+    merged = build_pod_with_replica(pod, additions, container_name="nope")
+    spec = merged["spec"]
+    first, main = spec["containers"]  # an unknown container name means the first one
+    assert first["resources"] == requests and "resources" not in main
+    assert first["envFrom"] == [{"configMapRef": {"name": "vineyard-cm"}}]
+    assert spec["schedulerName"] == "volcano"
+    assert merged["metadata"]["annotations"]["scheduling.k8s.io/group-name"] == ("train-podgroup-1")
+    assert merged["metadata"]["labels"] == {"team": "ml"}  # no task, no task labels
+    again = build_pod_with_replica(merged, additions, container_name="nope")
+    assert again == merged  # merging twice changes nothing
+    with pytest.raises(SpecError, match=r"^pod_group: .*'Bad_Group'"):
+        replica_additions(pod_group="Bad_Group")
+    with pytest.raises(SpecError, match=r"^spec\.containers"):
+        build_pod_with_replica({"spec": {"containers": []}}, additions)
+
+
+def test_restricted_pod_completes_the_user_contexts_and_is_idempotent() -> None:
+    bare = {"spec": {"containers": [{"name": "c"}], "initContainers": [{"name": "i"}]}}
+    once = build_restricted_pod(bare)
+    assert build_restricted_pod(once) == once
+    assert once["spec"]["securityContext"]["runAsUser"] == DEFAULT_RUN_AS_USER
+    assert once["spec"]["initContainers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    chosen = {"spec": {"securityContext": {"runAsUser": 1000}, "containers": [{"name": "c"}]}}
+    context = build_restricted_pod(chosen)["spec"]["securityContext"]
+    assert context == {
+        "runAsUser": 1000,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    group = {"spec": {"securityContext": {"fsGroup": 2000}, "containers": []}}
+    context = build_restricted_pod(group)["spec"]["securityContext"]
+    assert context["fsGroup"] == 2000 and context["runAsUser"] == DEFAULT_RUN_AS_USER
+
+
+def test_template_pod_is_the_replica_merge() -> None:
+    template = PodTemplate(image="x:1", env={"MODE": "a"}, run_as_user=1000)
+    pod = build_replica_pod(
+        PLAN,
+        0,
+        task=TASK,
+        namespace="data",
+        topology=TOPOLOGY,
+        template=template,
+        chunk_list=LISTS.replicas[0],
+    )
+    base = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": pod["metadata"]["name"], "namespace": "data"},
+        "spec": template.pod_spec(template.container([], [])),
+    }
+    merged = build_pod_with_replica(base, replica_additions(task=TASK.for_replica(0)))
+    del pod["metadata"]["annotations"]["datalocality.io/spec-hash"]
+    assert pod == merged
+    assert pod["spec"]["securityContext"]["fsGroup"] == 1000
 
 
 def test_operation_jobs_are_bounded_and_pinned() -> None:
