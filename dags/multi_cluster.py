@@ -18,7 +18,7 @@ from airflow.sdk import DAG, task
 
 from datalocality import DataInput
 from datalocality.kube.karmada import build_propagation_policy, plan_clusters
-from datalocality.kube.names import TaskKey
+from datalocality.kube.names import LABEL_DAG_ID, TaskKey, label_value
 from datalocality.operators import DataLocalityPlanOperator, DataLocalityPodOperator, cluster_access
 from datalocality.operators.plan_store import plan_from_summary
 
@@ -55,7 +55,7 @@ with DAG(
                 {
                     "apiVersion": "v1",
                     "kind": "Pod",
-                    "labelSelector": f"datalocality.io/dag-id={ti.dag_id}",
+                    "labelSelector": {"matchLabels": {LABEL_DAG_ID: label_value(ti.dag_id)}},
                 }
             ],
         )

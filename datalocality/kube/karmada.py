@@ -67,15 +67,27 @@ def build_propagation_policy(
     task: TaskKey,
     namespace: str,
     clusters: Sequence[str],
-    resource_selectors: Sequence[Mapping[str, str]],
+    resource_selectors: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """A PropagationPolicy placing the selected resources on ``clusters`` only."""
+    """A PropagationPolicy placing the selected resources on ``clusters`` only.
+
+    Each selector is Karmada's ResourceSelector: ``apiVersion``, ``kind`` and optionally
+    ``namespace``, ``name`` and ``labelSelector`` (a LabelSelector object,
+    ``{"matchLabels": {...}}``; Karmada's schema refuses a selector string).
+    """
     check_dns_label("namespace", namespace)
     if not resource_selectors:
         raise SpecError("resource_selectors", [], "needs at least one selector")
     for i, selector in enumerate(resource_selectors):
         if not selector.get("apiVersion") or not selector.get("kind"):
             raise SpecError(f"resource_selectors[{i}]", dict(selector), "needs apiVersion and kind")
+        labels = selector.get("labelSelector")
+        if labels is not None and not isinstance(labels, Mapping):
+            raise SpecError(
+                f"resource_selectors[{i}].labelSelector",
+                labels,
+                'must be a LabelSelector object, {"matchLabels": {...}}',
+            )
     manifest = {
         "apiVersion": PROPAGATION_POLICY_API_VERSION,
         "kind": "PropagationPolicy",

@@ -41,6 +41,7 @@ from datalocality.kube.security import (
     container_security_context,
     pod_security_context,
 )
+from datalocality.kube.volcano import GROUP_NAME_ANNOTATION, VOLCANO_SCHEDULER
 from datalocality.model import PlacementPlan, Topology
 from datalocality.model.base import Spec
 from datalocality.model.names import check_dns_label, check_dns_subdomain
@@ -49,8 +50,6 @@ from datalocality.model.quantities import parse_quantity
 # Variables the provider sets; a template may not set them (nor any DATALOCALITY_*).
 RESERVED_ENV_PREFIX = "DATALOCALITY_"
 RESERVED_ENV = frozenset({"NODENAME"})
-GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
-VOLCANO_SCHEDULER = "volcano"
 
 
 class PodTemplate(Spec):

@@ -18,6 +18,9 @@ from datalocality.model import Consumer
 from datalocality.model.names import check_dns_label
 
 PODGROUP_API_VERSION = "scheduling.volcano.sh/v1beta1"
+VOLCANO_SCHEDULER = "volcano"  # the schedulerName of pods Volcano's scheduler places
+GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"  # a pod's PodGroup (Volcano's key)
+SCHEDULERS = frozenset({"default-scheduler", VOLCANO_SCHEDULER})  # what a plan may name
 DEFAULT_TIER_MAP: Mapping[int, int] = {0: 1, 1: 1, 2: 2, 3: 3}
 
 

@@ -115,8 +115,10 @@ def build_replica_entries(
     chunk_lists: ChunkLists,
     namespace: str,
     resources: Mapping[str, Any] | None = None,
+    pod_group: str = "",
 ) -> list[dict[str, Any]]:
-    """One ``{"replica": {...}}`` per replica of the plan, for ``expand_kwargs``."""
+    """One ``{"replica": {...}}`` per replica of the plan, for ``expand_kwargs``;
+    ``pod_group`` names the Volcano PodGroup every replica's pod joins."""
     policy = AffinityPolicy.for_consumer(consumer)
     entries = []
     for index, (replica, ref) in enumerate(zip(plan.replicas, chunk_lists.replicas, strict=True)):
@@ -136,6 +138,8 @@ def build_replica_entries(
         }
         if resources:
             entry["resources"] = dict(resources)
+        if pod_group:
+            entry["pod_group"] = pod_group
         entries.append({"replica": entry})
     return entries
 

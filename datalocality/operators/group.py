@@ -42,6 +42,8 @@ def locality_pods(
     partitioning: str = "any",
     input_format: str = "chunks",
     strategy: str = "optimal",
+    scheduler: str = "default-scheduler",
+    volcano_queue: str = "default",
     namespace: str | None = None,
     operations: bool = True,
     release: bool = True,
@@ -62,6 +64,9 @@ def locality_pods(
     arguments: ``cmds``, ``arguments``, ``get_logs``...). ``operations=False`` leaves the
     job tasks out (for consumers that do their own repartitioning); ``release=False`` the
     teardown (the claims and chunk lists then stay until deleted by label).
+    ``scheduler="volcano"`` gang-schedules the replicas with Volcano: the plan task creates
+    their PodGroup (in ``volcano_queue``), every replica pod names it and Volcano's
+    scheduler; the release removes it with the claims.
     """
     cluster: dict[str, Any] = {
         "kubernetes_conn_id": kubernetes_conn_id,
@@ -79,6 +84,8 @@ def locality_pods(
             partitioning=partitioning,
             input_format=input_format,
             strategy=strategy,
+            scheduler=scheduler,
+            volcano_queue=volcano_queue,
             namespace=namespace,
             consumer_name=task_id,
             datalocality_conn_id=datalocality_conn_id,

@@ -13,7 +13,9 @@ The task, in order, each step safe to repeat on a retry (deterministic names fro
 4. build, in memory, every chunk-list ConfigMap (:mod:`datalocality.kube.chunk_lists`,
    each checked against the 1 MiB limit), the replica entries and the summary; only then
    create, adopt or rewrite the ConfigMaps, and delete those an earlier try wrote beyond
-   the set (:func:`datalocality.operators.plan_store.put_chunk_lists`);
+   the set (:func:`datalocality.operators.plan_store.put_chunk_lists`); with
+   ``scheduler="volcano"``, create or adopt the replicas' Volcano PodGroup (gang, the
+   plan's network topology), owned by the claims like the lists;
 5. push the plan's summary (``plan``: no chunk ids, and where the lists are), the
    operation entries the job tasks read (``operations``), the comparison (``baseline``),
    and return one small entry per replica for
@@ -41,6 +43,7 @@ from datalocality.kube.names import TaskKey, build_claim_name
 from datalocality.kube.release import build_owner_references
 from datalocality.kube.resources import ALL_PODS, NODES, SOURCES
 from datalocality.kube.topology import build_topology
+from datalocality.kube.volcano import SCHEDULERS, VOLCANO_SCHEDULER, build_pod_group, pod_group_name
 from datalocality.model import (
     Consumer,
     DataInput,
@@ -60,7 +63,11 @@ from datalocality.operators.entries import (
 )
 from datalocality.operators.failures import final_failures
 from datalocality.operators.plan_report import build_plan_report
-from datalocality.operators.plan_store import build_plan_summary, put_chunk_lists
+from datalocality.operators.plan_store import (
+    build_plan_summary,
+    put_chunk_lists,
+    put_pod_group,
+)
 from datalocality.placement import STRATEGIES, plan, strategy_names
 from datalocality.provider.hook import DataLocalityHook
 from datalocality.provider.info import KUBERNETES_CONN_ID
@@ -103,6 +110,9 @@ class DataLocalityPlanOperator(BaseOperator):
         locality-blind one the plan is compared with (``spread``).
     :param namespace: where claims and the ConfigMap go (default: the connection's, or
         ``default``).
+    :param scheduler: ``default-scheduler``, or ``volcano``: the replicas' pods then carry
+        ``schedulerName: volcano`` and belong to one PodGroup (``minMember`` = replicas,
+        the topology as its ``networkTopology``) in Volcano queue ``volcano_queue``.
     :param datalocality_conn_id: Connection holding the resolvers config (see the hook).
     :param resolvers_config: path of a resolvers config file.
     :param kubernetes_conn_id: cncf.kubernetes connection; or ``config_file`` /
@@ -133,6 +143,8 @@ class DataLocalityPlanOperator(BaseOperator):
         consumer_name: str | None = None,
         strategy: str = "optimal",
         baseline_strategy: str | None = "spread",
+        scheduler: str = "default-scheduler",
+        volcano_queue: str = "default",
         namespace: str | None = None,
         cluster_name: str = "",
         source_ttl: timedelta | None = timedelta(minutes=5),
@@ -165,6 +177,10 @@ class DataLocalityPlanOperator(BaseOperator):
         self.config_file = config_file
         self.in_cluster = in_cluster
         self.cluster_context = cluster_context
+        if scheduler not in SCHEDULERS:
+            raise SpecError("scheduler", scheduler, f"must be one of {sorted(SCHEDULERS)}")
+        self.scheduler = scheduler
+        self.volcano_queue = volcano_queue
         # Checked when the DAG is parsed: the DagBag import error names the field, where a
         # run would fail half a minute in.
         self.build_consumer_spec()
@@ -229,6 +245,11 @@ class DataLocalityPlanOperator(BaseOperator):
         baseline = self._baseline(request)
         with final_failures():
             lists = build_chunk_lists(chosen, task=task, namespace=namespace)
+            group = None
+            if self.scheduler == VOLCANO_SCHEDULER:
+                group = build_pod_group(
+                    consumer, task=task, namespace=namespace, queue=self.volcano_queue
+                )
         entries = build_replica_entries(
             chosen,
             topology=topology,
@@ -236,11 +257,14 @@ class DataLocalityPlanOperator(BaseOperator):
             chunk_lists=lists,
             namespace=namespace,
             resources={"requests": dict(self.requests)} if self.requests else None,
+            pod_group=pod_group_name(task) if group else "",
         )
         summary = build_plan_summary(chosen, lists)
         with final_failures():
             owners = build_owner_references([bound.claim for bound in claims])
             written = put_chunk_lists(client, lists, task, owners)
+            if group:
+                self.log.info("Volcano PodGroup %s", put_pod_group(client, group, owners))
         self.log.info("chunk lists in ConfigMaps %s", ", ".join(written))
         ti = context["ti"]
         ti.xcom_push(key="plan", value=summary)

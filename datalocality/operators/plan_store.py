@@ -19,7 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from datalocality.errors import IncompleteChunkLists, ObjectConflict, SpecError
+from datalocality.errors import (
+    ApiRejected,
+    IncompleteChunkLists,
+    ObjectConflict,
+    ObjectNotFound,
+    SpecError,
+)
 from datalocality.kube.chunk_lists import (
     ChunkListRef,
     ChunkLists,
@@ -246,6 +252,27 @@ def put_chunk_lists(
         if name_of(obj) not in names and annotations.get(ANNOTATION_RUN_KEY) == task.run_key:
             client.delete(CONFIGMAPS, name_of(obj), chunk_lists.namespace)
     return names
+
+
+def put_pod_group(
+    client: KubeClient, manifest: Mapping[str, Any], owners: Sequence[Mapping[str, Any]] = ()
+) -> str:
+    """Create (or adopt an earlier try's) Volcano PodGroup, owned like the chunk lists by
+    the run's claims, so garbage collection removes it when the run is released; its name.
+    A cluster without Volcano's CRD is a clear ApiRejected, not a bare 404."""
+    body = dict(manifest)
+    if owners:
+        body["metadata"] = {**manifest["metadata"], "ownerReferences": [dict(o) for o in owners]}
+    try:
+        created = client.create_or_get(body)
+    except ObjectNotFound as exc:
+        raise ApiRejected(
+            exc.status,
+            exc.reason,
+            f"the cluster serves no {manifest['apiVersion']} PodGroup: install Volcano's CRDs,"
+            " or plan with scheduler='default-scheduler'",
+        ) from exc
+    return name_of(created.object)
 
 
 def fetch_chunk_lists(

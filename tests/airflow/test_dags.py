@@ -138,6 +138,7 @@ def test_bad_producer_arguments_fail_when_the_dag_is_parsed(
         ("topology={'mdoe': 'hard'}", "did you mean 'mode'?"),
         ("strategy='optimla'", "strategy: unknown strategy"),
         ("partitioning='one-per-replca'", "partitioning"),
+        ("scheduler='volcan'", "scheduler: must be one of ['default-scheduler', 'volcano']"),
     ],
 )
 def test_bad_arguments_fail_when_the_dag_is_parsed_naming_the_field(

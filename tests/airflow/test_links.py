@@ -42,7 +42,7 @@ def pipeline(airflow_db: Path) -> Any:
 def test_plan_and_replica_tasks_link_to_the_plan_task(pipeline: Any) -> None:
     assert plan_task_id(pipeline.get_task("sessionize.plan")) == "sessionize.plan"
     assert plan_task_id(pipeline.get_task("sessionize.replica")) == "sessionize.plan"
-    assert plan_task_id(pipeline.get_task("extract")) is None
+    assert plan_task_id(pipeline.get_task("extract.collect")) is None
 
 
 def test_link_of_a_mapped_replica_points_at_the_unmapped_plan(pipeline: Any) -> None:
@@ -55,7 +55,7 @@ def test_link_of_a_mapped_replica_points_at_the_unmapped_plan(pipeline: Any) -> 
         + RUN_ID.replace(":", "%3A").replace("+", "%2B")
         + "/tasks/sessionize.plan/xcom"
     )
-    assert PlacementPlanLink().get_link(pipeline.get_task("extract"), ti_key=key) == ""
+    assert PlacementPlanLink().get_link(pipeline.get_task("extract.collect"), ti_key=key) == ""
 
 
 def test_plugin_entry_point_is_installed_and_airflow_lists_the_plugin(tmp_path: Path) -> None:

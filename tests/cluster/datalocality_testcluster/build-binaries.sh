@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real control plane from Go modules into a cache outside the repo:
-# etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok.
+# etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok; and the published
+# CRDs every cluster gets (kwok's Exec and Logs, Volcano's PodGroup, Karmada's
+# PropagationPolicy), taken from the same projects' Go modules.
 # Rebuilt only when a pinned version changes. Prints the bin directory on its last line.
 #   build-binaries.sh            build what is missing, print the bin dir
 #   build-binaries.sh --print    print the bin dir only (no build)
@@ -9,6 +11,9 @@ set -euo pipefail
 KUBE_VERSION=v1.35.4
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
+VOLCANO_APIS_VERSION=v1.12.1       # volcano.sh/volcano itself is not served by the proxy
+CONTROLLER_TOOLS_VERSION=v0.17.2   # controller-gen, to render the PodGroup CRD from its types
+KARMADA_VERSION=v1.13.0            # v1.14.0 and later are refused (403) by the proxy
 
 CACHE=${DATALOCALITY_CACHE:-$HOME/.cache/datalocality}
 ROOT=$CACHE/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION
@@ -22,6 +27,8 @@ find_missing() {
   missing=()
   for b in "${BINARIES[@]}"; do [[ -x $BIN/$b ]] || missing+=("$b"); done
   [[ -f $ROOT/crds/kwok.x-k8s.io_execs.yaml ]] || missing+=(kwok-crds)
+  [[ -f $ROOT/crds/.volcano-$VOLCANO_APIS_VERSION ]] || missing+=(volcano-crds)
+  [[ -f $ROOT/crds/.karmada-$KARMADA_VERSION ]] || missing+=(karmada-crds)
 }
 find_missing
 if [[ ${#missing[@]} -eq 0 ]]; then echo "$BIN"; exit 0; fi
@@ -42,6 +49,8 @@ start=$SECONDS
 log "building ${missing[*]} into $BIN ($(go version | cut -d' ' -f3), $(nproc) cores)"
 
 need() { local b; for b in "$@"; do [[ " ${missing[*]} " == *" $b "* ]] && return 0; done; return 1; }
+# the directory of a downloaded module (the module cache's read-only copy)
+module_dir() { go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)",/\1/p'; }
 
 if need etcd; then
   log "etcd $ETCD_VERSION: wrapper module"
@@ -63,9 +72,32 @@ fi
 
 if need kwok-crds; then
   # the CRDs of kwok's Exec and Logs, from the same module version
-  dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  dir=$(module_dir "sigs.k8s.io/kwok@$KWOK_VERSION")
   mkdir -p "$ROOT/crds"
   cp "$dir"/kustomize/crd/bases/kwok.x-k8s.io_{execs,logs}.yaml "$ROOT/crds/"
+fi
+
+if need volcano-crds; then
+  # volcano.sh/apis ships the PodGroup types, not their CRD: controller-gen renders it, in a
+  # writable copy of the module (the module cache is read-only)
+  log "Volcano PodGroup CRD from volcano.sh/apis@$VOLCANO_APIS_VERSION (controller-gen $CONTROLLER_TOOLS_VERSION)"
+  dir=$(module_dir "volcano.sh/apis@$VOLCANO_APIS_VERSION")
+  GOBIN=$ROOT/src/tools go install "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_TOOLS_VERSION"
+  d=$ROOT/src/volcano-apis; rm -rf "$d" "$d.out"; cp -r "$dir" "$d"; chmod -R u+w "$d"
+  (cd "$d" && "$ROOT/src/tools/controller-gen" crd paths=./pkg/apis/scheduling/v1beta1/... "output:crd:dir=$d.out")
+  mkdir -p "$ROOT/crds"
+  install -m 0644 "$d.out/scheduling.volcano.sh_podgroups.yaml" "$ROOT/crds/"
+  touch "$ROOT/crds/.volcano-$VOLCANO_APIS_VERSION"
+  log "Volcano CRD done ($((SECONDS - start)) s so far)"
+fi
+
+if need karmada-crds; then
+  # Karmada's control plane is a kube-apiserver with its CRDs: the policy CRD as published
+  log "Karmada PropagationPolicy CRD from github.com/karmada-io/karmada@$KARMADA_VERSION"
+  dir=$(module_dir "github.com/karmada-io/karmada@$KARMADA_VERSION")
+  mkdir -p "$ROOT/crds"
+  install -m 0644 "$dir/charts/karmada/_crds/bases/policy/policy.karmada.io_propagationpolicies.yaml" "$ROOT/crds/"
+  touch "$ROOT/crds/.karmada-$KARMADA_VERSION"
 fi
 
 kube=()

@@ -332,11 +332,8 @@ def _start(
             "kube-scheduler",
             [
                 bin_dir / "kube-scheduler",
-                f"--kubeconfig={kubeconfig}",
-                "--leader-elect=false",
+                f"--config={_scheduler_config(workdir, kubeconfig)}",
                 "--secure-port=0",
-                "--kube-api-qps=200",
-                "--kube-api-burst=400",
                 "--v=0",
             ],
             logs,
@@ -459,6 +456,23 @@ def _nodes_ready(core: client.CoreV1Api, count: int) -> bool:
 def _load(path: Path) -> Obj:
     loaded: Obj = yaml.safe_load(path.read_text())
     return loaded
+
+
+def _scheduler_config(workdir: Path, kubeconfig: Path) -> Path:
+    """kube-scheduler's configuration: the default profile, and one named ``volcano`` that
+    stands in for Volcano's scheduler (whose module the proxy does not serve): it places
+    ``schedulerName: volcano`` pods by the same filters (node affinity included), without
+    Volcano's gang and network-topology semantics."""
+    path = workdir / "kube-scheduler.yaml"
+    config = {
+        "apiVersion": "kubescheduler.config.k8s.io/v1",
+        "kind": "KubeSchedulerConfiguration",
+        "clientConnection": {"kubeconfig": str(kubeconfig), "qps": 200, "burst": 400},
+        "leaderElection": {"leaderElect": False},
+        "profiles": [{"schedulerName": "default-scheduler"}, {"schedulerName": "volcano"}],
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
 
 
 def _apply_crds(api: client.ApiClient, crds: list[Obj]) -> None:

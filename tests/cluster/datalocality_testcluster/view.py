@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 Obj = dict[str, Any]
-VERSIONS = {"": "v1", "batch": "v1", "datalocality.io": "v1alpha1"}
+VERSIONS = {
+    "": "v1",
+    "batch": "v1",
+    "datalocality.io": "v1alpha1",
+    "scheduling.volcano.sh": "v1beta1",
+    "policy.karmada.io": "v1alpha1",
+}
 
 
 class Cluster(Protocol):
