@@ -17,7 +17,10 @@ The caller applies the actions in order with create-or-get and read-modify-write
 * a source older than its TTL is refreshed through the resolver before binding, and so
   is one whose chunks could not be read back (its slices incomplete: a writer died
   half-way, or the object predates slices);
-* a not-found resolution is retried with backoff and then given up loudly.
+* a not-found resolution is retried with backoff and then given up loudly; when the
+  source already existed (its data is gone), the source goes to phase Lost and every
+  claim on it says so (:func:`after_data_gone`); a Lost source is resolved again before
+  any claim binds to it, and goes back to Available when the data is found.
 
 Nothing here does I/O, so the rules are tested exhaustively.
 """
@@ -49,7 +52,9 @@ __all__ = [
     "RemoveClaimRef",
     "Resolve",
     "RetryAfter",
+    "SetSourcePhase",
     "SourceState",
+    "after_data_gone",
     "after_not_found",
     "bind",
     "claim_ref",
@@ -81,12 +86,14 @@ class ClaimState:
 @dataclass(frozen=True)
 class SourceState:
     """A DataSource as read from the cluster: object name, content, deletion in progress,
-    and ``complete`` False once its chunks were found unreadable (slices missing)."""
+    ``complete`` False once its chunks were found unreadable (slices missing), and
+    ``lost`` when a refresh found its data gone (status phase Lost)."""
 
     name: str
     source: DataSource
     deleting: bool = False
     complete: bool = True
+    lost: bool = False
 
     @property
     def refs(self) -> tuple[str, ...]:
@@ -99,12 +106,12 @@ class Resolve:
     """Ask the resolver about ``data_input``; bind again with the answer.
 
     ``reason`` is ``missing`` (no source yet; the answer goes to ``source_name``),
-    ``stale`` (the source ``source_name`` is older than its TTL) or ``incomplete`` (its
-    chunks could not be read back).
+    ``stale`` (the source ``source_name`` is older than its TTL), ``incomplete`` (its
+    chunks could not be read back) or ``lost`` (an earlier refresh found its data gone).
     """
 
     data_input: DataInput
-    reason: Literal["missing", "stale", "incomplete"]
+    reason: Literal["missing", "stale", "incomplete", "lost"]
     source_name: str
 
 
@@ -142,10 +149,22 @@ class MarkBound:
 
 @dataclass(frozen=True)
 class MarkLost:
-    """Set the claim's phase to Lost: its source was deleted (or replaced) under it."""
+    """Set the claim ``ref``'s phase to Lost: its source was deleted (or replaced) under
+    it (``DataSourceLost``), or the source's data is gone (``DataGone``)."""
 
     ref: str
     source_name: str
+    reason: Literal["DataSourceLost", "DataGone"] = "DataSourceLost"
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class SetSourcePhase:
+    """Set the source's status phase: Lost when its data is gone, Available once found."""
+
+    name: str
+    phase: Literal["Available", "Lost"]
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -186,6 +205,7 @@ Action = (
     | AddClaimRef
     | MarkBound
     | MarkLost
+    | SetSourcePhase
     | RemoveClaimRef
     | DeleteSource
     | RetryAfter
@@ -231,8 +251,10 @@ def is_stale(source: DataSource, now: datetime, ttl: timedelta | None) -> bool:
 
 def _refresh_reason(
     state: SourceState, now: datetime, ttl: timedelta | None
-) -> Literal["stale", "incomplete"] | None:
+) -> Literal["stale", "incomplete", "lost"] | None:
     """Why a source must be resolved again before binding to it, or None."""
+    if state.lost:
+        return "lost"
     if not state.complete:
         return "incomplete"
     return "stale" if is_stale(state.source, now, ttl) else None
@@ -250,6 +272,14 @@ def _resolved_for(data_input: DataInput, resolved: DataSource, now: datetime) ->
     fields["observed_at"] = resolved.observed_at or _utc(now)
     fields["require_locality"] = data_input.require_locality or resolved.require_locality
     return DataSource.for_input(data_input, **fields)
+
+
+def _refresh(state: SourceState, source: DataSource) -> tuple[Action, ...]:
+    """Refresh ``state`` to ``source``; a Lost source is Available again once found."""
+    refresh = RefreshSource(state.name, source)
+    if not state.lost:
+        return (refresh,)
+    return (refresh, SetSourcePhase(state.name, "Available", "the data was found again"))
 
 
 def bind(
@@ -291,7 +321,7 @@ def bind(
             # Bound earlier (a retried task): refresh before the data is used again.
             if resolved is None:
                 return (Resolve(data_input, reason, bound.name),)
-            return (RefreshSource(bound.name, _resolved_for(data_input, resolved, now)),)
+            return _refresh(bound, _resolved_for(data_input, resolved, now))
         return ()
     data_input = claim.claim.input
     match = find_static(claim, sources, dynamic_name)
@@ -301,7 +331,7 @@ def bind(
         if reason is not None:
             if resolved is None:
                 return (Resolve(data_input, reason, match.name),)
-            actions.append(RefreshSource(match.name, _resolved_for(data_input, resolved, now)))
+            actions.extend(_refresh(match, _resolved_for(data_input, resolved, now)))
         if ref not in match.refs:
             actions.append(AddClaimRef(match.name, ref))
         actions.append(MarkBound(ref, match.name))
@@ -361,3 +391,20 @@ def after_not_found(data_input: DataInput, attempt: int, backoff: Backoff) -> Re
     if attempt <= backoff.retries:
         return RetryAfter(backoff.delay(attempt), attempt, f"{data_input.key} not found")
     return GiveUp(f"{data_input.key} not found after {attempt} attempts")
+
+
+def after_data_gone(
+    claim: ClaimState, asked: Resolve, sources: Sequence[SourceState], reason: str
+) -> tuple[Action, ...]:
+    """What to write once the resolver gave up on ``asked``: nothing when no source existed
+    yet (the claim stays Pending); else the source goes Lost and so does every claim on it,
+    this one included (a claim never bound to it still learns why it cannot bind)."""
+    if asked.reason == "missing":
+        return ()
+    source = next((s for s in sources if s.name == asked.source_name), None)
+    refs = sorted({claim.ref, *(source.refs if source is not None else ())})
+    message = f"{reason}: the data of DataSource {asked.source_name} is gone"
+    return (
+        SetSourcePhase(asked.source_name, "Lost", message),
+        *(MarkLost(ref, asked.source_name, "DataGone", message) for ref in refs),
+    )

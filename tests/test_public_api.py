@@ -36,6 +36,7 @@ PUBLIC = {
     "datalocality.sensors": [
         "DataAvailableSensor",
         "DataSourceClaimBoundSensor",
+        "DataSourcePhaseSensor",
         "OperationCompleteSensor",
     ],
 }

@@ -7,6 +7,8 @@ references and phases, a resourceVersion precondition on reclaim deletes. When a
 finds the world changed under it (the source vanished or started terminating), the
 round ends and the next one decides again from a fresh read. A bound source's chunks
 are read back from its slices; a source whose slices are incomplete is resolved again.
+When a refresh finds the data gone, the source is marked Lost and so is every claim on
+it (:func:`~datalocality.binding.after_data_gone`) before DataSourceNotFound is raised.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from datalocality.binding import (
     RefreshSource,
     RemoveClaimRef,
     Resolve,
+    SetSourcePhase,
+    after_data_gone,
     after_not_found,
     bind,
     claim_ref,
@@ -47,6 +51,7 @@ from datalocality.kube.claims import (
     source_state,
     with_claim_ref,
     with_phase,
+    with_source_phase,
     without_claim_ref,
 )
 from datalocality.kube.client import KubeClient
@@ -117,23 +122,26 @@ class _Binder:
             self._modify_source(
                 action.source_name, lambda o: with_claim_ref(o, action.ref), "status"
             )
-        elif isinstance(action, MarkBound | MarkLost):
-            if isinstance(action, MarkBound):
-                self._check_referenced(action.source_name, action.ref)
-            phase = "Bound" if isinstance(action, MarkBound) else "Lost"
-            reason = "BindingSuccessful" if phase == "Bound" else "DataSourceLost"
-            message = f"DataSource {action.source_name}" + (
-                "" if phase == "Bound" else " was deleted or replaced while the claim was bound"
+        elif isinstance(action, MarkBound):
+            self._check_referenced(action.source_name, action.ref)
+            message = f"DataSource {action.source_name}"
+            self._set_claim_phase(action.ref, "Bound", action, "BindingSuccessful", message)
+        elif isinstance(action, MarkLost):
+            message = action.message or (
+                f"DataSource {action.source_name} was deleted or replaced while the claim was bound"
             )
-            client.modify(
-                CLAIMS,
-                self.name,
-                lambda o: with_phase(
-                    o, phase, action.source_name, now=self.now(), reason=reason, message=message
-                ),
-                namespace=self.namespace,
-                subresource="status",
-            )
+            with contextlib.suppress(ObjectNotFound):  # another run's claim, released since
+                self._set_claim_phase(action.ref, "Lost", action, action.reason, message)
+        elif isinstance(action, SetSourcePhase):
+            with contextlib.suppress(ObjectNotFound):
+                client.modify(
+                    SOURCES,
+                    action.name,
+                    lambda o: with_source_phase(
+                        o, action.phase, now=self.now(), message=action.message
+                    ),
+                    subresource="status",
+                )
         elif isinstance(action, RemoveClaimRef):
             with contextlib.suppress(ObjectNotFound):
                 client.modify(
@@ -146,6 +154,20 @@ class _Binder:
             delete_if_unreferenced(client, action.name)
         else:  # Resolve, RetryAfter, GiveUp are the caller's
             raise TypeError(f"not an API action: {action!r}")
+
+    def _set_claim_phase(
+        self, ref: str, phase: str, action: MarkBound | MarkLost, reason: str, message: str
+    ) -> None:
+        namespace, _, name = ref.partition("/")
+        self.client.modify(
+            CLAIMS,
+            name,
+            lambda o: with_phase(
+                o, phase, action.source_name, now=self.now(), reason=reason, message=message
+            ),
+            namespace=namespace,
+            subresource="status",
+        )
 
     def _check_referenced(self, name: str, ref: str) -> None:
         """Restart unless the source still holds ``ref``: it may have been deleted (and
@@ -225,8 +247,15 @@ def apply_binding(
                 not_found += 1
                 step = after_not_found(actions[0].data_input, not_found, backoff)
                 if isinstance(step, GiveUp):
-                    _mark_not_found(binder, step.reason)
-                    raise DataSourceNotFound(step.reason) from None
+                    gone = after_data_gone(state, actions[0], sources, step.reason)
+                    if not gone:
+                        _mark_not_found(binder, step.reason)
+                        raise DataSourceNotFound(step.reason) from None
+                    for action in gone:
+                        binder.execute(action)
+                    raise DataSourceNotFound(
+                        f"{step.reason}: DataSource {actions[0].source_name} is Lost"
+                    ) from None
                 sleep(step.seconds)
         else:
             try:

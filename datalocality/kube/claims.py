@@ -214,7 +214,12 @@ def source_state(obj: dict[str, Any]) -> SourceState:
             ],
         }
     )
-    return SourceState(meta["name"], source, bool(meta.get("deletionTimestamp")))
+    return SourceState(
+        meta["name"],
+        source,
+        bool(meta.get("deletionTimestamp")),
+        lost=status.get("phase") == "Lost",
+    )
 
 
 def _split_ref(ref: str) -> tuple[str, str]:
@@ -267,37 +272,68 @@ def with_phase(
     None when the claim already says exactly that (the transition time is kept then).
     """
     status = obj.get("status") or {}
-    conditions = list(status.get("conditions") or [])
-    bound_status = "True" if phase == "Bound" else "False"
-    old = next((c for c in conditions if c.get("type") == "Bound"), None)
-    same_condition = old is not None and (
-        old.get("status"),
-        old.get("reason"),
-        old.get("message"),
-    ) == (bound_status, reason, message)
+    bound = "True" if phase == "Bound" else "False"
+    conditions = _with_condition(status, "Bound", bound, reason=reason, message=message, now=now)
     if (
         status.get("phase") == phase
         and status.get("boundDataSource", "") == source_name
-        and same_condition
+        and conditions is None
     ):
         return None
     edited = copy.deepcopy(obj)
     new_status = edited.setdefault("status", {})
     new_status["phase"] = phase
     new_status["boundDataSource"] = source_name
-    changed = old is None or old.get("status") != bound_status
+    if conditions is not None:
+        new_status["conditions"] = conditions
+    return edited
+
+
+def with_source_phase(
+    obj: dict[str, Any], phase: str, *, now: datetime, message: str
+) -> dict[str, Any] | None:
+    """The DataSource with status ``phase`` (Available or Lost) and an Available
+    condition saying why; None when it says so already."""
+    status = obj.get("status") or {}
+    available = "True" if phase == "Available" else "False"
+    reason = "DataFound" if phase == "Available" else "DataGone"
+    conditions = _with_condition(
+        status, "Available", available, reason=reason, message=message, now=now
+    )
+    if status.get("phase", "Available") == phase and conditions is None:
+        return None
+    edited = copy.deepcopy(obj)
+    new_status = edited.setdefault("status", {})
+    new_status["phase"] = phase
+    if conditions is not None:
+        new_status["conditions"] = conditions
+    return edited
+
+
+def _with_condition(
+    status: dict[str, Any], kind: str, value: str, *, reason: str, message: str, now: datetime
+) -> list[dict[str, Any]] | None:
+    """``status.conditions`` with condition ``kind`` set so (None: it says so already); the
+    transition time moves only when the condition's status changes."""
+    conditions = list(status.get("conditions") or [])
+    old = next((c for c in conditions if c.get("type") == kind), None)
+    if old is not None and (old.get("status"), old.get("reason"), old.get("message")) == (
+        value,
+        reason,
+        message,
+    ):
+        return None
+    kept = old is not None and old.get("status") == value
     condition = {
-        "type": "Bound",
-        "status": bound_status,
+        "type": kind,
+        "status": value,
         "reason": reason,
         "message": message,
-        "lastTransitionTime": format_time(now)
-        if changed or old is None
-        else old.get("lastTransitionTime", format_time(now)),
+        "lastTransitionTime": old.get("lastTransitionTime", format_time(now))
+        if old is not None and kept
+        else format_time(now),
     }
-    others = [c for c in conditions if c.get("type") != "Bound"]
-    new_status["conditions"] = [*others, condition]
-    return edited
+    return [*(c for c in conditions if c.get("type") != kind), condition]
 
 
 def with_resolved(

@@ -1,6 +1,7 @@
 """Sensors that wait for data, claims and plan operations; deferrable by default.
 
-``DataSourceClaimBoundSensor`` (:mod:`~datalocality.sensors.claims`),
+``DataSourceClaimBoundSensor`` and ``DataSourcePhaseSensor``
+(:mod:`~datalocality.sensors.claims`),
 ``DataAvailableSensor`` (:mod:`~datalocality.sensors.data`) and
 ``OperationCompleteSensor`` (:mod:`~datalocality.sensors.operations`). Each defers to
 the trigger of the same name in :mod:`datalocality.triggers` unless ``deferrable=False``
@@ -18,14 +19,20 @@ from datalocality._lazy import lazy_attributes
 _LAZY: dict[str, str] = {
     "DataAvailableSensor": "datalocality.sensors.data",
     "DataSourceClaimBoundSensor": "datalocality.sensors.claims",
+    "DataSourcePhaseSensor": "datalocality.sensors.claims",
     "OperationCompleteSensor": "datalocality.sensors.operations",
 }
 
 if TYPE_CHECKING:
-    from datalocality.sensors.claims import DataSourceClaimBoundSensor
+    from datalocality.sensors.claims import DataSourceClaimBoundSensor, DataSourcePhaseSensor
     from datalocality.sensors.data import DataAvailableSensor
     from datalocality.sensors.operations import OperationCompleteSensor
 
-__all__ = ["DataAvailableSensor", "DataSourceClaimBoundSensor", "OperationCompleteSensor"]
+__all__ = [
+    "DataAvailableSensor",
+    "DataSourceClaimBoundSensor",
+    "DataSourcePhaseSensor",
+    "OperationCompleteSensor",
+]
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -1,4 +1,5 @@
-"""``DataSourceClaimBoundSensor``: wait until a DataSourceClaim is Bound."""
+"""``DataSourceClaimBoundSensor``: wait until a DataSourceClaim is Bound;
+``DataSourcePhaseSensor``: wait until a DataSource is Lost (or Available again)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from datalocality.sensors.base import ClusterSensor
-from datalocality.triggers.claims import DataSourceClaimBoundTrigger
+from datalocality.triggers.claims import DataSourceClaimBoundTrigger, DataSourcePhaseTrigger
 
 
 class DataSourceClaimBoundSensor(ClusterSensor):
@@ -40,4 +41,37 @@ class DataSourceClaimBoundSensor(ClusterSensor):
         return DataSourceClaimBoundTrigger(
             claim_name=self.claim_name,
             **self.trigger_common(),
+        )
+
+
+class DataSourcePhaseSensor(ClusterSensor):
+    """Waits until the DataSource ``data_source_name`` is in ``phase``; returns the event.
+
+    ``phase="Lost"`` (the default): a plan's refresh found the data gone (its claims are
+    Lost too); ``"Available"``: the data was found again, or was never lost. The result
+    (XCom) carries ``phase`` and the source's ``reason``; ``message`` says why. Cluster
+    access as for :class:`DataSourceClaimBoundSensor` (DataSources are cluster-scoped:
+    ``namespace`` is not used).
+    """
+
+    template_fields: Sequence[str] = (
+        "data_source_name",
+        "phase",
+        "kubernetes_conn_id",
+        "config_file",
+        "cluster_context",
+    )
+    ui_color = "#f3e0d6"
+
+    def __init__(self, *, data_source_name: str, phase: str = "Lost", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.data_source_name = data_source_name
+        self.phase = phase
+
+    def build_trigger(self) -> DataSourcePhaseTrigger:
+        """The trigger for the rendered source, phase and cluster access."""
+        common = self.trigger_common()
+        common.pop("namespace")
+        return DataSourcePhaseTrigger(
+            data_source_name=self.data_source_name, phase=self.phase, **common
         )

@@ -77,7 +77,9 @@ async def close_client(client: KubeClient) -> None:
     await anyio.to_thread.run_sync(client.api.close)
 
 
-async def read(client: KubeClient, resource: Resource, name: str, namespace: str) -> Obj | None:
+async def read(
+    client: KubeClient, resource: Resource, name: str, namespace: str | None
+) -> Obj | None:
     """GET one object (None when it does not exist) without blocking the event loop."""
     return await anyio.to_thread.run_sync(
         client.get, resource, name, namespace, abandon_on_cancel=True

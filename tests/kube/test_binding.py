@@ -22,7 +22,9 @@ from datalocality.binding import (
     RemoveClaimRef,
     Resolve,
     RetryAfter,
+    SetSourcePhase,
     SourceState,
+    after_data_gone,
     after_not_found,
     bind,
     find_static,
@@ -61,11 +63,12 @@ def source(
     age: timedelta = timedelta(0),
     policy: str = "Retain",
     complete: bool = True,
+    lost: bool = False,
 ) -> SourceState:
     model = DataSource.for_input(
         data_input, claim_refs=refs, observed_at=NOW - age, reclaim_policy=policy
     )
-    return SourceState(name, model, deleting, complete)
+    return SourceState(name, model, deleting, complete, lost)
 
 
 def decide(state: ClaimState, sources: list[SourceState], **kwargs: object) -> tuple[object, ...]:
@@ -164,6 +167,33 @@ def test_lost_claims_bind_again() -> None:
         AddClaimRef(DYNAMIC, "ns/c"),
         MarkBound("ns/c", DYNAMIC),
     )
+
+
+def test_data_gone_on_refresh_makes_the_source_and_every_claim_on_it_lost() -> None:
+    stale = source(refs=("ns/a", "other/b"), age=2 * TTL)
+    (asked,) = decide(claim(), [stale])
+    assert asked == Resolve(INPUT, "stale", DYNAMIC)
+    gone = after_data_gone(claim(), asked, [stale], "db.events not found after 4 attempts")
+    message = f"db.events not found after 4 attempts: the data of DataSource {DYNAMIC} is gone"
+    assert gone == (
+        SetSourcePhase(DYNAMIC, "Lost", message),
+        MarkLost("ns/a", DYNAMIC, "DataGone", message),
+        MarkLost("ns/c", DYNAMIC, "DataGone", message),  # this claim, not yet referenced
+        MarkLost("other/b", DYNAMIC, "DataGone", message),
+    )
+    # No source yet: nothing is lost, the claim stays Pending.
+    assert after_data_gone(claim(), Resolve(INPUT, "missing", DYNAMIC), [], "gone") == ()
+
+
+def test_a_lost_source_is_resolved_before_binding_and_available_once_found() -> None:
+    lost = source(refs=("ns/a",), lost=True)  # fresh, but its data was found gone
+    assert decide(claim(), [lost]) == (Resolve(INPUT, "lost", DYNAMIC),)
+    refresh, available, add, mark = decide(claim(), [lost], resolved=RESOLVED)
+    assert isinstance(refresh, RefreshSource) and refresh.name == DYNAMIC
+    assert available == SetSourcePhase(DYNAMIC, "Available", "the data was found again")
+    assert (add, mark) == (AddClaimRef(DYNAMIC, "ns/c"), MarkBound("ns/c", DYNAMIC))
+    bound = claim("Bound", DYNAMIC)
+    assert decide(bound, [source(refs=("ns/c",), lost=True)]) == (Resolve(INPUT, "lost", DYNAMIC),)
 
 
 def test_release_deletes_only_the_last_reference_of_a_delete_policy_source() -> None:

@@ -1,6 +1,8 @@
 """Releasing a run, on both clusters: the run's claims, chunk lists and Jobs go, each
 DataSource keeps only other runs' references, a Delete source goes with its slices; a
-release killed after any of its writes is finished by the next one."""
+release killed after any of its writes is finished by the next one. And losing data: a
+source whose refresh finds the data gone turns Lost with every claim on it, and is
+Available again once the data is found."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from datalocality.binding import claim_ref
+from datalocality.binding import Backoff, claim_ref
+from datalocality.errors import DataSourceNotFound
 from datalocality.kube.binder import Bound, apply_binding
 from datalocality.kube.chunk_lists import build_chunk_lists, chunk_list_selector
 from datalocality.kube.claims import CLAIM_COMPONENT, build_data_source_claim, source_state
@@ -62,13 +66,18 @@ class Run:
 
 def bind(kube: KubeClient, task: TaskKey, data_input: DataInput, policy: str) -> Bound:
     """Claim ``data_input`` for ``task``; a new source gets ``policy``."""
-    claim = DataSourceClaim(name=build_claim_name(task, data_input), input=data_input)
+    return apply_binding(kube, claim_of(task, data_input), resolve=lambda i: resolved(i, policy))
+
+
+def resolved(data_input: DataInput, policy: str = "Retain") -> DataSource:
+    """What the resolver answers for ``data_input``: three chunks on worker-0."""
     chunks = [Chunk(id=f"part-{i}", size=1024, locations=["worker-0"]) for i in range(3)]
-    return apply_binding(
-        kube,
-        build_data_source_claim(claim, task=task, namespace=NAMESPACE),
-        resolve=lambda i: DataSource.for_input(i, chunks=chunks, reclaim_policy=policy),
-    )
+    return DataSource.for_input(data_input, chunks=chunks, reclaim_policy=policy)
+
+
+def claim_of(task: TaskKey, data_input: DataInput) -> dict[str, Any]:
+    claim = DataSourceClaim(name=build_claim_name(task, data_input), input=data_input)
+    return build_data_source_claim(claim, task=task, namespace=NAMESPACE)
 
 
 def write_run(kube: KubeClient, run: Run) -> None:
@@ -232,3 +241,51 @@ def test_a_release_killed_after_any_write_is_finished_by_the_next(
         assert left_of(kube, run) == {"claims": [], "configmaps": [], "jobs": []}, k
         assert refs_of(kube, run.kept) == (), k
         assert refs_of(kube, run.dropped) is None, k
+
+
+def _gone(data_input: DataInput) -> DataSource:
+    raise DataSourceNotFound(f"{data_input.key} not found")
+
+
+def test_a_source_whose_data_is_gone_turns_lost_with_its_claims_then_binds_again(
+    kube: KubeClient,
+) -> None:
+    data_input = DataInput(system="iceberg", name="db.vanishing")
+    tasks = [TaskKey(dag_id="pipeline", run_id=f"run-lost-{i}", task_id="c.plan") for i in range(3)]
+    first = bind(kube, tasks[0], data_input, "Retain")
+    name = name_of(first.source)
+    later = datetime.now(UTC) + timedelta(hours=1)  # past the TTL: the next bind refreshes
+
+    def rebind(task: TaskKey, resolve: Any) -> Bound:
+        return apply_binding(
+            kube,
+            claim_of(task, data_input),
+            resolve=resolve,
+            ttl=timedelta(minutes=5),
+            now=lambda: later,
+            backoff=Backoff(retries=1),
+            sleep=lambda _: None,
+        )
+
+    with pytest.raises(DataSourceNotFound, match=f"DataSource {name} is Lost"):
+        rebind(tasks[1], _gone)
+    source = kube.get(SOURCES, name)
+    assert source is not None and source["status"]["phase"] == "Lost"
+    (available,) = [c for c in source["status"]["conditions"] if c["type"] == "Available"]
+    assert (available["status"], available["reason"]) == ("False", "DataGone")
+    for task in tasks[:2]:  # the claim bound to it, and the one that could not bind
+        claim = kube.get(CLAIMS, build_claim_name(task, data_input), NAMESPACE)
+        assert claim is not None and claim["status"]["phase"] == "Lost", claim
+        (bound,) = claim["status"]["conditions"]
+        assert bound["reason"] == "DataGone" and name in bound["message"]
+        assert claim["status"]["boundDataSource"] == name
+
+    again = rebind(tasks[2], resolved)
+    assert again.claim["status"]["phase"] == "Bound" and name_of(again.source) == name
+    source = kube.get(SOURCES, name)
+    assert source is not None and source["status"]["phase"] == "Available"
+    (available,) = [c for c in source["status"]["conditions"] if c["type"] == "Available"]
+    assert (available["status"], available["reason"]) == ("True", "DataFound")
+    for task in tasks:
+        release_run(kube, NAMESPACE, task)
+    assert refs_of(kube, data_input) == ()
