@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from datalocality.provider.access import KubeAccess
 from datalocality.provider.info import KUBERNETES_CONN_ID
 
 KUBECONFIG_ENV = "DATALOCALITY_KUBECONFIG"
@@ -22,5 +23,5 @@ def cluster_access(default_conn_id: str = KUBERNETES_CONN_ID) -> dict[str, Any]:
     """
     kubeconfig = os.environ.get(KUBECONFIG_ENV)
     if kubeconfig:
-        return {"config_file": kubeconfig, "in_cluster": False, "kubernetes_conn_id": None}
-    return {"kubernetes_conn_id": default_conn_id}
+        return KubeAccess(None, config_file=kubeconfig, in_cluster=False).kwargs()
+    return KubeAccess(default_conn_id).kwargs()

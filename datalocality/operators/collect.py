@@ -35,6 +35,7 @@ from datalocality.operators.produce import (
     build_producer_replicas,
     parse_report,
 )
+from datalocality.provider.access import ClusterAccess, KubeAccess
 from datalocality.provider.hook import DataLocalityHook
 from datalocality.provider.info import KUBERNETES_CONN_ID
 
@@ -61,7 +62,7 @@ def order_replica_entries(entries: Iterable[object], count: int) -> list[tuple[s
     return [found[i] for i in range(count)]
 
 
-class CollectChunksOperator(BaseOperator):
+class CollectChunksOperator(ClusterAccess, BaseOperator):
     """Publish one DataSource from every producer replica's report.
 
     :param replicas: the replicas' entries (``produce_chunks`` passes the mapped task's
@@ -142,12 +143,7 @@ class CollectChunksOperator(BaseOperator):
         """Create the run's DataSource and its chunk slices, or bring the ones an earlier
         try published up to date: a retried replica may have written elsewhere."""
         name = build_data_source_name(source)
-        hook = DataLocalityHook(
-            kubernetes_conn_id=self.kubernetes_conn_id,
-            config_file=self.config_file,
-            in_cluster=self.in_cluster,
-            cluster_context=self.cluster_context,
-        )
+        hook = DataLocalityHook(access=self.access)
         with final_failures():
             client = hook.get_kube_client()
         try:
@@ -211,12 +207,7 @@ def produce_chunks(
     events. ``group.output`` is what DataLocalityPlanOperator and ``locality_pods`` accept.
     """
     entries = build_producer_replicas(replicas, replica_overrides)
-    cluster: dict[str, Any] = {
-        "kubernetes_conn_id": kubernetes_conn_id,
-        "config_file": config_file,
-        "in_cluster": in_cluster,
-        "cluster_context": cluster_context,
-    }
+    cluster = KubeAccess(kubernetes_conn_id, config_file, cluster_context, in_cluster).kwargs()
     group = ProducedChunks(group_id=task_id)
     with group:
         pods = ProduceChunksPodOperator.partial(

@@ -26,9 +26,8 @@ from datalocality.operators.jobs import AssemblyOperator, RepartitionOperator
 from datalocality.operators.plan import DataLocalityPlanOperator
 from datalocality.operators.pod import DataLocalityPodOperator
 from datalocality.operators.release import DataLocalityReleaseOperator
+from datalocality.provider.access import KubeAccess
 from datalocality.provider.info import KUBERNETES_CONN_ID
-
-CONNECTION_ARGS = ("kubernetes_conn_id", "config_file", "in_cluster", "cluster_context")
 
 
 def locality_pods(
@@ -68,12 +67,7 @@ def locality_pods(
     their PodGroup (in ``volcano_queue``), every replica pod names it and Volcano's
     scheduler; the release removes it with the claims.
     """
-    cluster: dict[str, Any] = {
-        "kubernetes_conn_id": kubernetes_conn_id,
-        "config_file": config_file,
-        "in_cluster": in_cluster,
-        "cluster_context": cluster_context,
-    }
+    cluster = KubeAccess(kubernetes_conn_id, config_file, cluster_context, in_cluster).kwargs()
     with TaskGroup(group_id=task_id) as group:
         plan = DataLocalityPlanOperator(
             task_id="plan",

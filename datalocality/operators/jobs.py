@@ -34,6 +34,7 @@ from datalocality.kube.resources import JOBS
 from datalocality.operators.context import task_key_of
 from datalocality.operators.failures import final_failures
 from datalocality.operators.plan_store import parse_operation_entries
+from datalocality.provider.access import ClusterAccess
 from datalocality.provider.hook import DataLocalityHook
 from datalocality.provider.info import KUBERNETES_CONN_ID
 from datalocality.sensors.base import DEFER_GRACE, default_deferrable
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 JOB_TIMEOUT: Final = float(JobTemplate.model_fields["active_deadline_seconds"].default) + 300.0
 
 
-class OperationJobsOperator(BaseOperator):
+class OperationJobsOperator(ClusterAccess, BaseOperator):
     """Run the operations of ``kind`` of a plan as Jobs and wait for all of them.
 
     :param operations: the plan task's operation entries (``plan_task.output["operations"]``).
@@ -103,12 +104,7 @@ class OperationJobsOperator(BaseOperator):
 
     def get_hook(self) -> DataLocalityHook:
         """The hook giving the KubeClient and cncf.kubernetes' KubernetesHook."""
-        return DataLocalityHook(
-            kubernetes_conn_id=self.kubernetes_conn_id,
-            config_file=self.config_file,
-            in_cluster=self.in_cluster,
-            cluster_context=self.cluster_context,
-        )
+        return DataLocalityHook(access=self.access)
 
     def build_jobs(self, task: TaskKey, namespace: str) -> list[dict[str, Any]]:
         """The Job manifests of this operator's kind, in plan order (pure)."""
@@ -142,10 +138,7 @@ class OperationJobsOperator(BaseOperator):
         trigger: OperationCompleteTrigger = module.OperationCompleteTrigger(
             job_names=job_names,
             namespace=namespace,
-            kubernetes_conn_id=self.kubernetes_conn_id,
-            config_file=self.config_file,
-            cluster_context=self.cluster_context,
-            in_cluster=self.in_cluster,
+            **self.access.kwargs(),
             poll_interval=self.job_poll_interval,
             timeout=self.job_timeout,
         )

@@ -69,6 +69,7 @@ from datalocality.operators.plan_store import (
     put_pod_group,
 )
 from datalocality.placement import STRATEGIES, plan, strategy_names
+from datalocality.provider.access import ClusterAccess
 from datalocality.provider.hook import DataLocalityHook
 from datalocality.provider.info import KUBERNETES_CONN_ID
 from datalocality.provider.links import PlacementPlanLink
@@ -98,7 +99,7 @@ def baseline_summary(baseline: PlacementPlan | None) -> dict[str, Any]:
     }
 
 
-class DataLocalityPlanOperator(BaseOperator):
+class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
     """Plan where the replicas of a consumer run, next to the data they read.
 
     :param inputs: DataInput objects (or dicts) and outputs of ``produce_chunks`` (its collector).
@@ -204,12 +205,7 @@ class DataLocalityPlanOperator(BaseOperator):
     def get_hook(self) -> DataLocalityHook:
         """The hook for resolvers and the cluster (built when the task runs)."""
         return DataLocalityHook(
-            self.datalocality_conn_id,
-            resolvers_config=self.resolvers_config,
-            kubernetes_conn_id=self.kubernetes_conn_id,
-            config_file=self.config_file,
-            in_cluster=self.in_cluster,
-            cluster_context=self.cluster_context,
+            self.datalocality_conn_id, resolvers_config=self.resolvers_config, access=self.access
         )
 
     def execute(self, context: Context) -> list[dict[str, Any]]:

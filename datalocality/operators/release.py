@@ -19,6 +19,7 @@ from airflow.sdk import BaseOperator
 from datalocality.kube.release import release_run
 from datalocality.operators.context import task_key_of
 from datalocality.operators.failures import final_failures
+from datalocality.provider.access import ClusterAccess
 from datalocality.provider.hook import DataLocalityHook
 from datalocality.provider.info import KUBERNETES_CONN_ID
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class DataLocalityReleaseOperator(BaseOperator):
+class DataLocalityReleaseOperator(ClusterAccess, BaseOperator):
     """Release the claims, chunk lists and Jobs one run of ``plan_task_id`` left.
 
     :param plan_task_id: the DataLocalityPlanOperator whose run is released (its full id,
@@ -62,12 +63,7 @@ class DataLocalityReleaseOperator(BaseOperator):
 
     def get_hook(self) -> DataLocalityHook:
         """The hook giving the KubeClient."""
-        return DataLocalityHook(
-            kubernetes_conn_id=self.kubernetes_conn_id,
-            config_file=self.config_file,
-            in_cluster=self.in_cluster,
-            cluster_context=self.cluster_context,
-        )
+        return DataLocalityHook(access=self.access)
 
     def execute(self, context: Context) -> dict[str, list[str]]:
         """Release the run's objects; the names of what went."""

@@ -29,6 +29,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
 from datalocality.errors import SpecError
+from datalocality.provider.access import KubeAccess
 from datalocality.provider.info import KUBERNETES_CONN_ID
 from datalocality.resolvers import (
     ResolverContext,
@@ -100,18 +101,19 @@ class DataLocalityHook(BaseHook):
         datalocality_conn_id: str | None = None,
         *,
         resolvers_config: str | None = None,
+        access: KubeAccess | None = None,
         kubernetes_conn_id: str | None = KUBERNETES_CONN_ID,
         config_file: str | None = None,
         in_cluster: bool | None = None,
         cluster_context: str | None = None,
     ) -> None:
+        """``access`` is the cluster to reach; without it, the four KPO-style options."""
         super().__init__()
         self.datalocality_conn_id = datalocality_conn_id
         self.resolvers_config = resolvers_config
-        self.kubernetes_conn_id = kubernetes_conn_id
-        self.config_file = config_file
-        self.in_cluster = in_cluster
-        self.cluster_context = cluster_context
+        self.access = access or KubeAccess(
+            kubernetes_conn_id, config_file, cluster_context, in_cluster
+        )
 
     # -- resolvers ----------------------------------------------------------------------
 
@@ -143,15 +145,7 @@ class DataLocalityHook(BaseHook):
     @cached_property
     def kubernetes_hook(self) -> KubernetesHook:
         """cncf.kubernetes' hook, with the same connection options KubernetesPodOperator takes."""
-        # Imported when first used: loading this module must not load kubernetes.
-        module = importlib.import_module("airflow.providers.cncf.kubernetes.hooks.kubernetes")
-        hook: KubernetesHook = module.KubernetesHook(
-            conn_id=self.kubernetes_conn_id,
-            in_cluster=self.in_cluster,
-            config_file=self.config_file,
-            cluster_context=self.cluster_context,
-        )
-        return hook
+        return self.access.build_kubernetes_hook()
 
     def get_kube_client(self) -> KubeClient:
         """A create-or-get client over a no-retry twin of the KubernetesHook's ApiClient."""

@@ -22,6 +22,7 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 from datalocality.errors import ResolverConfigError, SpecError, UnknownResolver
+from datalocality.provider.access import ClusterAccess
 from datalocality.provider.info import CONFIG_SECTION, KUBERNETES_CONN_ID
 from datalocality.triggers.base import PollingTrigger, event_payload
 
@@ -109,7 +110,7 @@ class TriggerSensor(BaseSensorOperator):
         raise AirflowException(message or f"{self.task_id}: trigger reported {status!r}")
 
 
-class ClusterSensor(TriggerSensor):
+class ClusterSensor(ClusterAccess, TriggerSensor):
     """A TriggerSensor that reads the cluster, with KubernetesPodOperator's access options."""
 
     def __init__(
@@ -133,10 +134,7 @@ class ClusterSensor(TriggerSensor):
         """Namespace, cluster access and timing, as every cluster trigger takes them."""
         return {
             "namespace": self.namespace,
-            "kubernetes_conn_id": self.kubernetes_conn_id,
-            "config_file": self.config_file,
-            "cluster_context": self.cluster_context,
-            "in_cluster": self.in_cluster,
+            **self.access.kwargs(),
             "poll_interval": self.poke_interval,
             "timeout": self.timeout,
         }

@@ -16,13 +16,14 @@ from datalocality.errors import SpecError
 from datalocality.kube.client import KubeClient
 from datalocality.kube.objects import Obj
 from datalocality.kube.resources import CLAIMS, SOURCES
+from datalocality.provider.access import KubeAccess
 from datalocality.provider.info import KUBERNETES_CONN_ID
 from datalocality.triggers.base import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     Outcome,
 )
-from datalocality.triggers.kube import KubeAccess, KubeTrigger, failure, read
+from datalocality.triggers.kube import KubeTrigger, failure, read
 
 
 def claim_outcome(obj: Obj | None, what: str) -> Outcome:

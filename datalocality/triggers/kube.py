@@ -14,62 +14,34 @@ makes is a sync SDK call, which Airflow allows from a worker thread of the trigg
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import Final
 
 import anyio.to_thread
 import urllib3
-from airflow.providers.cncf.kubernetes.hooks.kubernetes import (
-    KubernetesHook,
-)
 
 from datalocality.errors import ApiRejected, ApiUnavailable, ObjectNotFound
 from datalocality.kube.client import KubeClient, build_api_client_without_retries
 from datalocality.kube.objects import Obj, RetryPolicy
 from datalocality.kube.resources import Resource
-from datalocality.provider.info import KUBERNETES_CONN_ID
+from datalocality.provider.access import KubeAccess
 from datalocality.triggers.base import Outcome, PollingTrigger
 
 # Fewer, shorter tries than a task's writes: the poll loop itself is the outer retry.
 POLL_POLICY: Final = RetryPolicy(attempts=3, initial=0.2, max_delay=2.0, request_timeout=20.0)
 
 
-@dataclass(frozen=True)
-class KubeAccess:
-    """How to reach the cluster, as KubernetesPodOperator takes it (all serializable).
-
-    ``kubernetes_conn_id=None`` reads no connection: kubeconfig (``config_file``,
-    ``cluster_context``) or in-cluster config only.
-    """
-
-    kubernetes_conn_id: str | None = KUBERNETES_CONN_ID
-    config_file: str | None = None
-    cluster_context: str | None = None
-    in_cluster: bool | None = None
-
-    def kwargs(self) -> dict[str, Any]:
-        """The fields, for a trigger's ``serialize``."""
-        return asdict(self)
-
-    def build_client(self) -> KubeClient:
-        """A KubeClient on a new ApiClient (blocking: loads config, may read a connection)."""
-        hook = KubernetesHook(
-            conn_id=self.kubernetes_conn_id,
-            kubernetes_conn_id=None,
-            config_file=self.config_file,
-            cluster_context=self.cluster_context,
-            in_cluster=self.in_cluster,
-        )
-        hooks_client = hook.get_conn()
-        try:
-            return KubeClient(build_api_client_without_retries(hooks_client), policy=POLL_POLICY)
-        finally:
-            hooks_client.close()  # only its configuration is used
+def build_client(access: KubeAccess) -> KubeClient:
+    """A KubeClient on a new ApiClient (blocking: loads config, may read a connection)."""
+    hooks_client = access.build_kubernetes_hook().get_conn()
+    try:
+        return KubeClient(build_api_client_without_retries(hooks_client), policy=POLL_POLICY)
+    finally:
+        hooks_client.close()  # only its configuration is used
 
 
 async def open_client(access: KubeAccess) -> KubeClient:
     """Build the client in a worker thread."""
-    return await anyio.to_thread.run_sync(access.build_client, abandon_on_cancel=True)
+    return await anyio.to_thread.run_sync(build_client, access, abandon_on_cancel=True)
 
 
 async def close_client(client: KubeClient) -> None:

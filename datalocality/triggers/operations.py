@@ -18,9 +18,10 @@ from datalocality.kube.client import KubeClient
 from datalocality.kube.job_status import combine, job_outcome
 from datalocality.kube.resources import JOBS
 from datalocality.outcome import Outcome
+from datalocality.provider.access import KubeAccess
 from datalocality.provider.info import KUBERNETES_CONN_ID
 from datalocality.triggers.base import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT
-from datalocality.triggers.kube import KubeAccess, KubeTrigger, failure, read
+from datalocality.triggers.kube import KubeTrigger, failure, read
 
 
 class OperationCompleteTrigger(KubeTrigger):

@@ -346,11 +346,11 @@ def test_every_task_reaches_the_same_cluster_by_default(airflow_db: Path) -> Non
         RepartitionOperator,
         locality_pods,
     )
+    from datalocality.provider.access import KubeAccess
     from datalocality.provider.hook import DataLocalityHook
     from datalocality.sensors import DataAvailableSensor
     from datalocality.sensors.base import ClusterSensor
     from datalocality.triggers.claims import DataSourceClaimBoundTrigger
-    from datalocality.triggers.kube import KubeAccess
     from datalocality.triggers.operations import OperationCompleteTrigger
 
     takers: list[Any] = [
