@@ -8,7 +8,10 @@ what the condition reported. ``run`` never raises: anything unexpected becomes a
 
 The deadline is absolute (``end_time``, seconds since the epoch, computed when the trigger
 is built and serialized with it): a triggerer restart re-creates the trigger with the same
-deadline instead of starting the wait over. A failure that may pass (``transient``) is
+deadline instead of starting the wait over. A trigger that starts at or after its deadline
+(a busy triggerer picked it up late) still looks once, within ``FIRST_LOOK_GRACE``, so the
+event says what it saw rather than "not checked yet", and a condition that already holds
+succeeds. A failure that may pass (``transient``) is
 polled through up to ``max_failures`` times in a row before it becomes the event.
 The same ``check`` serves a sensor's ``poke`` through :meth:`PollingTrigger.check_now`.
 """
@@ -26,6 +29,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from datalocality.errors import SpecError
 from datalocality.outcome import CheckStatus, Outcome
+
+FIRST_LOOK_GRACE: Final = 30.0
+"""Seconds a trigger started at or past its deadline gets to open its session and look once."""
 
 # Outcome and CheckStatus live in datalocality.outcome (the kube rules return them too)
 # and are re-exported here, where the triggers' checks import them.
@@ -157,7 +163,7 @@ class PollingTrigger(BaseTrigger, Generic[S]):
     async def _wait(self) -> dict[str, Any]:
         failures = 0
         last = "not checked yet"
-        with anyio.move_on_after(max(0.0, self.end_time - time.time())):
+        with anyio.move_on_after(max(self.end_time - time.time(), FIRST_LOOK_GRACE)) as scope:
             session = await self.open()
             try:
                 while True:
@@ -178,6 +184,8 @@ class PollingTrigger(BaseTrigger, Generic[S]):
                     last = outcome.message
                     self.log.info("%s", last)
                     left = self.end_time - time.time()
+                    # after the first look the deadline is the trigger's own again
+                    scope.deadline = min(scope.deadline, anyio.current_time() + left)
                     await anyio.sleep(max(0.0, min(self.poll_interval, left)))
             finally:
                 await self._close_quietly(session)

@@ -159,9 +159,22 @@ def test_serialize_round_trips_with_an_absolute_deadline(access: dict[str, Any])
     assert kwargs["end_time"] == pytest.approx(time.time() + 30.0, abs=5)
 
 
-def test_a_deadline_already_past_fires_timeout(access: dict[str, Any]) -> None:
+def test_a_deadline_already_past_looks_once_then_times_out(
+    access: dict[str, Any], kube: KubeClient
+) -> None:
+    make_claim(kube)
     (event,) = run_trigger(trigger(access, end_time=time.time() - 1))
     assert event["status"] == "timeout"
+    assert event["message"].endswith("last seen: DataSourceClaim default/claim-a is Pending")
+
+
+def test_a_deadline_already_past_still_sees_a_bound_claim(
+    access: dict[str, Any], kube: KubeClient
+) -> None:
+    make_claim(kube)
+    bind(kube)
+    (event,) = run_trigger(trigger(access, end_time=time.time() - 1))
+    assert event["status"] == "success", event
 
 
 @pytest.mark.parametrize(
