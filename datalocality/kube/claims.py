@@ -148,6 +148,7 @@ def source_spec(source: DataSource, sliced: SlicedChunks) -> dict[str, Any]:
             "zones": sorted(source.locality.zones),
             "nodes": sorted(source.locality.nodes),
         },
+        **({"chunkBase": source.chunk_base} if source.chunk_base else {}),
         "chunksHash": sliced.chunks_hash,
         "slices": sliced.count,
         "totals": summarize(source.chunks),
@@ -209,6 +210,7 @@ def source_state(obj: dict[str, Any]) -> SourceState:
                 "nodes": locality.get("nodes") or [],
             },
             "observedAt": spec.get("observedAt"),
+            "chunkBase": spec.get("chunkBase") or "",
             "claimRefs": [
                 claim_ref(ref["namespace"], ref["name"]) for ref in status.get("claimRefs") or []
             ],

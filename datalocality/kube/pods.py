@@ -14,6 +14,7 @@ KubernetesPodOperator built in :mod:`datalocality.operators.pod_request`.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -42,7 +43,7 @@ from datalocality.kube.security import (
     pod_security_context,
 )
 from datalocality.kube.volcano import GROUP_NAME_ANNOTATION, VOLCANO_SCHEDULER
-from datalocality.model import PlacementPlan, Topology
+from datalocality.model import DataSource, PlacementPlan, Topology
 from datalocality.model.base import Spec
 from datalocality.model.names import check_dns_label, check_dns_subdomain
 from datalocality.model.quantities import parse_quantity
@@ -139,16 +140,43 @@ def _env(name: str, value: str | int) -> dict[str, Any]:
     return {"name": name, "value": str(value)}
 
 
+def build_sources_env(sources: Sequence[DataSource]) -> list[dict[str, Any]]:
+    """Where the chunk ids point: ``DATALOCALITY_SOURCES`` (JSON: each input's system,
+    type, name and chunkBase) and, when every input shares one non-empty base,
+    ``DATALOCALITY_CHUNK_BASE`` (open ``$DATALOCALITY_CHUNK_BASE/<id>``)."""
+    if not sources:
+        return []
+    described = [
+        {
+            "system": s.system,
+            "dataSourceType": s.data_source_type,
+            "dataSourceName": s.name,
+            "chunkBase": s.chunk_base,
+        }
+        for s in sources
+    ]
+    env = [_env("DATALOCALITY_SOURCES", json.dumps(described, separators=(",", ":")))]
+    bases = {s.chunk_base for s in sources}
+    if len(bases) == 1 and (base := bases.pop()):
+        env.append(_env("DATALOCALITY_CHUNK_BASE", base))
+    return env
+
+
 def build_replica_env(
-    plan: PlacementPlan, index: int, chunk_list: ChunkListRef
+    plan: PlacementPlan,
+    index: int,
+    chunk_list: ChunkListRef,
+    sources: Sequence[DataSource] = (),
 ) -> list[dict[str, Any]]:
-    """The ``DATALOCALITY_*`` variables and ``NODENAME`` for replica ``index``."""
+    """The ``DATALOCALITY_*`` variables and ``NODENAME`` for replica ``index``;
+    ``sources`` (the plan's inputs) say where its chunk ids point."""
     replica = plan.replicas[index]
     return [
         _env("DATALOCALITY_REPLICA", replica.index),
         _env("DATALOCALITY_REPLICAS", len(plan.replicas)),
         _env("DATALOCALITY_PLANNED_NODE", replica.node),
         *build_chunk_env(chunk_list),
+        *build_sources_env(sources),
         {"name": "NODENAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
     ]
 
@@ -255,6 +283,7 @@ def build_replica_pod(
     policy: AffinityPolicy | None = None,
     vineyard_configmap: str = "",
     pod_group: str = "",
+    sources: Sequence[DataSource] = (),
 ) -> dict[str, Any]:
     """The Pod for replica ``index`` of ``plan``, as mapped task instance ``index`` of ``task``.
 
@@ -277,7 +306,7 @@ def build_replica_pod(
         node=replica.node,
         chunk_count=len(replica.chunks),
         affinity=build_affinity(replica, topology, plan=plan, policy=policy),
-        env=build_replica_env(plan, index, chunk_list),
+        env=build_replica_env(plan, index, chunk_list, sources),
         chunk_volume=build_chunk_volume(chunk_list),
         task=replica_task,
         vineyard_configmap=vineyard_configmap,
@@ -297,6 +326,7 @@ def build_replica_pods(
     policy: AffinityPolicy | None = None,
     vineyard_configmap: str = "",
     pod_group: str = "",
+    sources: Sequence[DataSource] = (),
 ) -> list[dict[str, Any]]:
     """Every replica's Pod, in replica order."""
     return [
@@ -311,6 +341,7 @@ def build_replica_pods(
             policy=policy,
             vineyard_configmap=vineyard_configmap,
             pod_group=pod_group,
+            sources=sources,
         )
         for index in range(len(plan.replicas))
     ]

@@ -85,7 +85,12 @@ class Condition(Spec):
 
 
 class DataSource(Spec):
-    """A resolved data source: identity, locality, chunks, and its lifecycle fields."""
+    """A resolved data source: identity, locality, chunks, and its lifecycle fields.
+
+    ``chunk_base`` is the location its chunk ids are relative to (an ``s3://``, ``hdfs://``
+    or ``file://`` URI), so a consumer opens ``<chunkBase>/<id>``; empty when the ids are
+    not paths (Vineyard objects, Amoro partitions) or are whole locations already.
+    """
 
     system: str = Field(min_length=1)
     name: str = Field(min_length=1, alias="dataSourceName")
@@ -93,6 +98,7 @@ class DataSource(Spec):
     attributes: dict[str, str] = Field(default_factory=dict)
     locality: Locality = Locality()
     chunks: tuple[Chunk, ...] = ()
+    chunk_base: str = Field(default="", alias="chunkBase")
     require_locality: bool = Field(default=False, alias="requireLocality")
     reclaim_policy: ReclaimPolicy = Field(default="Retain", alias="reclaimPolicy")
     observed_at: datetime | None = Field(default=None, alias="observedAt")

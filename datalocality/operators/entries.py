@@ -16,7 +16,7 @@ upstream ``produce_chunks`` group's collector
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from datalocality.errors import SpecError
@@ -116,9 +116,11 @@ def build_replica_entries(
     namespace: str,
     resources: Mapping[str, Any] | None = None,
     pod_group: str = "",
+    sources: Sequence[DataSource] = (),
 ) -> list[dict[str, Any]]:
     """One ``{"replica": {...}}`` per replica of the plan, for ``expand_kwargs``;
-    ``pod_group`` names the Volcano PodGroup every replica's pod joins."""
+    ``pod_group`` names the Volcano PodGroup every replica's pod joins; ``sources`` (the
+    plan's inputs) tell each pod where its chunk ids point."""
     policy = AffinityPolicy.for_consumer(consumer)
     entries = []
     for index, (replica, ref) in enumerate(zip(plan.replicas, chunk_lists.replicas, strict=True)):
@@ -133,7 +135,7 @@ def build_replica_entries(
             "moved_bytes": replica.moved_bytes,
             "namespace": namespace,
             "affinity": build_affinity(replica, topology, plan=plan, policy=policy),
-            "env": build_replica_env(plan, index, ref),
+            "env": build_replica_env(plan, index, ref, sources),
             "chunk_list": ref.to_json(),
         }
         if resources:

@@ -254,6 +254,7 @@ class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
             namespace=namespace,
             resources={"requests": dict(self.requests)} if self.requests else None,
             pod_group=pod_group_name(task) if group else "",
+            sources=sources,
         )
         summary = build_plan_summary(chosen, lists)
         with final_failures():

@@ -33,6 +33,22 @@ def build_chunk_id(path: str, base: str = "") -> str:
     return f"{text[: MAX_ID - _HASH_CHARS - 1]}~{digest}"
 
 
+def build_chunk_base(paths: Iterable[str], base: str) -> str:
+    """``base`` when every path lies under it (ids relative to it can be joined back),
+    else "" (the ids are the paths themselves).
+
+    >>> build_chunk_base(["s3://b/t/data/a", "s3://b/t/data/b"], "s3://b/t/")
+    's3://b/t'
+    >>> build_chunk_base(["s3://b/t/data/a", "s3://other/a"], "s3://b/t")
+    ''
+    """
+    root = base.rstrip("/")
+    prefix = root + "/"
+    if not root or not all(path.startswith(prefix) for path in paths):
+        return ""
+    return root
+
+
 def build_chunk(chunk_id: str, size: int, locations: Iterable[str]) -> Chunk:
     """A chunk from what a system reported (size at least 1: an empty file still counts).
 
@@ -46,9 +62,13 @@ def build_chunk(chunk_id: str, size: int, locations: Iterable[str]) -> Chunk:
 
 
 def build_data_source(
-    data_input: DataInput, chunks: Sequence[Chunk], extra_locations: Iterable[str] = ()
+    data_input: DataInput,
+    chunks: Sequence[Chunk],
+    extra_locations: Iterable[str] = (),
+    chunk_base: str = "",
 ) -> DataSource:
-    """The DataSource answering ``data_input``: chunks sorted by id, locality from them."""
+    """The DataSource answering ``data_input``: chunks sorted by id, locality from them;
+    ``chunk_base`` is what the ids are relative to (:func:`build_chunk_base`)."""
     ordered = tuple(sorted(chunks, key=lambda chunk: chunk.id))
     seen: set[str] = set()
     for chunk in ordered:
@@ -60,4 +80,5 @@ def build_data_source(
         chunks=ordered,
         locality=build_locality(ordered, extra_locations),
         observed_at=datetime.now(UTC),
+        chunk_base=chunk_base,
     )

@@ -48,6 +48,9 @@ def test_iceberg_trainer_keeps_three_replicas_in_one_zone_near_the_files(
         chunks = handed_chunks(cluster, pod)
         assert len(chunks) == 2
         handed.extend(chunks)
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+        # where the ids point came through the DataSource the apiserver stored
+        assert env["DATALOCALITY_CHUNK_BASE"] == "s3://lake/warehouse/ml/events"
     assert sorted(handed) == sorted(files)
     local = sum(
         files[c] == [p["spec"]["nodeName"]] for p in pods for c in handed_chunks(cluster, p)

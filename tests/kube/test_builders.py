@@ -162,6 +162,34 @@ def test_replica_env_and_file_carry_the_chunks() -> None:
     assert json.loads(configmap["data"]["operation-1.json"]) == ["part-02", "part-03"]
 
 
+def test_pods_are_told_where_their_chunk_ids_point() -> None:
+    table = DataSource(system="iceberg", name="db.events", chunk_base="s3://lake/db/events")
+    other = DataSource(system="vineyard", name="frame", data_source_type="object")
+
+    def env_of(*sources: DataSource) -> dict[str, str]:
+        built = build_replica_env(PLAN, 0, LISTS.replicas[0], sources)
+        return {e["name"]: e["value"] for e in built if "value" in e}
+
+    one = env_of(table)
+    assert one["DATALOCALITY_CHUNK_BASE"] == "s3://lake/db/events"
+    assert json.loads(one["DATALOCALITY_SOURCES"]) == [
+        {
+            "system": "iceberg",
+            "dataSourceType": "table",
+            "dataSourceName": "db.events",
+            "chunkBase": "s3://lake/db/events",
+        }
+    ]
+    # two inputs of different bases: no single base to join, each source says its own
+    two = env_of(table, other)
+    assert "DATALOCALITY_CHUNK_BASE" not in two
+    assert [s["chunkBase"] for s in json.loads(two["DATALOCALITY_SOURCES"])] == [
+        "s3://lake/db/events",
+        "",
+    ]
+    assert "DATALOCALITY_SOURCES" not in env_of()  # a plan without inputs (tests, CLI)
+
+
 def test_long_chunk_lists_go_to_files_only_and_huge_ones_to_shards() -> None:
     ids = [f"chunk-{i:06d}-{'x' * 40}" for i in range(2000)]
     plan = PLAN.model_copy(

@@ -301,7 +301,8 @@ def big_source() -> DataSource:
         )
         for i in range(CHUNKS)
     ]
-    return DataSource.for_input(INPUT, chunks=chunks)
+    # the base survives the real apiserver's pruning only when the CRD declares it
+    return DataSource.for_input(INPUT, chunks=chunks, chunk_base="s3://lake")
 
 
 @pytest.fixture(params=KINDS)
@@ -350,6 +351,7 @@ def test_a_source_of_100000_chunks_is_written_as_slices_read_back_adopted_and_co
             resolve=lambda _: pytest.fail("bound statically: nothing to resolve"),
         )
         assert bound.data_source.chunks == source.chunks
+        assert bound.data_source.chunk_base == "s3://lake"
         after = versions(kube, name)
         assert after.pop(name) != before.pop(name)  # only the claim reference (status)
         assert after == before  # no slice written again

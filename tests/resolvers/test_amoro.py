@@ -52,6 +52,7 @@ async def test_partition_chunks_located_by_table_location() -> None:
         ("dt=2026-11-22", 768 * MB, ("cluster:eu", "zone:eu-1a")),
     ]
     assert source.locality.clusters == ("eu",) and source.locality.zones == ("eu-1a",)
+    assert source.chunk_base == ""  # partition names are not paths
     assert [r.url.path.rsplit("/", 1)[1] for r in server.requests] == ["details", "partitions"]
 
 
@@ -61,8 +62,12 @@ async def test_file_chunks_located_by_their_own_paths() -> None:
     assert len(source.chunks) == 5
     assert {c.size for c in source.chunks} == {256 * MB}
     by_id = {c.id: c.locations for c in source.chunks}
-    assert by_id["data/dt=2026-11-22/00000-0-1b2c.parquet"] == ("cluster:eu", "zone:eu-1a")
-    # a file outside the table location keeps its full path and maps by it
+    # one file lies outside the table location, so no id is relative: each is its full path
+    assert source.chunk_base == ""
+    assert by_id["s3://lake-eu/warehouse/ml.db/events/data/dt=2026-11-22/00000-0-1b2c.parquet"] == (
+        "cluster:eu",
+        "zone:eu-1a",
+    )
     assert by_id["s3://lake-us/archive/events/dt=2026-11-21/00001-0-9f8e.parquet"] == (
         "cluster:us",
     )

@@ -12,7 +12,7 @@ import pytest
 from datalocality.errors import ResolverConfigError, SpecError
 from datalocality.model import Chunk
 from datalocality.resolvers import HttpConfig, LocationMapping, RetryPolicy, SecretRef, fetch_secret
-from datalocality.resolvers.chunks import build_chunk_id
+from datalocality.resolvers.chunks import build_chunk_base, build_chunk_id
 from datalocality.resolvers.credentials import LOGGER, redact, redact_url
 from datalocality.resolvers.http.client import build_http_client
 from datalocality.resolvers.http.policy import classify_status, parse_retry_after, plan_backoff
@@ -80,6 +80,14 @@ def test_locality_from_chunk_locations() -> None:
         ("z1", "z2"),
         ("node-1", "node-2"),
     )
+
+
+def test_chunk_base_only_when_every_path_is_under_it() -> None:
+    paths = ["s3://b/t/data/a.parquet", "s3://b/t/data/b.parquet"]
+    assert build_chunk_base(paths, "s3://b/t/") == "s3://b/t"
+    assert build_chunk_base([*paths, "s3://b/other/c.parquet"], "s3://b/t") == ""
+    assert build_chunk_base(["s3://b/tx/a"], "s3://b/t") == ""  # a path boundary, not a prefix
+    assert build_chunk_base(paths, "") == ""
 
 
 def test_chunk_ids_are_relative_and_bounded() -> None:

@@ -52,6 +52,8 @@ async def test_local_prefix_lists_objects_on_a_path_boundary(tree: Path) -> None
         ("part-0.parquet", 1000, ("zone:local",)),
         ("part-1.parquet", 3000, ("zone:local",)),
     ]
+    assert source.chunk_base == f"file://{tree}/events"
+    assert all(Path(source.chunk_base[len("file://") :], c.id).is_file() for c in source.chunks)
     assert source.locality.nodes == ("node-hot",) and source.locality.zones == ("local",)
 
 
@@ -61,6 +63,7 @@ async def test_glob_and_single_object(tree: Path) -> None:
     assert [c.id for c in only.chunks] == ["part-0.parquet", "part-1.parquet"]
     one = await resolver.resolve(prefix(f"file://{tree}/events/part-1.parquet"))
     assert [(c.id, c.size) for c in one.chunks] == [("part-1.parquet", 3000)]
+    assert one.chunk_base == f"file://{tree}/events"
 
 
 async def test_nothing_there_is_not_found(tree: Path) -> None:

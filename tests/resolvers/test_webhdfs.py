@@ -44,6 +44,8 @@ async def test_directory_becomes_one_chunk_per_block_on_its_datanodes() -> None:
         ("part-00000.parquet#134217728", 62599364, ("dn4", "dn5", "node-2")),
         ("part-00001.parquet#0", 1366, ("dn5",)),
     ]
+    # the file of block "<path>#<offset>" is <chunkBase>/<path>
+    assert source.chunk_base == "hdfs://nn1/data/clicks"
     assert source.locality.nodes == ("dn3", "dn4", "dn5", "node-1", "node-2")
     assert source.locality.zones == ("a",)
     ops = [r.url.params["op"] for r in server.requests]
@@ -68,6 +70,7 @@ async def test_single_file() -> None:
     server = Server(replay(load_recordings("webhdfs")))
     source = await make(server).resolve(path("/data/clicks/part-00001.parquet"))
     assert [(c.id, c.size) for c in source.chunks] == [("part-00001.parquet#0", 1366)]
+    assert source.chunk_base == "hdfs://nn1/data/clicks"
     assert server.count == 2
 
 

@@ -34,7 +34,12 @@ from datalocality.errors import (
     SpecError,
 )
 from datalocality.model import Chunk, DataInput, DataSource
-from datalocality.resolvers.chunks import build_chunk, build_chunk_id, build_data_source
+from datalocality.resolvers.chunks import (
+    build_chunk,
+    build_chunk_base,
+    build_chunk_id,
+    build_data_source,
+)
 from datalocality.resolvers.config import ConfigModel, HttpConfig
 from datalocality.resolvers.credentials import SecretRef, fetch_secret
 from datalocality.resolvers.deadline import within_deadline
@@ -272,12 +277,15 @@ class AmoroResolver:
             partitions: list[PartitionInfo] = await self._fetch_pages(
                 f"{base}/partitions", PartitionPage
             )
+            chunk_base = ""
             if granularity == "file":
-                chunks = await self._fetch_file_chunks(base, partitions, details.base_location)
+                chunks, chunk_base = await self._fetch_file_chunks(
+                    base, partitions, details.base_location
+                )
             else:
                 chunks = self._partition_chunks(partitions, table, details.base_location)
         table_locations = self.config.location_mapping.locate(details.base_location)
-        return build_data_source(data_input, chunks, table_locations)
+        return build_data_source(data_input, chunks, table_locations, chunk_base=chunk_base)
 
     def _partition_chunks(
         self, partitions: list[PartitionInfo], table: str, base_location: str
@@ -290,7 +298,9 @@ class AmoroResolver:
 
     async def _fetch_file_chunks(
         self, base: str, partitions: list[PartitionInfo], base_location: str
-    ) -> list[Chunk]:
+    ) -> tuple[list[Chunk], str]:
+        """Every file's chunk, ids relative to the table's base location when all are under
+        it, and that base ("" when not)."""
         files: list[FileInfo] = []
         limiter = anyio.CapacityLimiter(self.config.concurrency)
 
@@ -304,10 +314,12 @@ class AmoroResolver:
             for info in partitions:
                 group.start_soon(one, info)
         mapping = self.config.location_mapping
-        return [
-            build_chunk(build_chunk_id(f.path, base_location), f.file_size, mapping.locate(f.path))
+        chunk_base = build_chunk_base((f.path for f in files), base_location)
+        chunks = [
+            build_chunk(build_chunk_id(f.path, chunk_base), f.file_size, mapping.locate(f.path))
             for f in files
         ]
+        return chunks, chunk_base
 
     async def health(self) -> HealthStatus:
         """AMS's health endpoint answers code 200 (one attempt, no retry)."""

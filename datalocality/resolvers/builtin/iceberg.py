@@ -31,7 +31,12 @@ from datalocality.errors import (
     SpecError,
 )
 from datalocality.model import Chunk, DataInput, DataSource
-from datalocality.resolvers.chunks import build_chunk, build_chunk_id, build_data_source
+from datalocality.resolvers.chunks import (
+    build_chunk,
+    build_chunk_base,
+    build_chunk_id,
+    build_data_source,
+)
 from datalocality.resolvers.clients import import_client
 from datalocality.resolvers.config import ResolverConfig
 from datalocality.resolvers.credentials import SecretRef, check_no_secret_keys, fetch_secret, redact
@@ -140,11 +145,12 @@ class IcebergResolver:
             catalog = await self.catalog()
             files = await run_blocking(lambda: self._plan_files(catalog, identifier, data_input))
         mapping = self.config.location_mapping
+        chunk_base = build_chunk_base((path for path, _, _ in files), files[0][2] if files else "")
         chunks: list[Chunk] = [
-            build_chunk(build_chunk_id(path, base), size, mapping.locate(path))
-            for path, size, base in files
+            build_chunk(build_chunk_id(path, chunk_base), size, mapping.locate(path))
+            for path, size, _ in files
         ]
-        return build_data_source(data_input, chunks)
+        return build_data_source(data_input, chunks, chunk_base=chunk_base)
 
     def _plan_files(
         self, catalog: Catalog, identifier: str, data_input: DataInput

@@ -31,7 +31,12 @@ from datalocality.errors import (
     SpecError,
 )
 from datalocality.model import DataInput, DataSource
-from datalocality.resolvers.chunks import build_chunk, build_chunk_id, build_data_source
+from datalocality.resolvers.chunks import (
+    build_chunk,
+    build_chunk_base,
+    build_chunk_id,
+    build_data_source,
+)
 from datalocality.resolvers.clients import import_client
 from datalocality.resolvers.config import ResolverConfig
 from datalocality.resolvers.credentials import (
@@ -149,10 +154,11 @@ class ObjectStoreResolver:
         if len(found) == 1 and found[0][0] == path:  # the URL names one object
             base = base.rsplit("/", 1)[0]
         mapping = self.config.location_mapping
+        urls = [(fs.unstrip_protocol(name), size) for name, size in found]
+        chunk_base = build_chunk_base((url for url, _ in urls), base)
         chunks = []
-        for name, size in found:
-            url = fs.unstrip_protocol(name)
-            chunk_id = build_chunk_id(url, base)
+        for url, size in urls:
+            chunk_id = build_chunk_id(url, chunk_base)
             if pattern is None or fnmatch.fnmatch(chunk_id, pattern):
                 chunks.append(build_chunk(chunk_id, size, mapping.locate(url)))
         if not chunks:
@@ -160,7 +166,7 @@ class ObjectStoreResolver:
                 f"objectstore: no objects under {data_input.name}"
                 + (f" matching {pattern!r}" if pattern else "")
             )
-        return build_data_source(data_input, chunks)
+        return build_data_source(data_input, chunks, chunk_base=chunk_base)
 
     def _list(self, fs: Any, path: str) -> list[tuple[str, int]]:
         """(name, size) of every object under ``path`` (blocking)."""

@@ -22,7 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from datalocality.errors import ResolverResponseError, SpecError
 from datalocality.model import Chunk, DataInput, DataSource
-from datalocality.resolvers.chunks import build_chunk, build_chunk_id, build_data_source
+from datalocality.resolvers.chunks import (
+    build_chunk,
+    build_chunk_base,
+    build_chunk_id,
+    build_data_source,
+)
 from datalocality.resolvers.config import HttpConfig
 from datalocality.resolvers.credentials import SecretRef, fetch_secret
 from datalocality.resolvers.deadline import within_deadline
@@ -171,9 +176,13 @@ class WebHdfsResolver:
             else:
                 files = [(root, status.status.length)]
                 base = root.rsplit("/", 1)[0]
+            base = build_chunk_base((path for path, _ in files), base)
             chunks = await self._fetch_chunks(files, base)
         return build_data_source(
-            data_input, chunks, self.config.location_mapping.locate(self._url(root))
+            data_input,
+            chunks,
+            self.config.location_mapping.locate(self._url(root)),
+            chunk_base=self._url(base) if base else "",
         )
 
     async def _fetch_files(self, root: str, recursive: bool) -> list[tuple[str, int]]:
