@@ -107,6 +107,39 @@ def build_consumer(
     return Consumer.parse(data)
 
 
+MAX_CHUNK_ID = 253  # Chunk.id's bound
+
+
+def join_chunk_bases(sources: Sequence[DataSource]) -> list[DataSource]:
+    """The plan's inputs with ids a pod can open whatever source they came from.
+
+    One input, or inputs sharing one base, keep their relative ids (the pod joins
+    ``DATALOCALITY_CHUNK_BASE``). Inputs of different bases get every id joined to its own
+    base, and no base: two prefixes' ``part-0.parquet`` become distinct, openable ids.
+    """
+    if len({s.chunk_base for s in sources}) <= 1:
+        return list(sources)
+    joined = []
+    for index, source in enumerate(sources):
+        base = source.chunk_base
+        if not base:
+            joined.append(source)
+            continue
+        chunks = []
+        for chunk in source.chunks:
+            full = f"{base}/{chunk.id}"
+            if len(full) > MAX_CHUNK_ID:
+                raise SpecError(
+                    f"inputs[{index}].chunks.id",
+                    full,
+                    f"joined to chunkBase it is over {MAX_CHUNK_ID} characters; read"
+                    f" {source.key} in a task of its own",
+                )
+            chunks.append(chunk.model_copy(update={"id": full}))
+        joined.append(source.model_copy(update={"chunks": tuple(chunks), "chunk_base": ""}))
+    return joined
+
+
 def build_replica_entries(
     plan: PlacementPlan,
     *,

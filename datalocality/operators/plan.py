@@ -59,6 +59,7 @@ from datalocality.operators.entries import (
     as_data_input,
     build_consumer,
     build_replica_entries,
+    join_chunk_bases,
     parse_inputs,
 )
 from datalocality.operators.failures import final_failures
@@ -234,7 +235,7 @@ class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
         with final_failures():
             namespace = self.namespace or hook.get_namespace()
             claims = self.bind_inputs(client, hook, items, task, namespace)
-            sources = [bound.data_source for bound in claims]
+            sources = join_chunk_bases([bound.data_source for bound in claims])
             topology = fetch_topology(client, self.cluster_name)
             request = PlacementRequest(topology=topology, consumer=consumer, sources=sources)
             chosen = plan(request, self.strategy)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from datalocality.errors import DataSourceNotFound, ResolverConfigError, SpecError
-from datalocality.model import DataInput
+from datalocality.model import Consumer, DataInput, Node, PlacementRequest, Topology
 from datalocality.resolvers import ResolverContext, ResolverSet
 from datalocality.resolvers.builtin.objectstore import ObjectStoreResolver
 
@@ -160,3 +160,29 @@ async def test_s3_without_credentials_is_a_config_error(moto_endpoint: str) -> N
     resolver = ObjectStoreResolver.from_config(s3_config(moto_endpoint), ResolverContext(env={}))
     with pytest.raises(ResolverConfigError, match="S3_KEY is not set"):
         await resolver.resolve(prefix("s3://clicks-eu/day=1"))
+
+
+async def test_two_prefixes_with_the_same_file_names_plan_together_with_openable_ids(
+    tree: Path,
+) -> None:
+    from datalocality.operators.entries import join_chunk_bases
+    from datalocality.placement import plan
+
+    (tree / "copy").mkdir()
+    for name, size in (("part-0.parquet", 10), ("part-1.parquet", 20)):
+        (tree / "copy" / name).write_bytes(b"y" * size)
+    resolver = local(tree)
+    first = await resolver.resolve(prefix(f"file://{tree}/events"))
+    second = await resolver.resolve(prefix(f"file://{tree}/copy"))
+    topology = Topology(nodes=[Node(name="node-hot", zone="local"), Node(name="n2", zone="local")])
+    with pytest.raises(SpecError, match="duplicate chunk id"):  # the relative ids collide
+        PlacementRequest(topology=topology, consumer=Consumer(), sources=(first, second))
+    joined = join_chunk_bases([first, second])
+    assert [s.chunk_base for s in joined] == ["", ""]
+    request = PlacementRequest(topology=topology, consumer=Consumer(replicas=2), sources=joined)
+    ids = [c for replica in plan(request, "optimal").replicas for c in replica.chunks]
+    assert len(ids) == 6
+    sizes = {c.id: c.size for s in joined for c in s.chunks}
+    for chunk_id in ids:  # every id opens its own file, of the size the chunk says
+        assert max(1, Path(chunk_id.removeprefix("file://")).stat().st_size) == sizes[chunk_id]
+    assert join_chunk_bases([first, first]) == [first, first]  # one base: ids stay relative
