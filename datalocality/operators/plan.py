@@ -39,6 +39,7 @@ from datalocality.errors import PlacementError, SpecError
 from datalocality.kube.binder import Bound, apply_binding
 from datalocality.kube.chunk_lists import build_chunk_lists
 from datalocality.kube.claims import build_data_source_claim, source_state
+from datalocality.kube.members import fetch_member_topology
 from datalocality.kube.names import TaskKey, build_claim_name
 from datalocality.kube.release import build_owner_references
 from datalocality.kube.resources import ALL_PODS, NODES, SOURCES
@@ -54,6 +55,7 @@ from datalocality.model import (
     Topology,
     WorkloadRef,
 )
+from datalocality.model.names import check_dns_label
 from datalocality.operators.context import task_key_of
 from datalocality.operators.entries import (
     as_data_input,
@@ -70,7 +72,7 @@ from datalocality.operators.plan_store import (
     put_pod_group,
 )
 from datalocality.placement import STRATEGIES, plan, strategy_names
-from datalocality.provider.access import ClusterAccess
+from datalocality.provider.access import ClusterAccess, parse_access
 from datalocality.provider.hook import DataLocalityHook
 from datalocality.provider.info import KUBERNETES_CONN_ID
 from datalocality.provider.links import PlacementPlanLink
@@ -115,6 +117,9 @@ class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
     :param scheduler: ``default-scheduler``, or ``volcano``: the replicas' pods then carry
         ``schedulerName: volcano`` and belong to one PodGroup (``minMember`` = replicas,
         the topology as its ``networkTopology``) in Volcano queue ``volcano_queue``.
+    :param member_clusters: Karmada: each member cluster's name and how to reach its own
+        apiserver (``{"eu": cluster_access(...)}``); the topology is read from the members
+        (a Karmada apiserver lists no nodes), claims and chunk lists go to the plan's cluster.
     :param datalocality_conn_id: Connection holding the resolvers config (see the hook).
     :param resolvers_config: path of a resolvers config file.
     :param kubernetes_conn_id: cncf.kubernetes connection; or ``config_file`` /
@@ -149,6 +154,7 @@ class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
         volcano_queue: str = "default",
         namespace: str | None = None,
         cluster_name: str = "",
+        member_clusters: Mapping[str, Mapping[str, Any]] | None = None,
         source_ttl: timedelta | None = timedelta(minutes=5),
         datalocality_conn_id: str | None = None,
         resolvers_config: str | None = None,
@@ -172,6 +178,12 @@ class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
         self.baseline_strategy = baseline_strategy
         self.namespace = namespace
         self.cluster_name = cluster_name
+        self.member_clusters = {
+            check_dns_label("member_clusters", name): dict(access)
+            for name, access in (member_clusters or {}).items()
+        }
+        for member, access in self.member_clusters.items():
+            parse_access(access, f"member_clusters.{member}")
         self.source_ttl = source_ttl
         self.datalocality_conn_id = datalocality_conn_id
         self.resolvers_config = resolvers_config
@@ -236,7 +248,7 @@ class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
             namespace = self.namespace or hook.get_namespace()
             claims = self.bind_inputs(client, hook, items, task, namespace)
             sources = join_chunk_bases([bound.data_source for bound in claims])
-            topology = fetch_topology(client, self.cluster_name)
+            topology = self.fetch_plan_topology(client)
             request = PlacementRequest(topology=topology, consumer=consumer, sources=sources)
             chosen = plan(request, self.strategy)
         baseline = self._baseline(request)
@@ -273,6 +285,20 @@ class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
         for note in chosen.notes:
             self.log.info("plan note: %s", note)
         return entries
+
+    def fetch_plan_topology(self, client: KubeClient) -> Topology:
+        """The plan's cluster's nodes, or every Karmada member's from its own apiserver."""
+        if not self.member_clusters:
+            return fetch_topology(client, self.cluster_name)
+        clients = {
+            name: DataLocalityHook(access=parse_access(access, name)).get_kube_client()
+            for name, access in self.member_clusters.items()
+        }
+        try:
+            return fetch_member_topology(clients)
+        finally:
+            for member in clients.values():
+                member.api.close()
 
     def _baseline(self, request: PlacementRequest) -> PlacementPlan | None:
         if not self.baseline_strategy:

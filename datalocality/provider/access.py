@@ -11,9 +11,11 @@ this one object (and a trigger serializes its :meth:`KubeAccess.kwargs`).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from datalocality.errors import SpecError
 from datalocality.provider.info import KUBERNETES_CONN_ID
 
 if TYPE_CHECKING:
@@ -49,6 +51,20 @@ class KubeAccess:
             in_cluster=self.in_cluster,
         )
         return hook
+
+
+def parse_access(value: object, field: str) -> KubeAccess:
+    """A KubeAccess from its keyword dict (``cluster_access()``'s shape); SpecError names
+    ``field`` and the unknown key or bad value."""
+    if isinstance(value, KubeAccess):
+        return value
+    if not isinstance(value, Mapping):
+        raise SpecError(field, value, "must be a mapping of the cluster options")
+    known = set(KubeAccess.__dataclass_fields__)
+    for key in value:
+        if key not in known:
+            raise SpecError(f"{field}.{key}", value[key], f"unknown option; use {sorted(known)}")
+    return KubeAccess(**dict(value))
 
 
 class ClusterAccess:

@@ -71,7 +71,7 @@ def two_clusters(
         assert running.errors == []
 
 
-def test_multi_cluster_keeps_replicas_in_the_data_cluster_and_renders_karmada(
+def test_multi_cluster_keeps_replicas_in_the_data_cluster_and_applies_karmada(
     airflow_db: Path, two_clusters: ProviderCluster
 ) -> None:
     from airflow.models.xcom import XComModel
@@ -96,6 +96,10 @@ def test_multi_cluster_keeps_replicas_in_the_data_cluster_and_renders_karmada(
         policy = XComModel.deserialize_value(row)
     assert policy["kind"] == "PropagationPolicy"
     assert policy["spec"]["placement"]["clusterAffinity"]["clusterNames"] == ["eu"]
+    if two_clusters.kind == "kube":  # serves Karmada's CRD: the policy was applied there
+        (applied,) = objects(two_clusters, "policy.karmada.io", "propagationpolicies")
+        assert applied["spec"]["resourceSelectors"] == policy["spec"]["resourceSelectors"]
+        assert applied["spec"]["placement"] == policy["spec"]["placement"]  # CRD adds defaults
 
 
 def test_asset_consumer_reads_chunk_locations_from_the_producer_event(
