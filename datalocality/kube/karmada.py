@@ -69,7 +69,8 @@ def build_propagation_policy(
     clusters: Sequence[str],
     resource_selectors: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """A PropagationPolicy placing the selected resources on ``clusters`` only.
+    """A PropagationPolicy placing the selected resources on ``clusters`` only, with the
+    ConfigMaps they reference (``propagateDeps``: a replica pod's chunk lists).
 
     Each selector is Karmada's ResourceSelector: ``apiVersion``, ``kind`` and optionally
     ``namespace``, ``name`` and ``labelSelector`` (a LabelSelector object,
@@ -97,6 +98,8 @@ def build_propagation_policy(
         "spec": {
             "resourceSelectors": [dict(sorted(s.items())) for s in resource_selectors],
             "placement": {"clusterAffinity": {"clusterNames": _check_clusters(clusters)}},
+            # the pods' chunk-list (and Vineyard) ConfigMaps go with them to the members
+            "propagateDeps": True,
         },
     }
     return stamp(manifest)

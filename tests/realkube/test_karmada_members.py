@@ -106,6 +106,7 @@ def test_the_policy_is_applied_on_the_karmada_apiserver_adopted_and_updated(
         karmada = KubeClient(api)
         stored = apply_propagation_policy(karmada, policy(["us"]))
         assert stored["spec"]["placement"]["clusterAffinity"] == {"clusterNames": ["us"]}
+        assert stored["spec"]["propagateDeps"] is True  # the chunk-list ConfigMaps follow
         again = apply_propagation_policy(karmada, policy(["us"]))  # a retry adopts
         assert again["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
         # a rerun of the same task that planned another cluster brings the policy along
