@@ -173,3 +173,20 @@ async def test_health_ok_and_misconfigured() -> None:
     )
     health = await bad.health()
     assert health.state == "misconfigured" and "U is not set" in health.detail
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a\x00b"])
+async def test_a_partition_name_that_would_leave_the_table_is_refused(name: str) -> None:
+    recordings = load_recordings("amoro")
+    for recording in recordings:  # the partition list names one more, hostile partition
+        if recording.path.endswith("/events/partitions"):
+            recording.body["result"]["list"].append({**recording.body["result"]["list"][0]})
+            recording.body["result"]["list"][-1]["partition"] = name
+            recording.body["result"]["total"] = len(recording.body["result"]["list"])
+    server = Server(replay(recordings))
+    with pytest.raises(ResolverResponseError, match="not a single path segment"):
+        await make(server, granularity="file").resolve(table())
+    assert all(
+        "/events/partitions" in str(r.url) or "/details" in str(r.url) for r in server.requests
+    )
+    assert not any(r.url.path.endswith("/events/files") for r in server.requests)

@@ -5,9 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx
 import pytest
 
-from datalocality.errors import DataSourceNotFound, ResolverConfigError, SpecError
+from datalocality.errors import (
+    DataSourceNotFound,
+    ResolverConfigError,
+    ResolverResponseError,
+    SpecError,
+)
 from datalocality.model import DataInput
 from datalocality.resolvers import ResolverContext
 from datalocality.resolvers.builtin.webhdfs import WebHdfsResolver
@@ -111,3 +117,42 @@ async def test_health_probes_the_root() -> None:
     server = Server(replay(load_recordings("webhdfs")))
     assert (await make(server).health()).ok
     assert server.requests[0].url.path == "/webhdfs/v1/"
+
+
+def namenode(entries: dict[str, list[dict[str, Any]]]) -> Server:
+    """A namenode whose directories (by path) list ``entries``; every path is a directory."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        where = request.url.path.removeprefix("/webhdfs/v1")
+        if request.url.params["op"] == "GETFILESTATUS":
+            status = {"pathSuffix": "", "type": "DIRECTORY", "length": 0}
+            return httpx.Response(200, json={"FileStatus": status})
+        listed = entries.get(where, [])
+        return httpx.Response(200, json={"FileStatuses": {"FileStatus": listed}})
+
+    return Server(handler)
+
+
+def entry(name: str, kind: str = "DIRECTORY") -> dict[str, Any]:
+    return {"pathSuffix": name, "type": kind, "length": 0 if kind == "DIRECTORY" else 10}
+
+
+@pytest.mark.parametrize("name", ["..", ".", "../../etc", "a/b", "", "x\x00y"])
+async def test_a_server_supplied_name_that_is_not_one_segment_is_refused(name: str) -> None:
+    server = namenode({"/data": [entry("ok.parquet", "FILE"), entry(name)]})
+    with pytest.raises(ResolverResponseError, match="not a single path segment"):
+        await make(server).resolve(path("/data", recursive="true"))
+    # nothing was asked outside /data, so no credential went anywhere else
+    assert all(r.url.path.startswith("/webhdfs/v1/data") for r in server.requests)
+    assert server.count == 2
+
+
+async def test_an_endless_directory_tree_ends_at_max_files() -> None:
+    class Endless(dict[str, list[dict[str, Any]]]):
+        def get(self, key: str, default: Any = None) -> list[dict[str, Any]]:
+            return [entry("deeper")]
+
+    server = namenode(Endless())
+    with pytest.raises(ResolverResponseError, match="more than max_files 5"):
+        await make(server, maxFiles=5).resolve(path("/data", recursive="true"))
+    assert server.count == 1 + 6  # GETFILESTATUS, then one listing past the limit

@@ -46,6 +46,7 @@ from datalocality.resolvers.deadline import within_deadline
 from datalocality.resolvers.http.client import HttpEndpoint, HttpResult
 from datalocality.resolvers.http.policy import build_excerpt
 from datalocality.resolvers.protocol import HealthStatus, ResolverContext, fetch_probe
+from datalocality.resolvers.segments import check_server_segment
 
 API = "/api/ams/v1"
 
@@ -310,6 +311,9 @@ class AmoroResolver:
                 found: list[FileInfo] = await self._fetch_pages(path, FilePage)
                 files.extend(found)
 
+        for info in partitions:  # "" in an unpartitioned table
+            if info.partition:
+                check_server_segment(info.partition, f"amoro {base}/partitions", allow_slash=True)
         async with anyio.create_task_group() as group:
             for info in partitions:
                 group.start_soon(one, info)

@@ -33,6 +33,7 @@ from datalocality.resolvers.credentials import SecretRef, fetch_secret
 from datalocality.resolvers.deadline import within_deadline
 from datalocality.resolvers.http.client import HttpEndpoint, HttpResult
 from datalocality.resolvers.protocol import HealthStatus, ResolverContext, fetch_probe
+from datalocality.resolvers.segments import check_server_segment
 
 PREFIX = "/webhdfs/v1"
 
@@ -189,20 +190,26 @@ class WebHdfsResolver:
         """Files under ``root`` (and its subdirectories if ``recursive``), sorted by path."""
         files: list[tuple[str, int]] = []
         pending = [root]
+        listed: set[str] = set()  # a directory is listed once, however often it is named
         while pending:
             directory = pending.pop()
+            if directory in listed:
+                continue
+            listed.add(directory)
             listing = (await self._fetch(directory, "LISTSTATUS")).parse(
                 ListStatusAnswer, "webhdfs LISTSTATUS"
             )
             for entry in listing.statuses.items:
-                path = f"{directory.rstrip('/')}/{entry.path_suffix}"
+                name = check_server_segment(entry.path_suffix, f"webhdfs LISTSTATUS {directory}")
+                path = f"{directory.rstrip('/')}/{name}"
                 if entry.type == "FILE":
                     files.append((path, entry.length))
                 elif entry.type == "DIRECTORY" and recursive:
                     pending.append(path)
-            if len(files) > self.config.max_files:
+            if len(files) > self.config.max_files or len(listed) > self.config.max_files:
                 raise ResolverResponseError(
-                    f"webhdfs: more than max_files {self.config.max_files} files under {root}"
+                    f"webhdfs: more than max_files {self.config.max_files} files or directories"
+                    f" under {root}"
                 )
         return sorted(files)
 
