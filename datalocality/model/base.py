@@ -12,6 +12,15 @@ from datalocality.errors import SpecError
 
 _M = TypeVar("_M", bound=BaseModel)
 _ALL_FIELDS: dict[type[BaseModel], set[str]] = {}
+_SECRET_MODELS: set[str] = set()
+HIDDEN = "***"
+
+
+def secret_model(cls: type[_M]) -> type[_M]:
+    """Mark a model whose place holds a credential reference: a value given there instead
+    (a password typed inline, say) is refused without being shown."""
+    _SECRET_MODELS.add(cls.__name__)
+    return cls
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -73,6 +82,8 @@ def spec_error_from(exc: ValidationError, model: type[BaseModel] | None = None) 
     reason = str(first["msg"]).removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         reason += _did_you_mean(model, tuple(first["loc"]))
+    if (first.get("ctx") or {}).get("class_name") in _SECRET_MODELS:
+        return SpecError(field, HIDDEN, reason)  # it may be the credential itself
     return SpecError(field, first.get("input"), reason)
 
 

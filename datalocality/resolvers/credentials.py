@@ -22,6 +22,7 @@ from pydantic import model_validator
 
 from datalocality.errors import ResolverConfigError, SpecError
 from datalocality.model import Spec
+from datalocality.model.base import secret_model
 
 MASK: Final = "***"
 # Query parameters that carry credentials in the APIs we speak (Amoro's apiKey/signature,
@@ -88,6 +89,7 @@ class Secret:
         return hash(self._value)
 
 
+@secret_model
 class SecretRef(Spec):
     """Where a credential lives: exactly one of an environment variable or a file."""
 

@@ -190,3 +190,20 @@ async def test_a_partition_name_that_would_leave_the_table_is_refused(name: str)
         "/events/partitions" in str(r.url) or "/details" in str(r.url) for r in server.requests
     )
     assert not any(r.url.path.endswith("/events/files") for r in server.requests)
+
+
+@pytest.mark.parametrize(
+    ("auth", "field"),
+    [
+        ({"type": "basic", "user": "etl", "password": "hunter2hunter2"}, "auth.password"),
+        ({"type": "signature", "apiKey": "key-123456789", "secret": {"env": "S"}}, "auth.apiKey"),
+    ],
+)
+def test_a_credential_typed_inline_is_refused_without_being_shown(
+    auth: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        make(Server(replay([])), auth=auth)
+    assert caught.value.field == field
+    assert caught.value.value == "***"
+    assert "hunter2" not in str(caught.value) and "key-123456789" not in str(caught.value)
