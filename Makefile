@@ -34,9 +34,11 @@ contracts: setup
 	$(BIN)/lint-imports
 
 # etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok, built from Go
-# modules into ~/.cache/datalocality (about 5 minutes the first time, then instant).
+# modules into ~/.cache/datalocality (about 5 minutes the first time, then instant); and
+# the HDFS harness (a MiniDFSCluster from Maven Central, about 15 s the first time).
 cluster-binaries:
 	bash tests/cluster/datalocality_testcluster/build-binaries.sh
+	bash tests/cluster/datalocality_testcluster/hdfs/build-hdfs.sh >/dev/null
 
 pytest: setup cluster-binaries
 	$(BIN)/pytest -q

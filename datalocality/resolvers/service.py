@@ -31,6 +31,7 @@ import yaml
 from datalocality.errors import ResolverConfigError, SpecError, UnknownResolver
 from datalocality.model import DataInput, DataSource
 from datalocality.resolvers.cache import TTLCache
+from datalocality.resolvers.concurrency import run_each
 from datalocality.resolvers.credentials import redact
 from datalocality.resolvers.protocol import HealthStatus, Resolver, ResolverContext
 from datalocality.resolvers.registry import ResolverRegistry
@@ -150,20 +151,11 @@ class ResolverSet:
         If any fail, the others are cancelled and the first failure in input order raises.
         """
         results: list[DataSource | None] = [None] * len(inputs)
-        errors: list[tuple[int, Exception]] = []
 
-        async def one(index: int, data_input: DataInput, cancel: anyio.CancelScope) -> None:
-            try:
-                results[index] = await self.resolve(data_input)
-            except Exception as exc:
-                errors.append((index, exc))
-                cancel.cancel()
+        async def one(indexed: tuple[int, DataInput]) -> None:
+            results[indexed[0]] = await self.resolve(indexed[1])
 
-        async with anyio.create_task_group() as group:
-            for index, data_input in enumerate(inputs):
-                group.start_soon(one, index, data_input, group.cancel_scope)
-        if errors:
-            raise min(errors, key=lambda pair: pair[0])[1]
+        await run_each(list(enumerate(inputs)), one)
         return [source for source in results if source is not None]
 
     async def health(self) -> dict[str, HealthStatus]:

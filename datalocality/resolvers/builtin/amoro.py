@@ -23,7 +23,6 @@ from datetime import date
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
-import anyio
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -40,6 +39,7 @@ from datalocality.resolvers.chunks import (
     build_chunk_id,
     build_data_source,
 )
+from datalocality.resolvers.concurrency import run_each
 from datalocality.resolvers.config import ConfigModel, HttpConfig
 from datalocality.resolvers.credentials import SecretRef, fetch_secret
 from datalocality.resolvers.deadline import within_deadline
@@ -303,20 +303,16 @@ class AmoroResolver:
         """Every file's chunk, ids relative to the table's base location when all are under
         it, and that base ("" when not)."""
         files: list[FileInfo] = []
-        limiter = anyio.CapacityLimiter(self.config.concurrency)
 
         async def one(info: PartitionInfo) -> None:
-            async with limiter:
-                path = f"{base}/partitions/{quote(info.partition, safe='')}/files"
-                found: list[FileInfo] = await self._fetch_pages(path, FilePage)
-                files.extend(found)
+            path = f"{base}/partitions/{quote(info.partition, safe='')}/files"
+            found: list[FileInfo] = await self._fetch_pages(path, FilePage)
+            files.extend(found)
 
         for info in partitions:  # "" in an unpartitioned table
             if info.partition:
                 check_server_segment(info.partition, f"amoro {base}/partitions", allow_slash=True)
-        async with anyio.create_task_group() as group:
-            for info in partitions:
-                group.start_soon(one, info)
+        await run_each(partitions, one, self.config.concurrency)
         mapping = self.config.location_mapping
         chunk_base = build_chunk_base((f.path for f in files), base_location)
         chunks = [

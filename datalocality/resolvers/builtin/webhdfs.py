@@ -13,14 +13,14 @@ as ``delegation`` (security on). Kerberos SPNEGO is not supported.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote, urlsplit
 
-import anyio
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from datalocality.errors import ResolverResponseError, SpecError
+from datalocality.errors import DataSourceNotFound, ResolverResponseError, SpecError
 from datalocality.model import Chunk, DataInput, DataSource
 from datalocality.resolvers.chunks import (
     build_chunk,
@@ -28,6 +28,7 @@ from datalocality.resolvers.chunks import (
     build_chunk_id,
     build_data_source,
 )
+from datalocality.resolvers.concurrency import run_each
 from datalocality.resolvers.config import HttpConfig
 from datalocality.resolvers.credentials import SecretRef, fetch_secret
 from datalocality.resolvers.deadline import within_deadline
@@ -35,6 +36,7 @@ from datalocality.resolvers.http.client import HttpEndpoint, HttpResult
 from datalocality.resolvers.protocol import HealthStatus, ResolverContext, fetch_probe
 from datalocality.resolvers.segments import check_server_segment
 
+LOGGER = logging.getLogger(__name__)
 PREFIX = "/webhdfs/v1"
 
 
@@ -178,7 +180,7 @@ class WebHdfsResolver:
                 files = [(root, status.status.length)]
                 base = root.rsplit("/", 1)[0]
             base = build_chunk_base((path for path, _ in files), base)
-            chunks = await self._fetch_chunks(files, base)
+            chunks = await self._fetch_chunks(files, base, listed=status.status.type == "DIRECTORY")
         return build_data_source(
             data_input,
             chunks,
@@ -213,23 +215,32 @@ class WebHdfsResolver:
                 )
         return sorted(files)
 
-    async def _fetch_chunks(self, files: list[tuple[str, int]], base: str) -> list[Chunk]:
-        """Block chunks of every file, fetched with bounded concurrency."""
-        chunks: list[Chunk] = []
-        limiter = anyio.CapacityLimiter(self.config.concurrency)
+    async def _fetch_chunks(
+        self, files: list[tuple[str, int]], base: str, *, listed: bool
+    ) -> list[Chunk]:
+        """Block chunks of every file, fetched with bounded concurrency.
 
-        async def one(path: str, length: int) -> None:
+        A ``listed`` file deleted before its blocks were asked for is left out (the
+        directory is read as it is after the delete) with a warning naming it.
+        """
+        chunks: list[Chunk] = []
+
+        async def one(file: tuple[str, int]) -> None:
+            path, length = file
             if length == 0:
                 return  # an empty file has no blocks and nothing to read
-            async with limiter:
+            try:
                 answer = (await self._fetch(path, "GETFILEBLOCKLOCATIONS")).parse(
                     BlockLocationsAnswer, "webhdfs GETFILEBLOCKLOCATIONS"
                 )
+            except DataSourceNotFound:
+                if not listed:
+                    raise
+                LOGGER.warning("webhdfs: %s was listed but is gone (deleted since); left out", path)
+                return
             chunks.extend(self._block_chunks(path, base, answer.locations.items))
 
-        async with anyio.create_task_group() as group:
-            for path, length in files:
-                group.start_soon(one, path, length)
+        await run_each(files, one, self.config.concurrency)
         return chunks
 
     def _block_chunks(self, path: str, base: str, blocks: list[BlockLocation]) -> list[Chunk]:

@@ -32,6 +32,7 @@ from datalocality.resolvers.credentials import LOGGER, redact, redact_url
 from datalocality.resolvers.http.breaker import CircuitBreaker
 from datalocality.resolvers.http.policy import (
     build_excerpt,
+    build_reason,
     classify_status,
     parse_retry_after,
     plan_backoff,
@@ -215,9 +216,11 @@ class HttpEndpoint:
         if verdict == "not-found":
             raise DataSourceNotFound(f"{self.system}: {path} not found (status 404)")
         if verdict == "auth":
+            reason = build_reason(body)
             raise ResolverConfigError(
                 f"{self.system}: {self.config.endpoint} refused the credentials for {path} "
-                f"(status {status}); check the resolver's credentials"
+                f"(status {status}{': ' + reason if reason else ''}); check the resolver's "
+                "credentials"
             )
         raise ResolverResponseError(
             f"{self.system}: GET {path} failed", status=status, excerpt=build_excerpt(body)

@@ -8,6 +8,7 @@ Failures are classified by status code only, never by message text:
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -78,3 +79,22 @@ def build_excerpt(body: bytes) -> str:
     text = " ".join(body[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace").split())
     text = redact(text)
     return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def build_reason(body: bytes) -> str:
+    """The server's own one-line reason for refusing a request, redacted and cut short:
+    the ``message`` of a JSON error (WebHDFS's ``RemoteException`` too), else an excerpt.
+
+    >>> build_reason(b'{"RemoteException": {"message": "Permission denied: user=a\\\\n\\\\tat X"}}')
+    'Permission denied: user=a'
+    """
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return build_excerpt(body)
+    if isinstance(document, dict):
+        inner = document.get("RemoteException", document)
+        message = inner.get("message") if isinstance(inner, dict) else None
+        if isinstance(message, str) and message.strip():
+            return build_excerpt(message.strip().splitlines()[0].encode())
+    return build_excerpt(body)
