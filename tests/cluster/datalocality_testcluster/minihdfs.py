@@ -18,7 +18,7 @@ import queue
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,12 @@ class MiniHdfs:
     def locations(self, path: str) -> list[Block]:
         """The file's blocks by offset, from the NameNode over RPC (not WebHDFS)."""
         blocks = self._ask(f"LOCATIONS {path}")["blocks"]
+        return [Block(b["offset"], b["length"], frozenset(b["hosts"])) for b in blocks]
+
+    def write_on(self, path: str, size: int, hosts: Sequence[str]) -> list[Block]:
+        """``size`` bytes written by the harness with ``hosts`` as favoured DataNodes (so
+        every block's copies are known), and the blocks that resulted."""
+        blocks = self._ask(f"WRITE {path} {size} {','.join(hosts)}")["blocks"]
         return [Block(b["offset"], b["length"], frozenset(b["hosts"])) for b in blocks]
 
     def stop_datanode(self, host: str) -> None:

@@ -3,12 +3,18 @@ package local.datalocality;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
 import java.util.StringJoiner;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.BlockLocation;
+import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.permission.FsPermission;
 import org.apache.hadoop.hdfs.DFSConfigKeys;
 import org.apache.hadoop.hdfs.DistributedFileSystem;
 import org.apache.hadoop.hdfs.HdfsConfiguration;
@@ -27,6 +33,8 @@ import org.apache.hadoop.security.UserGroupInformation;
  * <ul>
  *   <li>{@code LOCATIONS <path>}: the file's blocks as the NameNode reports them over RPC
  *       (offset, length, hosts), independently of WebHDFS;
+ *   <li>{@code WRITE <path> <bytes> <host,host,...>}: writes that many random bytes with
+ *       those DataNodes as favoured nodes, so the test knows where every block's copies are;
  *   <li>{@code STOP <host>}: stops that DataNode and has the NameNode declare it dead now
  *       (instead of after the heartbeat expiry), so its blocks are re-replicated;
  *   <li>{@code EXIT}: shuts the cluster down.
@@ -85,6 +93,7 @@ public final class HdfsHarness {
         try {
           switch (command[0]) {
             case "LOCATIONS" -> out.println("OK " + locations(fs, new Path(command[1])));
+            case "WRITE" -> out.println("OK " + write(cluster, fs, command[1]));
             case "STOP" -> out.println("OK " + stop(cluster, command[1]));
             default -> out.println("ERR unknown command " + command[0]);
           }
@@ -112,16 +121,51 @@ public final class HdfsHarness {
     return "{\"blocks\":" + blocks + "}";
   }
 
-  private static String stop(MiniDFSCluster cluster, String host) throws Exception {
+  private static String write(MiniDFSCluster cluster, DistributedFileSystem fs, String args)
+      throws Exception {
+    String[] parts = args.split(" ");
+    Path path = new Path(parts[0]);
+    long size = Long.parseLong(parts[1]);
+    List<InetSocketAddress> favoured = new ArrayList<>();
+    for (String host : parts[2].split(",")) {
+      favoured.add(datanode(cluster, host).getXferAddress());
+    }
+    long blockSize = fs.getDefaultBlockSize(path);
+    short replication = fs.getDefaultReplication(path);
+    byte[] buffer = new byte[1 << 16];
+    Random random = new Random(size);
+    try (FSDataOutputStream stream =
+        fs.create(
+            path,
+            FsPermission.getFileDefault(),
+            true,
+            buffer.length,
+            replication,
+            blockSize,
+            null,
+            favoured.toArray(new InetSocketAddress[0]))) {
+      for (long left = size; left > 0; left -= buffer.length) {
+        random.nextBytes(buffer);
+        stream.write(buffer, 0, (int) Math.min(left, buffer.length));
+      }
+    }
+    return locations(fs, path);
+  }
+
+  private static DataNode datanode(MiniDFSCluster cluster, String host) {
     for (DataNode dn : cluster.getDataNodes()) {
       if (dn.getDatanodeId().getHostName().equals(host)) {
-        var id = dn.getDatanodeId();
-        cluster.stopDataNode(id.getXferAddr());
-        cluster.setDataNodeDead(id);
-        return "{\"stopped\":" + quote(host) + "}";
+        return dn;
       }
     }
     throw new IllegalArgumentException("no running datanode " + host);
+  }
+
+  private static String stop(MiniDFSCluster cluster, String host) throws Exception {
+    var id = datanode(cluster, host).getDatanodeId();
+    cluster.stopDataNode(id.getXferAddr());
+    cluster.setDataNodeDead(id);
+    return "{\"stopped\":" + quote(host) + "}";
   }
 
   private static String quote(String text) {

@@ -1,0 +1,115 @@
+"""Example 6 end to end: the hdfs_reader DAG resolves a directory of a real HDFS through the
+webhdfs resolver and places its scanners on both clusters; the bytes each replica reads
+from its own node are recomputed from what the NameNode reports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from datalocality_testcluster.clusters import ProviderCluster
+from datalocality_testcluster.minihdfs import MIB, MiniHdfs, start_hdfs
+from tests.airflow.support import handed_chunks, objects, replica_pods, run_dag
+from tests.hdfs.conftest import DATANODES, HOST_ALIASES
+
+ROOT = "/logs/events"
+# file -> (size, the two DataNodes holding every block of it): each DataNode holds two
+# files, one per rack pair, so four scanners can each read a whole file from their own node
+FILES = {
+    "day=1/part-0": (3 * MIB, ("dn-a1", "dn-b1")),
+    "day=1/part-1": (3 * MIB, ("dn-a2", "dn-b2")),
+    "day=2/part-0": (3 * MIB, ("dn-a1", "dn-b2")),
+    "day=2/part-1": (3 * MIB - 7, ("dn-a2", "dn-b1")),
+}
+TOTAL = sum(size for size, _ in FILES.values())
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MiniHdfs]:
+    with start_hdfs(tmp_path_factory.mktemp("hdfs-lake"), DATANODES) as hdfs:
+        for directory in ("day=1", "day=2"):
+            hdfs.mkdirs(f"{ROOT}/{directory}")
+        for name, (size, hosts) in FILES.items():
+            written = hdfs.write_on(f"{ROOT}/{name}", size, hosts)
+            assert all(block.hosts == set(hosts) for block in written), written
+        yield hdfs
+
+
+@pytest.fixture
+def hdfs_connection(lake: MiniHdfs, monkeypatch: pytest.MonkeyPatch) -> MiniHdfs:
+    """The Connection the DAG names, pointing the webhdfs resolver at the NameNode."""
+    extra = {
+        "hdfs": {
+            "resolver": "webhdfs",
+            "endpoint": lake.endpoint,
+            "user": lake.superuser,
+            "filesystem": "hdfs://lake",
+            "hostAliases": HOST_ALIASES,
+        }
+    }
+    conn = {"conn_type": "datalocality", "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_DATALOCALITY_HDFS", json.dumps(conn))
+    return lake
+
+
+def _plan_summary(dag_id: str, run_id: str, key: str) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag_id,
+                XComModel.run_id == run_id,
+                XComModel.task_id == "scan.plan",
+                XComModel.key == key,
+            )
+        ).one()
+        return XComModel.deserialize_value(row)
+
+
+def test_hdfs_reader_reads_each_block_from_a_copy_on_its_own_node(
+    airflow_db: Path, cluster: ProviderCluster, hdfs_connection: MiniHdfs
+) -> None:
+    hdfs = hdfs_connection
+    blocks: dict[str, tuple[int, set[str]]] = {}  # chunk id -> (length, nodes with a copy)
+    for name in FILES:
+        for block in hdfs.locations(f"{ROOT}/{name}"):
+            nodes = {HOST_ALIASES[h] for h in block.hosts}
+            blocks[f"{name}#{block.offset}"] = (block.length, nodes)
+
+    run = run_dag("hdfs_reader", "hdfs_reader.py")
+
+    pods = replica_pods(cluster, "scan.replica")
+    assert len(pods) == 4
+    summary = _plan_summary("hdfs_reader", run.run_id, "plan")
+    baseline = _plan_summary("hdfs_reader", run.run_id, "baseline")
+    handed: list[str] = []
+    local = moved = 0
+    for pod, planned in zip(pods, summary["replicas"], strict=True):
+        node = pod["spec"]["nodeName"]
+        assert node == pod["metadata"]["annotations"]["datalocality.io/planned-node"]
+        assert node == planned["node"]
+        chunks = handed_chunks(cluster, pod)
+        handed.extend(chunks)
+        # what the NameNode says about this replica's blocks is what the plan said
+        mine = sum(blocks[c][0] for c in chunks if node in blocks[c][1])
+        assert mine == planned["local_bytes"]
+        local += mine
+        moved += sum(blocks[c][0] for c in chunks if node not in blocks[c][1])
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+        assert env["DATALOCALITY_CHUNK_BASE"] == f"hdfs://lake{ROOT}"
+    assert sorted(handed) == sorted(blocks)  # every block read once
+    assert local + moved == TOTAL
+    assert moved == summary["totals"]["moved_bytes"]
+    # each scanner can read a whole file from its own node: nothing needs to move, where
+    # a locality-blind placement moves some
+    assert moved == 0
+    assert baseline["moved_bytes"] > 0
+    (claim,) = objects(cluster, "datalocality.io", "datasourceclaims")
+    assert claim["status"]["phase"] == "Bound"
