@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from datalocality.errors import ResolverConfigError
-from datalocality.model import DataInput, DataSource
+from datalocality.model import DataInput, DataSource, PlacementRequest
+from datalocality.placement import plan
 from datalocality.resolvers import ResolverContext
 from datalocality.resolvers.builtin.webhdfs import WebHdfsResolver
 from datalocality_testcluster.minihdfs import MIB, MiniHdfs
@@ -181,3 +182,32 @@ def test_a_delegation_token_the_namenode_issued_is_sent_on_every_call(
     assert tap.requests
     assert all(r.url.params["delegation"] == token for r in tap.requests)
     assert all("user.name" not in r.url.params for r in tap.requests)
+
+
+def test_a_replica_with_no_copy_on_its_node_reads_each_block_from_the_nearest_copy(
+    hdfs: MiniHdfs, hdfs_dir: str
+) -> None:
+    written = hdfs.write_on(f"{hdfs_dir}/part-0", 2 * MIB + 3, ["dn-a1", "dn-b1"])
+    assert all(block.hosts == {"dn-a1", "dn-b1"} for block in written)
+    source = resolve(hdfs, hdfs_dir)
+
+    full = {"allocatable": {"cpu": "1"}, "requested": {"cpu": "1"}}
+    nodes = [
+        {"name": "worker-a1", "zone": "a", "region": "eu", **full},  # a copy, no room
+        {"name": "worker-a2", "zone": "a", "region": "eu", "allocatable": {"cpu": "4"}},
+        {"name": "worker-b1", "zone": "b", "region": "eu", **full},  # a copy, no room
+    ]
+    request = PlacementRequest.parse(
+        {
+            "topology": {"nodes": nodes},
+            "consumer": {"replicas": 1, "requests": {"cpu": "500m"}},
+            "sources": [source.model_dump(mode="json", by_alias=True)],
+        }
+    )
+    result = plan(request)
+    assert [r.node for r in result.replicas] == ["worker-a2"]
+    # both copies are a network read away; the one in the replica's own zone is nearer
+    assert {(t.chunk, t.from_node, t.tier) for t in result.transfers} == {
+        (c.id, "worker-a1", 1) for c in source.chunks
+    }
+    assert result.totals.moved_bytes == 2 * MIB + 3
