@@ -32,6 +32,16 @@ _HERE = Path(__file__).parent / "hdfs"
 _DIE_WITH_PARENT = ("setpriv", "--pdeathsig=KILL", "--")
 MIB = 1 << 20
 START_TIMEOUT = 240.0
+# The JPMS flags Hadoop's own launcher passes on Java 17+ (hadoop-functions.sh, HADOOP-19310);
+# nothing these tests do was seen to need one, but a NameNode code path might.
+JAVA17_OPENS = tuple(
+    f"--add-opens=java.base/{package}=ALL-UNNAMED"
+    for package in (
+        "java.io", "java.lang", "java.lang.reflect", "java.math", "java.net", "java.text",
+        "java.util", "java.util.concurrent", "java.util.zip", "sun.security.util",
+        "sun.security.x509",
+    )
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -184,6 +194,8 @@ def start_hdfs(
                 *_DIE_WITH_PARENT,
                 "java",
                 "-Xmx1g",
+                "-XX:+IgnoreUnrecognizedVMOptions",
+                *JAVA17_OPENS,
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
                 "-cp",
                 classpath,
