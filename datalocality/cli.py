@@ -20,6 +20,7 @@ import yaml
 
 from datalocality import bench
 from datalocality.errors import DataLocalityError, InfeasiblePlacement, SpecError
+from datalocality.input_limits import MAX_REQUEST_BYTES, check_expansion, check_request_size
 from datalocality.model import PlacementPlan, PlacementRequest
 from datalocality.placement import plan, strategy_names
 from datalocality.report import compare_table, plan_table, savings_table
@@ -244,18 +245,23 @@ def _cmd_resolvers(args: argparse.Namespace) -> int:
 def load_request(source: str) -> PlacementRequest:
     """Read a request from a YAML/JSON file, or stdin for ``-``, and validate it."""
     if source == "-":
-        text = sys.stdin.read()
+        text = sys.stdin.read(MAX_REQUEST_BYTES + 1)
         where = "<stdin>"
+        check_request_size(where, len(text))
     else:
         path = Path(source)
         if not path.is_file():
             raise UsageError(f"request file not found: {source}")
-        text = path.read_text(encoding="utf-8")
         where = source
-    data = parse_request_text(text, where)
-    if not isinstance(data, dict):
-        raise UsageError(f"{where}: a request must be a mapping (got {type(data).__name__})")
-    return PlacementRequest.parse(data)
+        check_request_size(where, path.stat().st_size)
+        text = path.read_text(encoding="utf-8")
+    try:
+        data = parse_request_text(text, where)
+        if not isinstance(data, dict):
+            raise UsageError(f"{where}: a request must be a mapping (got {type(data).__name__})")
+        return PlacementRequest.parse(data)
+    except RecursionError:
+        raise UsageError(f"{where}: nested too deeply to read") from None
 
 
 def parse_request_text(text: str, where: str) -> object:
@@ -270,9 +276,18 @@ def parse_request_text(text: str, where: str) -> object:
         except ValueError:
             pass  # a YAML flow mapping, or broken JSON: the YAML loader says which
     try:
-        return yaml.load(text, Loader=YAML_LOADER)
+        data = yaml.load(text, Loader=YAML_LOADER)
     except yaml.YAMLError as exc:
         raise UsageError(f"{where}: not valid YAML or JSON: {_yaml_problem(exc)}") from None
+    except ValueError as exc:  # a constructor's: an int past 4,300 digits, a bad date
+        problem = (
+            "a number has more digits than any quantity can"
+            if "integer string conversion" in str(exc)
+            else _one_line(exc)
+        )
+        raise UsageError(f"{where}: not valid YAML or JSON: {problem}") from None
+    check_expansion(where, data)  # aliases can share values; JSON cannot
+    return data
 
 
 def demo_request_path() -> Path:

@@ -12,7 +12,41 @@ back (it builds one message from several fields) defines ``__reduce__``.
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
+
+
+class _ValueRepr(reprlib.Repr):
+    """repr() cut short: a message names a value, it does not reproduce 10 MB of it, and a
+    value nested thousands deep or an int of thousands of digits cannot break it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring = self.maxother = 120
+        self.maxlong = 60
+        self.maxlevel = 4
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = 12
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 192:  # repr() of a 4,300-digit int raises ValueError
+            return f"<an integer of about {int(x.bit_length() * 0.30103) + 1} digits>"
+        return super().repr_int(x, level)
+
+    def repr_str(self, x: str, level: int) -> str:
+        if len(x) <= self.maxstring:
+            return repr(x)
+        return f"{repr(x[: self.maxstring - 20])[:-1]}...' ({len(x):,} characters)"
+
+
+def show_value(value: object) -> str:
+    """How an error message shows a value: its repr, bounded in length and depth.
+
+    >>> show_value("x" * 1000)[-30:]
+    "xxxxxxx...' (1,000 characters)"
+    >>> show_value(10**400)
+    '<an integer of about 401 digits>'
+    """
+    return _ValueRepr().repr(value)
 
 
 class DataLocalityError(Exception):
@@ -26,7 +60,7 @@ class SpecError(DataLocalityError, ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        super().__init__(f"{field}: {reason} (got {value!r})")
+        super().__init__(f"{field}: {reason} (got {show_value(value)})")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.field, self.value, self.reason), self.__dict__

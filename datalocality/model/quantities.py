@@ -90,7 +90,10 @@ def parse_quantity(field: str, value: object) -> float:
     if isinstance(value, bool):
         raise SpecError(field, value, "must be a number or a Kubernetes quantity string")
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int past 1.8e308: no resource, size or bandwidth
+            raise SpecError(field, value, "must be a finite number >= 0") from None
     elif isinstance(value, str):
         parts = split_quantity(value)
         if parts is None:

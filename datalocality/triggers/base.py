@@ -60,7 +60,10 @@ def event_payload(status: EventStatus, message: str, *parts: Mapping[str, Any]) 
 
 
 def _positive(name: str, value: float) -> float:
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise SpecError(name, value, "must be a positive number of seconds") from None
     if not math.isfinite(number) or number <= 0:
         raise SpecError(name, value, "must be a positive number of seconds")
     return number
