@@ -8,11 +8,13 @@ credential: fields that need one take a :class:`~datalocality.resolvers.credenti
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Final
+from types import UnionType
+from typing import Final, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from datalocality.errors import SpecError
@@ -25,7 +27,9 @@ _HOST_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.[]:")
 
 
 class ConfigModel(Spec):
-    """A Spec that also accepts camelCase field names (``maxAttempts``)."""
+    """A Spec that also accepts camelCase field names (``maxAttempts``), and takes booleans
+    and numbers only as themselves: ``insecureSkipVerify: "yes"`` does not turn TLS off,
+    ``maxAttempts: true`` is not 1, and no number is infinite."""
 
     model_config = ConfigDict(
         frozen=True,
@@ -34,6 +38,32 @@ class ConfigModel(Spec):
         validate_default=True,
         alias_generator=to_camel,
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: object, info: ValidationInfo) -> object:
+        kinds = _scalar_kinds(cls.model_fields[info.field_name or ""].annotation)
+        if not kinds or value is None:
+            return value
+        if bool in kinds:
+            if not isinstance(value, bool):
+                raise SpecError("", value, "must be true or false")
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise SpecError(
+                "", value, "must be a number" if float in kinds else "must be an integer"
+            )
+        elif float not in kinds and not isinstance(value, int):
+            raise SpecError("", value, "must be an integer")
+        elif not math.isfinite(value):
+            raise SpecError("", value, "must be a finite number")
+        return value
+
+
+def _scalar_kinds(annotation: object) -> frozenset[type]:
+    """bool, int or float when a field is one of them (or one of them or None), else empty."""
+    members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+    kinds = {m for m in (members or (annotation,)) if m is not type(None)}
+    return frozenset(kinds) if kinds and kinds <= {bool, int, float} else frozenset()
 
 
 class ResolverConfig(ConfigModel):
@@ -75,7 +105,10 @@ class Timeouts(ConfigModel):
 
 
 def parse_endpoint(value: str) -> str:
-    """Check an endpoint URL: http/https, a host, no credentials, no query or fragment."""
+    """Check an endpoint URL: http/https, a host, no credentials, no query or fragment,
+    no whitespace or control characters (which would fail later, deep in httpx)."""
+    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise SpecError("", redact_url(value), "must not contain whitespace or control characters")
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError on a malformed port

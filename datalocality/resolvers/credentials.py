@@ -42,17 +42,28 @@ SENSITIVE_PARAMS: Final = frozenset(
         "x-amz-security-token",
     }
 )
-# Keys of pass-through option maps (pyiceberg catalog properties, fsspec storage options)
-# that hold credentials and must therefore come from a SecretRef, never from config.
-SECRET_KEY_WORDS: Final = (
-    "secret",
-    "password",
-    "token",
-    "credential",
-    "session",
-    "signature",
-    "key",
+# Words of option names in pass-through maps (pyiceberg catalog properties, fsspec storage
+# options) that hold credentials and must therefore come from a SecretRef, never from
+# config. A name is split into words (``s3.secret-access-key``, ``aws_session_token``,
+# ``clientSecret``), so ``max_sessions`` or ``keyspace`` are not mistaken for one.
+SECRET_KEY_WORDS: Final = frozenset(
+    {
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "token",
+        "credential",
+        "credentials",
+        "signature",
+        "key",
+        "apikey",
+        "sas",
+    }
 )
+_SECRET_ENDINGS: Final = ("secret", "password", "token", "key")
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_USERINFO_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#@\s]*:[^/?#@\s]*@")
 _MIN_MASKED_LENGTH: Final = 4
 _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 _PAIR = re.compile(
@@ -136,19 +147,40 @@ def fetch_secret(ref: SecretRef, env: Mapping[str, str], *, field: str) -> Secre
 
 
 def is_secret_key(key: str) -> bool:
-    """Whether an option name looks like it holds a credential."""
-    lowered = key.lower()
-    return any(word in lowered for word in SECRET_KEY_WORDS)
+    """Whether an option name has a word naming a credential.
+
+    >>> [is_secret_key(k) for k in ("s3.secret-access-key", "aws_session_token", "accesskey")]
+    [True, True, True]
+    >>> [is_secret_key(k) for k in ("max_sessions", "keyspace", "tokenizer", "s3.region")]
+    [False, False, False, False]
+    """
+    words = [word.lower() for word in _WORD.findall(key)]
+    # a word naming one, or a run-together one ending like one ("accesskey", "apitoken")
+    return any(w in SECRET_KEY_WORDS or w.endswith(_SECRET_ENDINGS) for w in words)
 
 
 def check_no_secret_keys(field: str, options: Mapping[str, object]) -> None:
-    """Reject credential-looking keys in a pass-through option map (use a SecretRef)."""
-    for key in options:
-        if is_secret_key(key):
+    """Reject credentials in a pass-through option map, at any depth (use a SecretRef):
+    a credential-looking key, or a URL value with a password in it
+    (``postgresql://user:PASS@host/db``)."""
+    pending: list[tuple[str, object]] = [(field, options)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                name = f"{where}.{key}" if where else str(key)
+                if is_secret_key(str(key)):
+                    raise SpecError(
+                        name, MASK, "looks like a credential: give it as a SecretRef instead"
+                    )
+                pending.append((name, item))
+        elif isinstance(value, list | tuple):
+            pending.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str) and _USERINFO_PASSWORD.match(value):
             raise SpecError(
-                f"{field}.{key}" if field else key,
-                MASK,
-                "looks like a credential: give it as a SecretRef instead",
+                where,
+                redact_url(value),
+                "has a password in the URL: give the credential as a SecretRef instead",
             )
 
 

@@ -18,7 +18,6 @@ ResolverConfigError saying which field is missing.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from datalocality.resolvers.protocol import HealthStatus, Resolver, ResolverCont
 from datalocality.resolvers.registry import ResolverRegistry
 
 DEFAULT_TTL: Final = 300.0
+MAX_TTL: Final = 1e9  # about 30 years: "forever" in practice, and still a finite float
 _SET_KEYS: Final = ("resolver", "cacheTtl", "cache_ttl")
 
 
@@ -60,8 +60,8 @@ def parse_system_config(system: str, raw: object) -> SystemConfig:
     if not isinstance(resolver, str) or not resolver:
         raise SpecError(f"{system}.resolver", resolver, "must be a registered resolver name")
     ttl = raw.get("cacheTtl", raw.get("cache_ttl", DEFAULT_TTL))
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0 or math.isnan(ttl):
-        raise SpecError(f"{system}.cacheTtl", ttl, "must be a number of seconds >= 0")
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 <= ttl <= MAX_TTL:
+        raise SpecError(f"{system}.cacheTtl", ttl, f"must be a number of seconds, 0 to {MAX_TTL:g}")
     rest = {key: value for key, value in raw.items() if key not in _SET_KEYS}
     return SystemConfig(system, resolver, float(ttl), rest)
 

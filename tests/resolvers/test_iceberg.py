@@ -177,6 +177,22 @@ def test_credentials_in_catalog_properties_are_rejected() -> None:
     assert "hunter2" not in str(caught.value)
 
 
+def test_a_password_inside_the_catalog_uri_is_rejected_without_showing_it() -> None:
+    uri = "postgresql+psycopg2://etl:hunter2@db.example:5432/catalog"
+    with pytest.raises(SpecError, match="password in the URL") as caught:
+        IcebergResolver.from_config(
+            {"catalog": {"type": "sql", "uri": uri}}, ResolverContext(env={})
+        )
+    assert caught.value.field == "catalog.uri"
+    assert "hunter2" not in str(caught.value)
+    # the same URI from a SecretRef is how it is given
+    resolver = IcebergResolver.from_config(
+        {"catalog": {"type": "sql"}, "secretProperties": {"uri": {"env": "CATALOG_URI"}}},
+        ResolverContext(env={"CATALOG_URI": uri}),
+    )
+    assert "uri" in resolver.config.secret_properties
+
+
 async def test_s3_warehouse_on_moto_with_credentials_from_env(
     s3_lake: Lake, moto_endpoint: str
 ) -> None:

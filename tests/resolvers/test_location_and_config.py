@@ -109,6 +109,9 @@ def http(**fields: object) -> HttpConfig:
         ("https://ams.example/?apiKey=abc", "no query"),
         ("https://", "no host"),
         ("https://ams.example:99999", "not a valid URL"),
+        ("https://ams.example:1630 ", "whitespace or control"),
+        ("https://ams.example\r\nX-Injected: 1", "whitespace or control"),
+        ("https://ams\x00.example", "whitespace or control"),
     ],
 )
 def test_bad_endpoints_name_the_field_and_mask_credentials(endpoint: str, reason: str) -> None:
@@ -116,6 +119,38 @@ def test_bad_endpoints_name_the_field_and_mask_credentials(endpoint: str, reason
         http(endpoint=endpoint)
     assert caught.value.field == "endpoint"
     assert "hunter2" not in str(caught.value) and "apiKey=abc" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "reason"),
+    [
+        ({"insecureSkipVerify": "yes"}, "insecureSkipVerify", "must be true or false"),
+        ({"insecureSkipVerify": 1}, "insecureSkipVerify", "must be true or false"),
+        ({"retry": {"maxAttempts": True}}, "retry.maxAttempts", "must be an integer"),
+        ({"retry": {"maxAttempts": "5"}}, "retry.maxAttempts", "must be an integer"),
+        ({"maxRedirects": 2.5}, "maxRedirects", "must be an integer"),
+        ({"deadline": float("inf")}, "deadline", "must be a finite number"),
+        ({"timeouts": {"read": "30"}}, "timeouts.read", "must be a number"),
+        ({"timeouts": {"read": float("nan")}}, "timeouts.read", "must be a finite number"),
+    ],
+)
+def test_booleans_and_numbers_are_taken_only_as_themselves(
+    fields: dict[str, object], field: str, reason: str
+) -> None:
+    with pytest.raises(SpecError, match=reason) as caught:
+        http(**fields)
+    assert caught.value.field == field
+    assert http(insecureSkipVerify=True, retry={"backoffBase": 1}).retry.backoff_base == 1
+
+
+@pytest.mark.parametrize("ttl", [float("inf"), float("nan"), -1, 10**400, True, "300"])
+def test_cache_ttl_must_be_a_finite_number_of_seconds(ttl: object) -> None:
+    from datalocality.resolvers.service import parse_system_config
+
+    with pytest.raises(SpecError, match="must be a number of seconds") as caught:
+        parse_system_config("lake", {"cacheTtl": ttl})
+    assert caught.value.field == "lake.cacheTtl"
+    assert parse_system_config("lake", {"cacheTtl": 0}).cache_ttl == 0
 
 
 def test_camel_and_snake_case_and_bad_values_name_the_field(tmp_path: Path) -> None:

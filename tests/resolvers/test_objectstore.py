@@ -88,6 +88,17 @@ def test_credentials_in_storage_options_are_rejected() -> None:
         )
     assert caught.value.field == "storageOptions.s3.secret"
     assert "hunter2" not in str(caught.value)
+    deep = {"s3": {"config_kwargs": {"proxies": {"auth": {"password": "hunter2"}}}}}
+    with pytest.raises(SpecError) as caught:
+        ObjectStoreResolver.from_config({"storageOptions": deep}, ResolverContext(env={}))
+    assert caught.value.field == "storageOptions.s3.config_kwargs.proxies.auth.password"
+    assert "hunter2" not in str(caught.value)
+    # option names that merely contain a credential word's letters are options
+    innocent = {"s3": {"max_sessions": 4, "client_kwargs": {"keyspace": "a"}}}
+    resolver = ObjectStoreResolver.from_config(
+        {"storageOptions": innocent}, ResolverContext(env={})
+    )
+    assert resolver.config.storage_options == innocent
     with pytest.raises(SpecError, match="not in protocols"):
         ObjectStoreResolver.from_config(
             {"protocols": ["file"], "storageOptions": {"s3": {"anon": True}}},

@@ -65,9 +65,6 @@ class ObjectStoreConfig(ResolverConfig):
     def _no_secrets(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for protocol, options in value.items():
             check_no_secret_keys(protocol, options)
-            for key, nested in options.items():
-                if isinstance(nested, dict):
-                    check_no_secret_keys(f"{protocol}.{key}", nested)
         return value
 
     @model_validator(mode="after")
