@@ -22,6 +22,7 @@ from datalocality.errors import (
     SpecError,
     UnknownResolver,
     UnknownStrategy,
+    show_value,
 )
 
 FINAL = (
@@ -51,6 +52,6 @@ def final_failures(where: str = "") -> Iterator[None]:
         yield
     except SpecError as exc:
         field = f"{where}.{exc.field}" if where and exc.field else (where or exc.field)
-        raise AirflowFailException(f"{field}: {exc.reason} (got {exc.value!r})") from exc
+        raise AirflowFailException(f"{field}: {exc.reason} (got {show_value(exc.value)})") from exc
     except FINAL as exc:
         raise AirflowFailException(describe(exc)) from exc

@@ -14,6 +14,7 @@ from datalocality.errors import (
     DataSourceNotFound,
     ResolverConfigError,
     ResolverResponseError,
+    ResolverUnavailable,
     SpecError,
 )
 from datalocality.model import DataInput
@@ -207,3 +208,43 @@ def test_a_credential_typed_inline_is_refused_without_being_shown(
     assert caught.value.field == field
     assert caught.value.value == "***"
     assert "hunter2" not in str(caught.value) and "key-123456789" not in str(caught.value)
+
+
+def ams(answers: dict[str, tuple[int, Any]]) -> Server:
+    """AMS answering each path (the query ignored) with an envelope of (code, result)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        code, result = answers[request.url.path]
+        return httpx.Response(200, json={"code": code, "message": f"code {code}", "result": result})
+
+    return Server(handler)
+
+
+DETAILS = "/api/ams/v1/tables/catalogs/lake/dbs/ml/tables/events/details"
+TABLES = "/api/ams/v1/catalogs/lake/databases/ml/tables"
+DATABASES = "/api/ams/v1/catalogs/lake/databases"
+
+
+async def test_a_failing_table_listing_is_not_read_as_a_missing_table() -> None:
+    # details and the table list both fail, but the database is there: AMS is in trouble,
+    # the table is not known to be gone (a "not found" would turn its DataSource Lost)
+    server = ams({DETAILS: (500, None), TABLES: (500, None), DATABASES: (200, ["ml"])})
+    with pytest.raises(ResolverUnavailable, match=r"failed to list the tables of lake\.ml"):
+        await make(server).resolve(table("lake.ml.events"))
+    assert [r.url.path for r in server.requests] == [DETAILS, TABLES, DATABASES]
+
+
+@pytest.mark.parametrize(
+    ("databases", "error", "message"),
+    [
+        ((200, ["other"]), DataSourceNotFound, r"database lake\.ml does not exist"),
+        ((404, None), DataSourceNotFound, r"catalog 'lake' does not exist"),
+        ((500, None), ResolverUnavailable, r"failed to list the databases of lake"),
+    ],
+)
+async def test_only_a_listing_that_answers_says_the_database_is_gone(
+    databases: tuple[int, Any], error: type[Exception], message: str
+) -> None:
+    server = ams({DETAILS: (500, None), TABLES: (500, None), DATABASES: databases})
+    with pytest.raises(error, match=message):
+        await make(server).resolve(table("lake.ml.events"))

@@ -30,6 +30,7 @@ from datalocality.errors import (
     DataSourceNotFound,
     ResolverConfigError,
     ResolverResponseError,
+    ResolverUnavailable,
     SpecError,
 )
 from datalocality.model import Chunk, DataInput, DataSource
@@ -232,12 +233,17 @@ class AmoroResolver:
         try:
             result = await self._fetch_result(f"{base}/details")
         except _CodeError:
-            listing = f"{API}/catalogs/{quote(catalog, safe='')}/databases/{quote(db, safe='')}"
+            databases = f"{API}/catalogs/{quote(catalog, safe='')}/databases"
             try:
-                tables = await self._fetch_result(f"{listing}/tables", {"keywords": table})
-            except _CodeError:
-                raise DataSourceNotFound(
-                    f"amoro: catalog {catalog!r} or database {db!r} does not exist"
+                tables = await self._fetch_result(
+                    f"{databases}/{quote(db, safe='')}/tables", {"keywords": table}
+                )
+            except _CodeError as failed:
+                await self._check_database(catalog, db, databases)
+                # the database is there: listing its tables failed on AMS's side
+                raise ResolverUnavailable(
+                    f"amoro: AMS failed to list the tables of {catalog}.{db} "
+                    f"(code {failed.status}: {failed.excerpt})"
                 ) from None
             names = {meta.name for meta in _parse_list(tables, TableMeta, "table list")}
             if table not in names:
@@ -246,6 +252,21 @@ class AmoroResolver:
                 ) from None
             raise
         return result.parse(TableDetails, "amoro table details")
+
+    async def _check_database(self, catalog: str, db: str, databases: str) -> None:
+        """DataSourceNotFound unless AMS lists ``db`` in ``catalog``; ResolverUnavailable
+        when it cannot say (an error code other than 404 is not an answer)."""
+        try:
+            listed = await self._fetch_result(databases, {"keywords": db})
+        except DataSourceNotFound:
+            raise DataSourceNotFound(f"amoro: catalog {catalog!r} does not exist") from None
+        except _CodeError as failed:
+            raise ResolverUnavailable(
+                f"amoro: AMS failed to list the databases of {catalog} "
+                f"(code {failed.status}: {failed.excerpt})"
+            ) from None
+        if not isinstance(listed.data, list) or db not in listed.data:
+            raise DataSourceNotFound(f"amoro: database {catalog}.{db} does not exist")
 
     async def _fetch_pages(
         self, path: str, page_model: type[PartitionPage] | type[FilePage]
