@@ -3,6 +3,7 @@ pyarrow: one warehouse on the local filesystem and one on S3 through a local mot
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,12 @@ from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import LongType, NestedField, StringType
 
-from datalocality.errors import DataSourceNotFound, ResolverConfigError, SpecError
+from datalocality.errors import (
+    DataSourceNotFound,
+    ResolverConfigError,
+    ResolverUnavailable,
+    SpecError,
+)
 from datalocality.model import DataInput
 from datalocality.resolvers import ResolverContext, ResolverSet
 from datalocality.resolvers.builtin.iceberg import IcebergResolver
@@ -244,3 +250,105 @@ def test_import_of_the_resolver_module_does_not_import_pyiceberg(tmp_path: Path)
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert json.loads(out.stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("row_filter", "reason"),
+    [
+        ("nope = 'c'", "Could not find field with name nope"),
+        ("event_id = 'abc'", "Could not convert abc into a long"),
+        ("dt = 5", "Cannot convert LongLiteral into string"),
+        ("dt = = 'c'", r"^cannot parse it at column \d+$"),
+    ],
+)
+async def test_a_row_filter_the_table_cannot_take_is_a_spec_error_at_once(
+    local_lake: Lake, row_filter: str, reason: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        await local_resolver(local_lake).resolve(events(row_filter=row_filter))
+    assert caught.value.field == "attributes.row_filter"
+    assert re.search(reason, caught.value.reason), caught.value.reason
+    assert len(str(caught.value)) < 300  # not pyparsing's kilobytes of grammar
+
+
+class EchoingCatalog:
+    """A REST catalog on loopback that refuses every request with ``status``, echoing the
+    Authorization header it was sent in its error body (as careless servers do)."""
+
+    def __init__(self, status: int) -> None:
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = json.dumps(
+                    {
+                        "error": {
+                            "message": f"refused {self.headers.get('Authorization')}",
+                            "type": "NotAuthorizedException" if status == 401 else "ServerError",
+                            "code": status,
+                        }
+                    }
+                ).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+TOKEN = "tok-3f9a1c7e5b2d"
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(401, ResolverConfigError), (500, ResolverUnavailable)]
+)
+async def test_a_rest_catalog_that_echoes_the_token_is_wrapped_and_redacted(
+    status: int, error: type[Exception]
+) -> None:
+    catalog = EchoingCatalog(status)
+    try:
+        resolver = IcebergResolver.from_config(
+            {
+                "catalog": {"type": "rest", "uri": catalog.uri},
+                "secretProperties": {"token": {"env": "CATALOG_TOKEN"}},
+            },
+            ResolverContext(env={"CATALOG_TOKEN": TOKEN}),
+        )
+        with pytest.raises(error) as caught:
+            await resolver.resolve(events())
+    finally:
+        catalog.close()
+    assert TOKEN not in str(caught.value)
+    assert caught.value.__cause__ is None  # the raw library error is not chained
+    assert TOKEN not in repr(caught.value.args)
+
+
+async def test_an_unreachable_or_unopenable_catalog_is_unavailable(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    unreachable = IcebergResolver.from_config(
+        {"catalog": {"type": "rest", "uri": closed}}, ResolverContext(env={})
+    )
+    with pytest.raises(ResolverUnavailable, match="cannot build the catalog: ConnectionError"):
+        await unreachable.resolve(events())
+    unopenable = IcebergResolver.from_config(
+        {"catalog": {"type": "sql", "uri": f"sqlite:///{tmp_path}/no/such/dir/c.db"}},
+        ResolverContext(env={}),
+    )
+    with pytest.raises(ResolverUnavailable, match="OperationalError"):
+        await unopenable.resolve(events())

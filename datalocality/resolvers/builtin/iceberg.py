@@ -90,9 +90,25 @@ def parse_identifier(name: str, catalog_name: str) -> str:
 
 def _import_pyiceberg() -> Any:
     """pyiceberg's catalog, exceptions and expression modules (extra ``iceberg``)."""
-    for module in ("pyiceberg.catalog", "pyiceberg.exceptions", "pyiceberg.expressions.parser"):
+    for module in (
+        "pyiceberg.catalog",
+        "pyiceberg.exceptions",
+        "pyiceberg.expressions.parser",
+        "pyiceberg.expressions.visitors",
+    ):
         import_client(module, system="iceberg", extra="iceberg")
     return import_client("pyiceberg", system="iceberg", extra="iceberg")
+
+
+def build_library_error(pyiceberg: Any, exc: Exception, what: str) -> DataLocalityError:
+    """A pyiceberg, SQL driver or HTTP library error as one of ours, redacted (a catalog can
+    echo its bearer token in an error body): refused credentials are a config error,
+    everything else (server errors, connections, the driver's own types) unavailable."""
+    errors = pyiceberg.exceptions
+    detail = f"{type(exc).__name__}: {redact(str(exc))[:300]}"
+    if isinstance(exc, errors.UnauthorizedError | errors.ForbiddenError | errors.OAuthError):
+        return ResolverConfigError(f"iceberg: {what}: access denied ({type(exc).__name__})")
+    return ResolverUnavailable(f"iceberg: {what}: {detail}")
 
 
 class IcebergResolver:
@@ -125,11 +141,14 @@ class IcebergResolver:
                 if "type" in properties
                 else pyiceberg.catalog.infer_catalog_type(self.config.catalog_name, properties)
             )
-            return catalogs[kind](self.config.catalog_name, properties)  # type: ignore[no-any-return]
         except (ValueError, KeyError) as exc:
             raise ResolverConfigError(
                 f"iceberg: cannot build the catalog: {redact(str(exc))}"
             ) from None
+        try:  # a REST catalog asks its server for config, a SQL one connects
+            return catalogs[kind](self.config.catalog_name, properties)  # type: ignore[no-any-return]
+        except Exception as exc:
+            raise build_library_error(pyiceberg, exc, "cannot build the catalog") from None
 
     async def catalog(self) -> Catalog:
         """The catalog, built once (in a worker thread: SQL catalogs connect)."""
@@ -162,6 +181,7 @@ class IcebergResolver:
             table = catalog.load_table(identifier)
             snapshot_id = self._snapshot_id(table, data_input.attributes)
             row_filter = self._row_filter(pyiceberg, data_input.attributes.get("row_filter"))
+            self._bind_row_filter(pyiceberg, table, row_filter, data_input.attributes)
             scan = table.scan(row_filter=row_filter, snapshot_id=snapshot_id)
             files = []
             for task in scan.plan_files():
@@ -174,14 +194,10 @@ class IcebergResolver:
             return files
         except (errors.NoSuchTableError, errors.NoSuchNamespaceError, errors.NoSuchIdentifierError):
             raise DataSourceNotFound(f"iceberg: table {identifier} does not exist") from None
-        except (errors.UnauthorizedError, errors.ForbiddenError, errors.OAuthError) as exc:
-            raise ResolverConfigError(f"iceberg: access denied ({type(exc).__name__})") from None
         except DataLocalityError:
             raise
         except Exception as exc:  # server errors, I/O errors, the SQL driver's own types
-            raise ResolverUnavailable(
-                f"iceberg: {identifier}: {type(exc).__name__}: {redact(str(exc))}"
-            ) from None
+            raise build_library_error(pyiceberg, exc, identifier) from None
 
     def _snapshot_id(self, table: Table, attributes: Mapping[str, str]) -> int | None:
         """The snapshot named by ``snapshot_id`` or ``ref``; None for the current one."""
@@ -207,8 +223,23 @@ class IcebergResolver:
             return pyiceberg.expressions.AlwaysTrue()
         try:
             return pyiceberg.expressions.parser.parse(text)
-        except Exception as exc:
-            raise SpecError("attributes.row_filter", text, f"not a row filter: {exc}") from None
+        except Exception as exc:  # pyparsing's message is kilobytes of grammar: say where
+            column = getattr(exc, "col", None)
+            where = f" at column {column}" if isinstance(column, int) else ""
+            raise SpecError("attributes.row_filter", text, f"cannot parse it{where}") from None
+
+    @staticmethod
+    def _bind_row_filter(
+        pyiceberg: Any, table: Table, row_filter: Any, attributes: Mapping[str, str]
+    ) -> None:
+        """A filter naming a column the table lacks, or comparing it with a value of another
+        type, is the user's mistake (SpecError), not a server failure to retry."""
+        try:
+            pyiceberg.expressions.visitors.bind(table.schema(), row_filter, case_sensitive=True)
+        except (ValueError, TypeError) as exc:
+            raise SpecError(
+                "attributes.row_filter", attributes.get("row_filter"), redact(str(exc))[:200]
+            ) from None
 
     async def health(self) -> HealthStatus:
         """The catalog loads and lists its namespaces."""
