@@ -10,13 +10,22 @@ log line. Error messages are built from :func:`redact` as well.
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import (
+    SplitResult,
+    parse_qsl,
+    quote,
+    quote_plus,
+    urlencode,
+    urlsplit,
+    urlunsplit,
+)
 
 from pydantic import model_validator
 
@@ -117,10 +126,32 @@ class SecretRef(Spec):
 
 
 def register_secret(value: str) -> None:
-    """Mask ``value`` in every log line and redacted message from now on."""
-    if len(value) >= _MIN_MASKED_LENGTH:
-        with _lock:
-            _secrets.add(value)
+    """Mask ``value`` in every log line and redacted message from now on, also as it shows
+    up URL-quoted (a query parameter, a redirect's Location) or base64-encoded.
+
+    >>> register_secret("pa ss/wörd")
+    >>> redact("q=pa%20ss%2Fw%C3%B6rd b64=cGEgc3Mvd8O2cmQ=")
+    'q=*** b64=***'
+    """
+    if len(value) < _MIN_MASKED_LENGTH:
+        return
+    raw = value.encode()
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote_plus(value),
+        base64.b64encode(raw).decode(),
+        base64.urlsafe_b64encode(raw).decode(),
+        base64.b64encode(raw).decode().rstrip("="),
+    }
+    with _lock:
+        _secrets.update(form for form in forms if len(form) >= _MIN_MASKED_LENGTH)
+
+
+def register_basic_auth(user: str, password: str) -> None:
+    """Mask an HTTP basic-auth header's credential: base64 of ``user:password``."""
+    register_secret(password)
+    register_secret(f"{user}:{password}")
 
 
 def fetch_secret(ref: SecretRef, env: Mapping[str, str], *, field: str) -> Secret:
@@ -239,4 +270,18 @@ def install_masking(*logger_names: str) -> None:
 
 
 LOGGER: Final = logging.getLogger("datalocality.resolvers")
-install_masking(LOGGER.name, "httpx")
+# A filter applies to the records of its own logger only, not to those its children
+# propagate: every logger that can carry a request's URL or headers is named here.
+MASKED_LOGGERS: Final = (
+    LOGGER.name,
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "urllib3.connectionpool",
+    "botocore.endpoint",
+    "botocore.parsers",
+    "pyiceberg.catalog.rest",
+)
+install_masking(*MASKED_LOGGERS)

@@ -42,7 +42,7 @@ from datalocality.resolvers.chunks import (
 )
 from datalocality.resolvers.concurrency import run_each
 from datalocality.resolvers.config import ConfigModel, HttpConfig
-from datalocality.resolvers.credentials import SecretRef, fetch_secret
+from datalocality.resolvers.credentials import SecretRef, fetch_secret, register_basic_auth
 from datalocality.resolvers.deadline import within_deadline
 from datalocality.resolvers.http.client import HttpEndpoint, HttpResult
 from datalocality.resolvers.http.policy import build_excerpt
@@ -186,6 +186,7 @@ class AmoroResolver:
                 assert auth_config.username and auth_config.password
                 user = fetch_secret(auth_config.username, env, field="auth.username")
                 password = fetch_secret(auth_config.password, env, field="auth.password")
+                register_basic_auth(user.reveal(), password.reveal())
                 auth = httpx.BasicAuth(user.reveal(), password.reveal())
             elif auth_config.type == "signature":
                 assert auth_config.api_key and auth_config.secret

@@ -13,7 +13,6 @@ as ``delegation`` (security on). Kerberos SPNEGO is not supported.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote, urlsplit
@@ -30,13 +29,12 @@ from datalocality.resolvers.chunks import (
 )
 from datalocality.resolvers.concurrency import run_each
 from datalocality.resolvers.config import HttpConfig
-from datalocality.resolvers.credentials import SecretRef, fetch_secret
+from datalocality.resolvers.credentials import LOGGER, SecretRef, fetch_secret
 from datalocality.resolvers.deadline import within_deadline
 from datalocality.resolvers.http.client import HttpEndpoint, HttpResult
 from datalocality.resolvers.protocol import HealthStatus, ResolverContext, fetch_probe
 from datalocality.resolvers.segments import check_server_segment
 
-LOGGER = logging.getLogger(__name__)
 PREFIX = "/webhdfs/v1"
 
 
