@@ -170,7 +170,7 @@ class HttpConfig(ResolverConfig):
     def _tls(self) -> HttpConfig:
         if self.insecure_skip_verify and self.ca_bundle is not None:
             raise SpecError(
-                "insecure_skip_verify", True, "contradicts ca_bundle: verify with it or not at all"
+                "insecureSkipVerify", True, "contradicts caBundle: verify with it or not at all"
             )
         return self
 

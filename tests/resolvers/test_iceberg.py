@@ -164,7 +164,7 @@ async def test_bad_input_is_a_spec_error(local_lake: Lake) -> None:
 
 
 async def test_max_files_guards_huge_scans(local_lake: Lake) -> None:
-    with pytest.raises(ResolverConfigError, match="max_files 2"):
+    with pytest.raises(ResolverConfigError, match="maxFiles 2"):
         await local_resolver(local_lake, maxFiles=2).resolve(events())
 
 

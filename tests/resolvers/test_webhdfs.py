@@ -153,6 +153,6 @@ async def test_an_endless_directory_tree_ends_at_max_files() -> None:
             return [entry("deeper")]
 
     server = namenode(Endless())
-    with pytest.raises(ResolverResponseError, match="more than max_files 5"):
+    with pytest.raises(ResolverResponseError, match="more than maxFiles 5"):
         await make(server, maxFiles=5).resolve(path("/data", recursive="true"))
     assert server.count == 1 + 6  # GETFILESTATUS, then one listing past the limit

@@ -281,7 +281,7 @@ class AmoroResolver:
             items.extend(page.items)
             if page.total > self.config.max_chunks:
                 raise ResolverResponseError(
-                    f"amoro: {path} lists {page.total} entries, over max_chunks "
+                    f"amoro: {path} lists {page.total} entries, over maxChunks "
                     f"{self.config.max_chunks}"
                 )
             if not page.items or len(items) >= page.total:

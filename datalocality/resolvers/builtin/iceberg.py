@@ -188,7 +188,7 @@ class IcebergResolver:
                 files.append((task.file.file_path, task.file.file_size_in_bytes, table.location()))
                 if len(files) > self.config.max_files:
                     raise ResolverConfigError(
-                        f"iceberg: {identifier} plans more than max_files {self.config.max_files}"
+                        f"iceberg: {identifier} plans more than maxFiles {self.config.max_files}"
                         " files; narrow it with a row_filter"
                     )
             return files

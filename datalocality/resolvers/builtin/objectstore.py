@@ -189,7 +189,7 @@ class ObjectStoreResolver:
         ]
         if len(objects) > self.config.max_objects:
             raise ResolverConfigError(
-                f"objectstore: {path} holds more than max_objects {self.config.max_objects} objects"
+                f"objectstore: {path} holds more than maxObjects {self.config.max_objects} objects"
             )
         return objects
 

@@ -49,7 +49,7 @@ class VineyardConfig(ResolverConfig):
         if (self.socket is None) == (self.rpc_endpoint is None):
             raise SpecError("socket", self.socket, "give exactly one of socket, rpcEndpoint")
         if self.rpc_endpoint is not None and not _ENDPOINT.fullmatch(self.rpc_endpoint):
-            raise SpecError("rpc_endpoint", self.rpc_endpoint, "must be host:port")
+            raise SpecError("rpcEndpoint", self.rpc_endpoint, "must be host:port")
         return self
 
 

@@ -208,7 +208,7 @@ class WebHdfsResolver:
                     pending.append(path)
             if len(files) > self.config.max_files or len(listed) > self.config.max_files:
                 raise ResolverResponseError(
-                    f"webhdfs: more than max_files {self.config.max_files} files or directories"
+                    f"webhdfs: more than maxFiles {self.config.max_files} files or directories"
                     f" under {root}"
                 )
         return sorted(files)

@@ -190,7 +190,7 @@ class HttpEndpoint:
             if delay > policy.retry_after_max:
                 raise ResolverUnavailable(
                     f"{self.system}: GET {path} answered status {status} and asked to retry "
-                    f"after {delay:g} s, more than retry_after_max {policy.retry_after_max:g} s"
+                    f"after {delay:g} s, more than retryAfterMax {policy.retry_after_max:g} s"
                 )
             if attempt == attempts:
                 raise ResolverUnavailable(
@@ -267,7 +267,7 @@ class HttpEndpoint:
         if target.host.lower() not in allowed:
             raise ResolverConfigError(
                 f"{self.system}: refused redirect to host {target.host!r}, not in "
-                f"allowed_hosts {sorted(allowed)}"
+                f"allowedHosts {sorted(allowed)}"
             )
         return target
 
@@ -278,7 +278,7 @@ class HttpEndpoint:
         if declared.isdigit() and int(declared) > cap:
             raise ResponseTooLarge(
                 f"{self.system}: response of {int(declared)} bytes refused "
-                f"(max_response_bytes {cap})",
+                f"(maxResponseBytes {cap})",
                 status=response.status_code,
             )
         chunks: list[bytes] = []
@@ -287,7 +287,7 @@ class HttpEndpoint:
             size += len(chunk)
             if size > cap:
                 raise ResponseTooLarge(
-                    f"{self.system}: response passed max_response_bytes {cap}; refused",
+                    f"{self.system}: response passed maxResponseBytes {cap}; refused",
                     status=response.status_code,
                 )
             chunks.append(chunk)
