@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 from datalocality.errors import SpecError
 from datalocality.model import Spec
 from datalocality.resolvers.credentials import redact_url
+from datalocality.resolvers.http.addresses import check_endpoint_host
 from datalocality.resolvers.location import LocationMapping
 
 MIB: Final = 1024 * 1024
@@ -165,6 +166,11 @@ class HttpConfig(ResolverConfig):
         if value is not None and not value.is_file():
             raise SpecError("", str(value), "CA bundle file not found")
         return value
+
+    @model_validator(mode="after")
+    def _host_allowed(self) -> HttpConfig:
+        check_endpoint_host("endpoint", self.endpoint, self.allowed_hosts)
+        return self
 
     @model_validator(mode="after")
     def _tls(self) -> HttpConfig:

@@ -41,6 +41,7 @@ from datalocality.resolvers.clients import import_client
 from datalocality.resolvers.config import ResolverConfig
 from datalocality.resolvers.credentials import SecretRef, check_no_secret_keys, fetch_secret, redact
 from datalocality.resolvers.deadline import run_blocking, within_deadline
+from datalocality.resolvers.http.addresses import check_endpoint_host
 from datalocality.resolvers.protocol import HealthStatus, ResolverContext, fetch_probe
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class IcebergConfig(ResolverConfig):
     @classmethod
     def _catalog(cls, value: dict[str, str]) -> dict[str, str]:
         check_no_secret_keys("", value)
+        if value.get("uri", "").startswith(("http://", "https://")):
+            check_endpoint_host("uri", value["uri"])
         if "py-catalog-impl" in value:
             raise SpecError(
                 "py-catalog-impl",

@@ -46,9 +46,22 @@ from datalocality.resolvers.credentials import (
     redact,
 )
 from datalocality.resolvers.deadline import run_blocking, within_deadline
+from datalocality.resolvers.http.addresses import check_endpoint_host
 from datalocality.resolvers.protocol import HealthStatus, ResolverContext, fetch_probe
 
 DEFAULT_PROTOCOLS = ("file", "s3", "s3a", "gs", "gcs", "abfs", "abfss", "az")
+
+
+def check_option_endpoints(field: str, options: Mapping[str, Any]) -> None:
+    """The URLs of a protocol's options (``endpoint_url`` of s3fs and its
+    ``client_kwargs``, at any depth) name no metadata or link-local host."""
+    pending: list[tuple[str, object]] = [(field, options)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, Mapping):
+            pending.extend((f"{where}.{key}", item) for key, item in value.items())
+        elif isinstance(value, str) and value.startswith(("http://", "https://")):
+            check_endpoint_host(where, value)
 
 
 class ObjectStoreConfig(ResolverConfig):
@@ -65,6 +78,7 @@ class ObjectStoreConfig(ResolverConfig):
     def _no_secrets(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for protocol, options in value.items():
             check_no_secret_keys(protocol, options)
+            check_option_endpoints(protocol, options)
         return value
 
     @model_validator(mode="after")

@@ -30,6 +30,7 @@ from datalocality.resolvers.clients import import_client
 from datalocality.resolvers.config import ResolverConfig
 from datalocality.resolvers.credentials import redact
 from datalocality.resolvers.deadline import run_blocking, within_deadline
+from datalocality.resolvers.http.addresses import check_endpoint_host
 from datalocality.resolvers.protocol import HealthStatus, ResolverContext, fetch_probe
 
 _OBJECT_ID = re.compile(r"o[0-9a-f]{16}")
@@ -50,6 +51,8 @@ class VineyardConfig(ResolverConfig):
             raise SpecError("socket", self.socket, "give exactly one of socket, rpcEndpoint")
         if self.rpc_endpoint is not None and not _ENDPOINT.fullmatch(self.rpc_endpoint):
             raise SpecError("rpcEndpoint", self.rpc_endpoint, "must be host:port")
+        if self.rpc_endpoint is not None:
+            check_endpoint_host("rpcEndpoint", f"tcp://{self.rpc_endpoint}")
         return self
 
 
