@@ -18,6 +18,7 @@ children die with the Python process even if it is SIGKILLed (parent-death signa
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -82,6 +83,30 @@ def binaries(build: bool = True) -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
+AUDIT_LOG = "audit.log"
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
+        {"level": "None"},
+    ],
+}
+
+
+@dataclass(frozen=True)
+class AuditedRequest:
+    """One request the apiserver's audit log recorded (stage ResponseComplete)."""
+
+    user: str
+    verb: str
+    group: str
+    resource: str  # with its subresource: "pods/exec"
+    namespace: str
+    code: int
+
+
 @dataclass
 class ControlPlane:
     """A running control plane: its kubeconfig, an admin ApiClient, its start-up times."""
@@ -103,6 +128,30 @@ class ControlPlane:
         )
         configuration.retries = False
         return client.ApiClient(configuration)
+
+    def audited_requests(self) -> list[AuditedRequest]:
+        """What service accounts asked of the apiserver so far, from its audit log."""
+        found: list[AuditedRequest] = []
+        log = self.workdir / AUDIT_LOG
+        for line in log.read_text(encoding="utf-8").splitlines() if log.exists() else []:
+            event = json.loads(line)
+            ref = event.get("objectRef") or {}
+            if event.get("stage") != "ResponseComplete" or not ref.get("resource"):
+                continue  # a non-resource URL (/api, /version) is not an RBAC rule's
+            resource = ref["resource"] + (
+                f"/{ref['subresource']}" if ref.get("subresource") else ""
+            )
+            found.append(
+                AuditedRequest(
+                    user=event["user"]["username"],
+                    verb=event["verb"],
+                    group=ref.get("apiGroup", ""),
+                    resource=resource,
+                    namespace=ref.get("namespace", ""),
+                    code=int((event.get("responseStatus") or {}).get("code", 0)),
+                )
+            )
+        return found
 
     def kubeconfig_for_token(self, path: Path, token: str, namespace: str = "default") -> Path:
         """A kubeconfig for another identity (a service account's token)."""
@@ -238,6 +287,10 @@ def _start(
     token = secrets.token_hex(16)
     tokens = workdir / "tokens.csv"
     tokens.write_text(f'{token},admin,admin,"system:masters"\n')
+    # every request a service account makes, at Metadata level (no bodies): what the
+    # provider really asks the apiserver for (tests/airflow/test_least_privilege_e2e.py)
+    audit_policy = workdir / "audit-policy.yaml"
+    audit_policy.write_text(yaml.safe_dump(AUDIT_POLICY))
     tokens.chmod(0o600)
 
     etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
@@ -292,6 +345,10 @@ def _start(
                 "--allow-privileged=false",
                 "--profiling=false",
                 "--event-ttl=1h",
+                f"--audit-policy-file={audit_policy}",
+                f"--audit-log-path={workdir / AUDIT_LOG}",
+                "--audit-log-format=json",
+                "--audit-log-mode=blocking",
                 "--v=0",
             ],
             logs,
