@@ -4,10 +4,13 @@ from its own node are recomputed from what the NameNode reports."""
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -113,3 +116,70 @@ def test_hdfs_reader_reads_each_block_from_a_copy_on_its_own_node(
     assert baseline["moved_bytes"] > 0
     (claim,) = objects(cluster, "datalocality.io", "datasourceclaims")
     assert claim["status"]["phase"] == "Bound"
+
+
+def _run_rows(dag_id: str, run_id: str) -> list[str]:
+    """Every XCom value and rendered template field of a run, as JSON text."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    rows: list[str] = []
+    with create_session() as session:
+        for xcom in session.scalars(
+            select(XComModel).where(XComModel.dag_id == dag_id, XComModel.run_id == run_id)
+        ):
+            rows.append(json.dumps(XComModel.deserialize_value(xcom), default=str))
+        for rendered in session.scalars(
+            select(RenderedTaskInstanceFields).where(
+                RenderedTaskInstanceFields.dag_id == dag_id,
+                RenderedTaskInstanceFields.run_id == run_id,
+            )
+        ):
+            rows.append(json.dumps([rendered.rendered_fields, rendered.k8s_pod_yaml], default=str))
+    return rows
+
+
+def test_a_canary_credential_never_shows_in_logs_xcom_fields_or_objects(
+    airflow_db: Path,
+    cluster: ProviderCluster,
+    lake: MiniHdfs,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    canary = f"canary-{secrets.token_urlsafe(12)}+/="  # characters that need quoting
+    extra = {
+        "hdfs": {
+            "resolver": "webhdfs",
+            "endpoint": lake.endpoint,
+            "filesystem": "hdfs://lake",
+            "hostAliases": HOST_ALIASES,
+            "delegationToken": {"env": "HDFS_TOKEN"},  # sent on every WebHDFS call
+        },
+        "secrets": {"HDFS_TOKEN": canary},
+    }
+    conn = {"conn_type": "datalocality", "password": canary, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_DATALOCALITY_HDFS", json.dumps(conn))
+    run = run_dag("hdfs_reader", "hdfs_reader.py")  # tasks log to stdout
+    printed = capfd.readouterr()
+    places = {
+        "stdout": printed.out,
+        "stderr": printed.err,
+        "xcom and rendered fields": "\n".join(_run_rows("hdfs_reader", run.run_id)),
+    }
+    for group, plural in [
+        ("", "pods"),
+        ("", "configmaps"),
+        ("datalocality.io", "datasourceclaims"),
+        ("datalocality.io", "datasources"),
+        ("datalocality.io", "datasourceslices"),
+    ]:
+        places[plural] = json.dumps(objects(cluster, group, plural))
+    # the token was read and used: the directory resolved through the Connection
+    (claim,) = objects(cluster, "datalocality.io", "datasourceclaims")
+    assert claim["status"]["phase"] == "Bound"
+    forms = [canary, quote(canary, safe=""), quote_plus(canary)]
+    forms.append(base64.b64encode(canary.encode()).decode())
+    leaks = [(where, form) for where, text in places.items() for form in forms if form in text]
+    assert leaks == []
