@@ -77,5 +77,8 @@ def test_every_request_is_granted_and_every_grant_is_used(
     used = {(r.group, r.resource, r.verb) for r in requests}
     granted = granted_rights("default")
     assert used <= granted  # nothing was asked that RBAC does not name (or it was refused)
-    unused = granted - used
-    assert unused == set(NOT_EXERCISED), sorted(unused - set(NOT_EXERCISED))
+    assert set(NOT_EXERCISED) <= granted  # the list names only rights the Role grants
+    # every right granted and not used has its reason; one of them may be taken by a run
+    # now and then (a rerun's adoption after a timeout), which is no excess
+    unexplained = granted - used - set(NOT_EXERCISED)
+    assert unexplained == set(), sorted(unexplained)
