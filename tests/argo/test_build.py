@@ -1,0 +1,245 @@
+"""Building a Hera workflow with a placed template: no network, the Airflow plan's pieces.
+
+Each replica's task must carry what the Airflow plan task would give its mapped pod (the
+same affinity, env and chunk-list volume), the pod Argo makes from it must pass strict
+Kubernetes validation and the restricted profile, and the workflow must pass a strict
+schema of Argo's Workflow.
+
+No ``from __future__ import annotations``: Hera reads a ``@script`` function's annotations
+as classes.
+"""
+
+# ruff: noqa: I002 - see above
+import json
+
+import kubernetes_validate
+import pytest
+from hera.workflows import DAG, Container, Parameter, Steps, Workflow, script
+
+from datalocality.argo import ArgoPlacement, PlannedPlacement, plan_ahead
+from datalocality.argo.hooks import WORKFLOW_PATCH_BYTES, rewire_depends
+from datalocality.argo.placement import NODE_PARAMETER, PATCH_PARAMETER, REPLICA_PARAMETER
+from datalocality.argo.schema import check_workflow
+from datalocality.errors import SpecError
+from datalocality.kube.chunk_lists import read_chunk_list
+from datalocality.kube.names import ANNOTATION_PLANNED_NODE, LABEL_REPLICA
+from datalocality.operators.entries import build_replica_entries
+from datalocality_testcluster.sandbox.podsecurity import restricted_violations
+from tests.argo.support import (
+    affinity_node,
+    argo_pod,
+    arguments_of,
+    placement_of,
+    request_of,
+    templates_by_name,
+)
+
+
+def pipeline(placement: ArgoPlacement) -> Workflow:
+    with Workflow(generate_name="scan-", entrypoint="main", namespace="ml") as w:
+        prep = Container(name="prep", image="busybox:1.36")
+        train = Container(
+            name="train",
+            image="trainer:1",
+            command=["train"],
+            inputs=[Parameter(name="epochs", default="2")],
+            **placement.template_kwargs(),
+        )
+        report = Container(name="report", image="busybox:1.36")
+        with DAG(name="main"):
+            a = prep(name="prep")
+            b = train(name="train", arguments={"epochs": "3"})
+            c = report(name="report")
+            a >> b >> c  # type: ignore[operator]  # Hera's >> is untyped for these
+    return w
+
+
+def test_each_replica_is_a_task_on_its_planned_node_with_the_airflow_plans_pieces() -> None:
+    placement = placement_of()
+    built = pipeline(placement).to_dict()
+    check_workflow(built)
+    plan = placement.planned.plan
+    tasks = {t["name"]: t for t in templates_by_name(built)["main"]["dag"]["tasks"]}
+    replicas = [f"train-{i}" for i in range(len(plan.replicas))]
+    assert sorted(tasks) == sorted(["prep", "report", *replicas])
+    request = placement.planned.request
+    airflow = build_replica_entries(
+        plan,
+        topology=request.topology,
+        consumer=request.consumer,
+        chunk_lists=placement.chunk_lists,
+        namespace="ml",
+        sources=request.sources,
+    )
+    lists = {cm["metadata"]["name"]: cm["data"] for cm in placement.configmaps()}
+    template = templates_by_name(built)["train"]
+    for replica, entry in zip(plan.replicas, airflow, strict=True):
+        task = tasks[f"train-{replica.index}"]
+        args = arguments_of(task)
+        assert args["epochs"] == "3" and task["depends"] == "prep"
+        assert args[NODE_PARAMETER] == replica.node
+        assert args[REPLICA_PARAMETER] == str(replica.index)
+        patch = json.loads(args[PATCH_PARAMETER])
+        assert patch["affinity"] == entry["replica"]["affinity"]
+        pod = argo_pod(template, args)
+        main = pod["spec"]["containers"][0]
+        by_name = {e["name"]: e for e in main["env"]}  # shared ones come from the template
+        assert by_name == {e["name"]: e for e in entry["replica"]["env"]}
+        assert main["command"] == ["train"]
+        kubernetes_validate.validate(pod, "1.33", strict=True)
+        assert restricted_violations(pod["spec"]) == []
+        assert pod["metadata"]["labels"][LABEL_REPLICA] == str(replica.index)
+        # the list the pod mounts is the replica's chunks, read back from the ConfigMaps
+        ref = placement.chunk_lists.replicas[replica.index]
+        assert read_chunk_list(ref, lists) == list(replica.chunks)
+    assert tasks["report"]["depends"] == "(" + " && ".join(replicas) + ")"
+    assert template["podSpecPatch"] == f"{{{{inputs.parameters.{PATCH_PARAMETER}}}}}"
+    assert template["metadata"]["annotations"][ANNOTATION_PLANNED_NODE].startswith("{{")
+    assert [p["name"] for p in template["inputs"]["parameters"]] == [
+        "epochs",
+        REPLICA_PARAMETER,
+        NODE_PARAMETER,
+        PATCH_PARAMETER,
+    ]
+
+
+def test_building_twice_gives_the_same_workflow_and_leaves_the_users_objects_alone() -> None:
+    placement = placement_of()
+    workflow = pipeline(placement)
+    first = workflow.to_dict()
+    assert workflow.to_dict() == first
+    dag = next(t for t in workflow.templates if isinstance(t, DAG))
+    assert [t.name for t in dag.tasks] == ["prep", "train", "report"]
+    train = next(t for t in workflow.templates if isinstance(t, Container) and t.name == "train")
+    assert train.pod_spec_patch is None and train.security_context is None
+
+
+def test_templates_without_a_placement_build_as_hera_builds_them() -> None:
+    with Workflow(name="plain", entrypoint="main") as w:
+        c = Container(name="c", image="busybox:1.36")
+        with DAG(name="main"):
+            c(name="a") >> c(name="b")  # type: ignore[operator]
+    built = w.to_dict()
+    text = json.dumps(built)
+    assert "datalocality" not in text and "podSpecPatch" not in text
+    assert [t["name"] for t in templates_by_name(built)["main"]["dag"]["tasks"]] == ["a", "b"]
+
+
+def test_script_decorator_and_steps_are_placed_too() -> None:
+    placement = placement_of("scan")
+
+    @script(image="python:3.12", **placement.template_kwargs())
+    def scan(limit: int = 3) -> None:
+        print(limit)
+
+    with Workflow(generate_name="s-", entrypoint="steps", namespace="ml") as w:
+        prep = Container(name="prep", image="busybox:1.36")
+        with Steps(name="steps"):
+            prep(name="p")
+            scan(name="s")
+    built = w.to_dict()
+    check_workflow(built)
+    groups = templates_by_name(built)["steps"]["steps"]
+    count = len(placement.planned.plan.replicas)
+    assert [s["name"] for s in groups[0]] == ["p"]
+    assert [s["name"] for s in groups[1]] == [f"s-{i}" for i in range(count)]
+    template = templates_by_name(built)["scan"]
+    for step in groups[1]:
+        pod = argo_pod(template, arguments_of(step))
+        kubernetes_validate.validate(pod, "1.33", strict=True)
+        assert restricted_violations(pod["spec"]) == []
+        node = arguments_of(step)[NODE_PARAMETER]
+        assert affinity_node(pod["spec"]["affinity"]) == node
+
+
+@pytest.mark.parametrize(
+    ("depends", "expected"),
+    [
+        ("train", "(train-0 && train-1)"),
+        ("prep && train.Succeeded", "prep && (train-0.Succeeded && train-1.Succeeded)"),
+        ("train.AnySucceeded || x", "(train-0.Succeeded || train-1.Succeeded) || x"),
+        ("train.AllFailed", "(train-0.Failed && train-1.Failed)"),
+        ("trainer && pre-train", "trainer && pre-train"),
+    ],
+)
+def test_what_depended_on_a_placed_task_depends_on_its_replicas(
+    depends: str, expected: str
+) -> None:
+    assert rewire_depends(depends, {"train": ["train-0", "train-1"]}) == expected
+
+
+def test_a_placed_template_refuses_what_the_plan_sets() -> None:
+    placement = placement_of("clash")
+    with Workflow(name="w", entrypoint="main") as w:
+        t = Container(
+            name="t", image="x:1", pod_spec_patch='{"a":1}', **placement.template_kwargs()
+        )
+        with DAG(name="main"):
+            t(name="t")
+    with pytest.raises(SpecError, match=r"templates\[t\]\.podSpecPatch"):
+        w.to_dict()
+    with Workflow(name="w", entrypoint="main") as w2:
+        t = Container(
+            name="t",
+            image="x:1",
+            inputs=[Parameter(name=NODE_PARAMETER)],
+            **placement.template_kwargs(),
+        )
+        with DAG(name="main"):
+            t(name="t")
+    with pytest.raises(SpecError, match=r"templates\[t\]\.inputs.*datalocality_node"):
+        w2.to_dict()
+    with Workflow(name="w", entrypoint="main") as w3:
+        t = Container(name="t", image="x:1", **placement.template_kwargs())
+        with DAG(name="main"):
+            t(name="t", with_items=[1, 2])
+    with pytest.raises(SpecError, match=r"tasks\[t\]\.withItems"):
+        w3.to_dict()
+
+
+def test_an_unknown_placement_name_is_an_error_naming_the_template() -> None:
+    with Workflow(name="w", entrypoint="main") as w:
+        t = Container(name="t", image="x:1", annotations={"datalocality.io/argo-placement": "no"})
+        with DAG(name="main"):
+            t(name="t")
+    with pytest.raises(SpecError, match=r"no such placement"):
+        w.to_dict()
+
+
+def test_a_name_taken_by_another_placement_is_refused() -> None:
+    placement_of("taken").template_kwargs()
+    other = ArgoPlacement(name="taken", namespace="other", planned=placement_of("taken").planned)
+    with pytest.raises(SpecError, match="another placement already has this name"):
+        other.template_kwargs()
+
+
+def test_a_plan_that_does_not_fit_its_request_is_refused() -> None:
+    planned = plan_ahead(request_of())
+    fewer = planned.plan.model_copy(update={"replicas": planned.plan.replicas[:-1]})
+    with pytest.raises(SpecError, match=r"plan\.replicas.*the request asks for 4"):
+        PlannedPlacement(request=planned.request, plan=fewer)
+    moved = planned.plan.replicas[0].model_copy(update={"node": "nowhere"})
+    elsewhere = planned.plan.model_copy(update={"replicas": (moved, *planned.plan.replicas[1:])})
+    with pytest.raises(SpecError, match=r"plan\.replicas\[0\]\.node.*nowhere"):
+        PlannedPlacement(request=planned.request, plan=elsewhere)
+
+
+def test_100000_chunks_stay_in_configmaps_and_the_workflow_stays_small() -> None:
+    request = request_of("small", chunks=100_000, nodes=40, replicas=50, pods_per_node=8)
+    placement = placement_of("big", request)
+    built = pipeline(placement).to_dict()
+    size = len(json.dumps(built, separators=(",", ":")))
+    assert size < WORKFLOW_PATCH_BYTES, size  # ids are in the ConfigMaps, not the workflow
+    assert sum(len(r.chunks) for r in placement.planned.plan.replicas) == 100_000
+    assert all(
+        len(json.dumps(cm["data"])) < 1024 * 1024 for cm in placement.configmaps()
+    )  # each under the ConfigMap limit
+
+
+def test_too_many_replicas_for_one_workflow_is_an_error_naming_the_field() -> None:
+    request = request_of("small", chunks=2_000, nodes=200, replicas=1_000, pods_per_node=8)
+    placement = placement_of("huge", request)
+    with pytest.raises(
+        SpecError, match=r"tasks\[train\]\.replicas: their patches take \d+ bytes.*\(got 1000\)"
+    ):
+        pipeline(placement).to_dict()
