@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from datalocality.argo import ArgoPlacement, plan_ahead
@@ -89,3 +92,16 @@ def argo_pod(template: Mapping[str, Any], arguments: Mapping[str, str]) -> Obj:
         "metadata": {"name": "replica", "labels": labels},
         "spec": spec,
     }
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "argo"
+
+
+def load_example(name: str) -> ModuleType:
+    """An example script of examples/argo as a module (they are scripts, not a package)."""
+    path = EXAMPLES / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"argo_example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
