@@ -16,16 +16,20 @@ from datalocality.argo.hooks import register_hooks
 from datalocality.argo.placement import (
     ArgoPlacement,
     PlannedPlacement,
+    RuntimePlacement,
     build_replica_patch,
     load_planned,
     plan_ahead,
 )
+from datalocality.argo.producer import ArgoProducer
 
 register_hooks()
 
 __all__ = [
     "ArgoPlacement",
+    "ArgoProducer",
     "PlannedPlacement",
+    "RuntimePlacement",
     "build_replica_patch",
     "load_planned",
     "plan_ahead",

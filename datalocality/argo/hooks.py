@@ -21,65 +21,55 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from hera.shared import global_config
-from hera.workflows import DAG, Container, Parameter, Script, Step, Steps, Task
-from hera.workflows.models import Arguments as ModelArguments
-from hera.workflows.models import EnvVar, PodSecurityContext, SecurityContext
-from hera.workflows.models import Inputs as ModelInputs
-from hera.workflows.models import Parameter as ModelParameter
+from hera.workflows import DAG, Container, Script, Step, Steps, Task, Workflow
+from hera.workflows.models import EnvVar
 from hera.workflows.steps import Parallel
 
 from datalocality.argo.placement import (
+    ARGO_DAG_ID,
     NODE_PARAMETER,
     PATCH_PARAMETER,
     PLACEMENT_ANNOTATION,
     REPLICA_PARAMETER,
     ArgoPlacement,
+    Placement,
+    RuntimePlacement,
     placement_named,
 )
+from datalocality.argo.producer import PRODUCER_ANNOTATION, ArgoProducer, producer_named
+from datalocality.argo.runtime import (
+    DEPENDS_TOKEN,
+    build_plan_template,
+    build_producer_tasks,
+    build_runtime_tasks,
+    place_producer_template,
+    reference,
+    restricted_contexts,
+    with_arguments,
+    with_inputs,
+)
 from datalocality.errors import SpecError
-from datalocality.kube.names import ANNOTATION_PLANNED_NODE, LABEL_REPLICA, build_labels
+from datalocality.kube.names import (
+    ANNOTATION_PLANNED_NODE,
+    LABEL_REPLICA,
+    LABEL_RUN_ID,
+    TaskKey,
+    build_labels,
+)
 from datalocality.kube.objects import ETCD_REQUEST_BYTES
-from datalocality.kube.security import container_security_context, pod_security_context
 
 T = TypeVar("T", Container, Script)
 PLACED_PARAMETERS = (REPLICA_PARAMETER, NODE_PARAMETER, PATCH_PARAMETER)
 # A Workflow object holds each replica's patch twice (its task's argument and, once it
 # runs, its node's inputs in status): half of etcd's limit is left for the rest.
 WORKFLOW_PATCH_BYTES = ETCD_REQUEST_BYTES // 4
-_TOKEN = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z]+)?")
 
 
-def _reference(name: str) -> str:
-    return f"{{{{inputs.parameters.{name}}}}}"
-
-
-def placement_of(template: object, where: str) -> ArgoPlacement | None:
+def placement_of(template: object, where: str) -> Placement | None:
     """The placement a template object is tied to, if any."""
     annotations = getattr(template, "annotations", None) or {}
     name = annotations.get(PLACEMENT_ANNOTATION)
     return placement_named(name, where) if name is not None else None
-
-
-def _with_inputs(inputs: Any, names: Sequence[str], where: str) -> Any:
-    """``inputs`` (any form Hera takes) with an input parameter per name added."""
-    ours = [ModelParameter(name=name) for name in names]
-    if isinstance(inputs, ModelInputs):
-        existing = list(inputs.parameters or [])
-        merged: Any = inputs.model_copy(update={"parameters": existing + ours})
-        taken = {p.name for p in existing}
-    else:
-        items = [] if inputs is None else list(inputs) if isinstance(inputs, list) else [inputs]
-        taken = set()
-        for item in items:
-            if isinstance(item, (Parameter, ModelParameter)) and item.name:
-                taken.add(item.name)
-            elif isinstance(item, Mapping):
-                taken.update(item)
-        merged = [*items, *ours]
-    clash = taken.intersection(names)
-    if clash:
-        raise SpecError(f"{where}.inputs", sorted(clash)[0], "is a parameter the plan sets")
-    return merged
 
 
 def _with_env(env: Any, shared: Sequence[Mapping[str, Any]], where: str) -> Any:
@@ -92,10 +82,32 @@ def _with_env(env: Any, shared: Sequence[Mapping[str, Any]], where: str) -> Any:
     return [*items, *(EnvVar.model_validate(variable) for variable in shared)]
 
 
+def producer_of(template: object, where: str) -> ArgoProducer | None:
+    """The producer a template object is tied to, if any."""
+    annotations = getattr(template, "annotations", None) or {}
+    name = annotations.get(PRODUCER_ANNOTATION)
+    return producer_named(name, where) if name is not None else None
+
+
+def _replica_labels(placement: Placement) -> dict[str, str]:
+    """A replica pod's labels: its task's (a runtime plan's run is the workflow's uid)."""
+    if isinstance(placement, ArgoPlacement):
+        labels = build_labels(placement.task, "replica")
+    else:
+        task = TaskKey(dag_id=ARGO_DAG_ID, run_id="-", task_id=placement.name)
+        labels = {**build_labels(task, "replica"), LABEL_RUN_ID: "{{workflow.uid}}"}
+    return {**labels, LABEL_REPLICA: reference(REPLICA_PARAMETER)}
+
+
 def place_template(template: T) -> T:
     """The hook body for ``Container`` and ``Script``."""
     where = f"templates[{template.name}]"
+    producer = producer_of(template, where)
     placement = placement_of(template, where)
+    if producer is not None and placement is not None:
+        raise SpecError(f"{where}.annotations", template.name, "a producer or a placed template")
+    if producer is not None:
+        return place_producer_template(template, producer, where)
     if placement is None:
         return template
     if template.pod_spec_patch:
@@ -103,22 +115,16 @@ def place_template(template: T) -> T:
             f"{where}.podSpecPatch", template.pod_spec_patch, "a placed template's is the plan's"
         )
     placed = copy.copy(template)
-    placed.inputs = _with_inputs(template.inputs, PLACED_PARAMETERS, where)
-    placed.pod_spec_patch = _reference(PATCH_PARAMETER)
+    placed.inputs = with_inputs(template.inputs, PLACED_PARAMETERS, where)
+    placed.pod_spec_patch = reference(PATCH_PARAMETER)
     annotations = dict(template.annotations or {})
     del annotations[PLACEMENT_ANNOTATION]
-    annotations[ANNOTATION_PLANNED_NODE] = _reference(NODE_PARAMETER)
+    annotations[ANNOTATION_PLANNED_NODE] = reference(NODE_PARAMETER)
     placed.annotations = annotations
-    placed.labels = {
-        **(template.labels or {}),
-        **build_labels(placement.task, "replica"),
-        LABEL_REPLICA: _reference(REPLICA_PARAMETER),
-    }
-    placed.env = _with_env(template.env, placement.shared_env, where)
-    if placed.security_context is None:
-        placed.security_context = SecurityContext.model_validate(container_security_context())
-    if placed.pod_security_context is None:
-        placed.pod_security_context = PodSecurityContext.model_validate(pod_security_context())
+    placed.labels = {**(template.labels or {}), **_replica_labels(placement)}
+    if isinstance(placement, ArgoPlacement):  # a runtime plan's patches carry all the env
+        placed.env = _with_env(template.env, placement.shared_env, where)
+    restricted_contexts(placed)
     return placed
 
 
@@ -130,14 +136,6 @@ def place_container(template: Container) -> Container:
 def place_script(template: Script) -> Script:
     """A placed ``Script`` (and ``@script`` function) takes its replica's placement."""
     return place_template(template)
-
-
-def _with_arguments(arguments: Any, values: Mapping[str, str]) -> Any:
-    ours = [ModelParameter(name=name, value=value) for name, value in values.items()]
-    if isinstance(arguments, ModelArguments):
-        return arguments.model_copy(update={"parameters": [*(arguments.parameters or []), *ours]})
-    items = [] if arguments is None else arguments if isinstance(arguments, list) else [arguments]
-    return [*items, *ours]
 
 
 S = TypeVar("S", Task, Step)
@@ -162,7 +160,7 @@ def build_replica_invocations(invocation: S, placement: ArgoPlacement, where: st
     for index, values in enumerate(arguments):
         replica = copy.copy(invocation)
         replica.name = f"{invocation.name}-{index}"
-        replica.arguments = _with_arguments(invocation.arguments, values)
+        replica.arguments = with_arguments(invocation.arguments, values)
         copies.append(replica)
     return copies
 
@@ -181,37 +179,63 @@ def rewire_depends(depends: str, expanded: Mapping[str, Sequence[str]]) -> str:
             suffix = ".Failed"
         return "(" + joiner.join(f"{replica}{suffix}" for replica in expanded[name]) + ")"
 
-    return _TOKEN.sub(replace, depends)
+    return DEPENDS_TOKEN.sub(replace, depends)
 
 
 def place_dag(dag: DAG) -> DAG:
-    """The hook body for ``DAG``: placed tasks expanded, dependants rewired."""
+    """The hook body for ``DAG``: producers and placed tasks expanded, dependants rewired."""
+    where = f"templates[{dag.name}].tasks"
+    tasks: list[Task] = [t for t in dag.tasks if isinstance(t, Task)]
     expanded: dict[str, list[Task]] = {}
-    for task in dag.tasks:
-        if isinstance(task, Task):
-            where = f"templates[{dag.name}].tasks[{task.name}]"
-            placement = placement_of(task.template, where)
-            if placement is not None:
-                expanded[task.name] = build_replica_invocations(task, placement, where)
-    if not expanded:
+    producer_tasks: dict[str, tuple[str, list[str]]] = {}
+    runtime: dict[str, RuntimePlacement] = {}
+    for task in tasks:
+        here = f"{where}[{task.name}]"
+        producer = producer_of(task.template, here)
+        placement = placement_of(task.template, here)
+        if producer is not None:
+            if producer.name in producer_tasks:
+                raise SpecError(
+                    here, producer.name, "another task of this DAG runs a producer so named"
+                )
+            expanded[task.name] = build_producer_tasks(task, producer, here)
+            producer_tasks[producer.name] = (task.name, [t.name for t in expanded[task.name]])
+        elif isinstance(placement, ArgoPlacement):
+            expanded[task.name] = build_replica_invocations(task, placement, here)
+        elif isinstance(placement, RuntimePlacement):
+            runtime[task.name] = placement
+    if not expanded and not runtime:
         return dag
+    for task in tasks:
+        if task.name in runtime:
+            depends = task.depends or " && ".join(task.dependencies or []) or None
+            here = f"{where}[{task.name}]"
+            expanded[task.name] = build_runtime_tasks(
+                task, runtime[task.name], producer_tasks, depends, here
+            )
+    # what depended on a runtime task waits for its replicas (its plan task comes first)
     names = {name: [t.name for t in copies] for name, copies in expanded.items()}
-    tasks: list[Any] = []
-    for task in dag.tasks:
-        if isinstance(task, Task) and task.name in expanded:
-            tasks.extend(expanded[task.name])
-        elif isinstance(task, Task) and (task.depends or task.dependencies):
-            rewired = copy.copy(task)
-            if task.depends:
-                rewired.depends = rewire_depends(task.depends, names)
-            if task.dependencies:
-                rewired.dependencies = [r for d in task.dependencies for r in names.get(d, [d])]
-            tasks.append(rewired)
-        else:
-            tasks.append(task)
+    for name in runtime:
+        names[name] = names[name][1:]
+    placed_tasks: list[Any] = []
+    for item in dag.tasks:
+        members: list[Any] = expanded.get(item.name, [item]) if isinstance(item, Task) else [item]
+        placed_tasks += [_rewired(m, names) if isinstance(m, Task) else m for m in members]
     placed = copy.copy(dag)
-    placed.tasks = tasks
+    placed.tasks = placed_tasks
     return placed
+
+
+def _rewired(task: Task, names: Mapping[str, Sequence[str]]) -> Task:
+    """``task`` with what it depends on rewired to the replicas of expanded tasks."""
+    if not task.depends and not task.dependencies:
+        return task
+    rewired = copy.copy(task)
+    if task.depends:
+        rewired.depends = rewire_depends(task.depends, names)
+    if task.dependencies:
+        rewired.dependencies = [r for d in task.dependencies for r in names.get(d, [d])]
+    return rewired
 
 
 def _expand_steps(group: Sequence[Any], where: str) -> list[Any]:
@@ -221,8 +245,16 @@ def _expand_steps(group: Sequence[Any], where: str) -> list[Any]:
         placement = (
             placement_of(step.template, f"{where}[{step.name}]") if isinstance(step, Step) else None
         )
+        if isinstance(step, Step) and producer_of(step.template, f"{where}[{step.name}]"):
+            raise SpecError(f"{where}[{step.name}]", step.name, "producers run in a DAG")
         if placement is None:
             out.append(step)
+        elif isinstance(placement, RuntimePlacement):
+            raise SpecError(
+                f"{where}[{step.name}]",
+                step.name,
+                "a placement planned in the workflow needs a DAG",
+            )
         else:
             out.extend(build_replica_invocations(step, placement, f"{where}[{step.name}]"))
     return out
@@ -252,7 +284,29 @@ def place_steps(steps: Steps) -> Steps:
     return placed
 
 
-_HOOKS: tuple[Callable[..., Any], ...] = (place_container, place_script, place_dag, place_steps)
+def place_workflow(workflow: Workflow) -> Workflow:
+    """The hook body for ``Workflow``: the plan step's template of each runtime placement."""
+    added: dict[str, Any] = {}
+    names = {getattr(t, "name", None) for t in workflow.templates}
+    for template in workflow.templates:
+        where = f"templates[{getattr(template, 'name', '')}]"
+        placement = placement_of(template, where)
+        if isinstance(placement, RuntimePlacement) and placement.plan_template not in names:
+            added[placement.plan_template] = build_plan_template(placement)
+    if not added:
+        return workflow
+    placed = copy.copy(workflow)
+    placed.templates = [*workflow.templates, *added.values()]
+    return placed
+
+
+_HOOKS: tuple[Callable[..., Any], ...] = (
+    place_container,
+    place_script,
+    place_dag,
+    place_steps,
+    place_workflow,
+)
 
 
 def register_hooks() -> None:

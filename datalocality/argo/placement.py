@@ -7,10 +7,10 @@ cluster's topology, and the plan). Building the workflow then needs no network: 
 replica's node affinity, env and chunk-list volume is derived from the plan with the
 same builders the Airflow operators use (:func:`build_replica_entries`).
 
-A template is tied to its placement by one annotation naming it
+A template is tied to its placement by one annotation holding its key
 (:meth:`ArgoPlacement.template_kwargs`), which works alike for ``Container``, ``Script``
 and the ``@script`` decorator; the pre-build hooks of :mod:`datalocality.argo.hooks`
-look the placement up by that name.
+look the placement up by it (:mod:`datalocality.argo.registry`).
 """
 
 from __future__ import annotations
@@ -23,15 +23,18 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from datalocality.argo.producer import ArgoProducer
+from datalocality.argo.registry import register, registered
 from datalocality.cli import load_request
-from datalocality.errors import SpecError
+from datalocality.errors import SpecError, UnknownResolver
 from datalocality.kube.chunk_lists import ChunkLists, build_chunk_lists
 from datalocality.kube.names import TaskKey, digest
-from datalocality.model import PlacementPlan, PlacementRequest
+from datalocality.model import Consumer, DataInput, PlacementPlan, PlacementRequest
 from datalocality.model.base import Spec
 from datalocality.model.names import check_dns_label
 from datalocality.operators.entries import build_replica_chunk_volume, build_replica_entries
-from datalocality.placement import plan
+from datalocality.placement import plan, strategy_names
+from datalocality.resolvers.service import ResolverSet
 
 # The annotation a placed template carries until its hook replaces it: the placement name.
 PLACEMENT_ANNOTATION = "datalocality.io/argo-placement"
@@ -100,12 +103,17 @@ def load_planned(
 
 
 class ArgoPlacement(Spec):
-    """A placed Hera template: its name, the namespace its pods run in and its plan."""
+    """A placed Hera template: its name, the namespace its pods run in and its plan.
+
+    ``run_id`` (default: a digest of the plan) is part of the chunk-list ConfigMaps'
+    names: the plan step of a workflow sets the workflow's uid, so two runs never share
+    (nor garbage-collect) each other's lists."""
 
     name: str
     namespace: str = "default"
     planned: PlannedPlacement
     requests: dict[str, str] = Field(default_factory=dict)
+    run_id: str = Field(default="", alias="runId")
 
     @field_validator("name", "namespace")
     @classmethod
@@ -113,9 +121,16 @@ class ArgoPlacement(Spec):
         return check_dns_label("", value)
 
     @property
+    def registry_key(self) -> str:
+        """Its name and a digest of what it holds (the plan's digest stands for the plan)."""
+        rest = self.model_dump_json(exclude={"planned"})
+        return f"{self.name}-{digest(rest, self.planned.key)}"
+
+    @property
     def task(self) -> TaskKey:
         """The identity of the placement's objects (ConfigMaps, labels)."""
-        return TaskKey(dag_id=ARGO_DAG_ID, run_id=self.planned.key, task_id=self.name)
+        run_id = self.run_id or self.planned.key
+        return TaskKey(dag_id=ARGO_DAG_ID, run_id=run_id, task_id=self.name)
 
     @cached_property
     def chunk_lists(self) -> ChunkLists:
@@ -149,9 +164,12 @@ class ArgoPlacement(Spec):
         first, *rest = self.entries
         return [e for e in first["env"] if all(e in entry["env"] for entry in rest)]
 
-    def replica_arguments(self) -> list[dict[str, str]]:
-        """Per replica, the values of the placed template's parameters."""
-        shared = frozenset(e["name"] for e in self.shared_env)
+    def replica_arguments(self, shared_on_template: bool = True) -> list[dict[str, str]]:
+        """Per replica, the values of the placed template's parameters; the shared env is
+        left out of each patch when the template has it (a plan made ahead of time)."""
+        shared = (
+            frozenset(e["name"] for e in self.shared_env) if shared_on_template else frozenset()
+        )
         return [
             {
                 REPLICA_PARAMETER: str(entry["index"]),
@@ -166,8 +184,75 @@ class ArgoPlacement(Spec):
     def template_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``Container``/``Script``/``@script`` tying it to this
         placement (registered here, so the build hooks find it by name)."""
-        register_placement(self)
-        return {"annotations": {PLACEMENT_ANNOTATION: self.name}}
+        return {"annotations": {PLACEMENT_ANNOTATION: register(self)}}
+
+
+class RuntimePlacement(Spec):
+    """A placed template planned by a step of the workflow, once its inputs exist.
+
+    The plan step (:mod:`datalocality.argo.plan_step`, run in ``planImage``: an image with
+    this provider installed) builds one DataSource from the ``producers``' reports,
+    resolves the ``inputs`` through ``resolvers`` (a resolvers config: it travels in the
+    workflow, so credentials only as SecretRefs), reads the cluster's nodes, plans
+    ``consumer`` and writes the chunk lists; each replica's task takes its values from
+    the step's output parameters."""
+
+    name: str
+    namespace: str = "default"
+    consumer: Consumer
+    inputs: tuple[DataInput, ...] = ()
+    producers: tuple[ArgoProducer, ...] = ()
+    plan_image: str = Field(alias="planImage", min_length=1)
+    resolvers: dict[str, Any] = Field(default_factory=dict)
+    strategy: str = "optimal"
+    requests: dict[str, str] = Field(default_factory=dict)
+    service_account: str = Field(default="", alias="serviceAccount")
+
+    @field_validator("name", "namespace")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        return check_dns_label("", value)
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        if value not in strategy_names():
+            raise SpecError("", value, f"unknown strategy; choose one of {strategy_names()}")
+        return value
+
+    @field_validator("resolvers")
+    @classmethod
+    def _resolvers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for system, raw in value.items():
+            try:  # the system's resolver built now: SpecError names system.field
+                ResolverSet.from_config({system: raw})
+            except UnknownResolver as exc:
+                raise SpecError(f"{system}.resolver", raw.get("resolver"), str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _reads_something(self) -> RuntimePlacement:
+        if not self.inputs and not self.producers:
+            raise SpecError("inputs", [], "a placed template reads inputs or producers' chunks")
+        return self
+
+    @property
+    def registry_key(self) -> str:
+        """Its name and a digest of what it holds."""
+        return f"{self.name}-{digest(self.model_dump_json())}"
+
+    @property
+    def plan_template(self) -> str:
+        """The name of the plan step's template (and of its task, after the placed one)."""
+        return f"{self.name}-plan"
+
+    def template_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``Container``/``Script``/``@script`` tying it to this
+        placement (registered here, so the build hooks find it by name)."""
+        return {"annotations": {PLACEMENT_ANNOTATION: register(self)}}
+
+
+Placement = ArgoPlacement | RuntimePlacement
 
 
 def build_replica_patch(
@@ -187,24 +272,9 @@ def build_replica_patch(
     return {"affinity": dict(entry["affinity"]), "volumes": [volume], "containers": [container]}
 
 
-_PLACEMENTS: dict[str, ArgoPlacement] = {}
-
-
-def register_placement(placement: ArgoPlacement) -> None:
-    """Make ``placement`` findable by name; a different one under a used name is refused."""
-    known = _PLACEMENTS.get(placement.name)
-    if known is not None and known is not placement and known != placement:
-        raise SpecError("name", placement.name, "another placement already has this name")
-    _PLACEMENTS[placement.name] = placement
-
-
-def placement_named(name: str, where: str) -> ArgoPlacement:
-    """The registered placement ``name`` (``where`` names the template that asked)."""
-    try:
-        return _PLACEMENTS[name]
-    except KeyError:
-        raise SpecError(
-            f"{where}.annotations[{PLACEMENT_ANNOTATION}]",
-            name,
-            "no such placement: use ArgoPlacement.template_kwargs() to place a template",
-        ) from None
+def placement_named(key: str, where: str) -> Placement:
+    """The placement registered under ``key`` (``where`` names the template that asked)."""
+    found = registered(key, f"{where}.annotations[{PLACEMENT_ANNOTATION}]")
+    if not isinstance(found, ArgoPlacement | RuntimePlacement):
+        raise SpecError(f"{where}.annotations[{PLACEMENT_ANNOTATION}]", key, "is not a placement")
+    return found

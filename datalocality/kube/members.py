@@ -1,4 +1,4 @@
-"""Karmada for real: the topology read from each member cluster, the policy on the host.
+"""Topologies read from clusters (one, or each Karmada member), and the policy on the host.
 
 A Karmada control plane does not list its members' nodes; each member's own apiserver
 does. So the plan reads every member's nodes and pods, each node in the cluster named by
@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 
 
+def fetch_topology(client: KubeClient, cluster: str = "") -> Topology:
+    """The nodes and the requests of the pods on them, as a placement Topology."""
+    nodes, _ = client.list(NODES)
+    pods, _ = client.list(ALL_PODS)
+    return build_topology(nodes, pods, cluster=cluster)
+
+
 def fetch_member_topology(members: Mapping[str, KubeClient]) -> Topology:
     """One Topology of every member's schedulable nodes, each in its member's cluster.
 
@@ -37,9 +44,7 @@ def fetch_member_topology(members: Mapping[str, KubeClient]) -> Topology:
     owner: dict[str, str] = {}
     for cluster, client in sorted(members.items()):
         check_dns_label("member_clusters", cluster)
-        listed, _ = client.list(NODES)
-        pods, _ = client.list(ALL_PODS)
-        for node in build_topology(listed, pods, cluster=cluster).nodes:
+        for node in fetch_topology(client, cluster).nodes:
             if node.name in owner:
                 raise SpecError(
                     f"member_clusters.{cluster}",

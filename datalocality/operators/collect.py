@@ -27,14 +27,10 @@ from datalocality.kube.names import build_data_source_name
 from datalocality.kube.publish import publish_data_source
 from datalocality.model import DataSource
 from datalocality.model.data import ReclaimPolicy
+from datalocality.model.produced import build_produced_source, parse_report
 from datalocality.operators.entries import PRODUCED_KEY
 from datalocality.operators.failures import final_failures
-from datalocality.operators.produce import (
-    ProduceChunksPodOperator,
-    build_produced_source,
-    build_producer_replicas,
-    parse_report,
-)
+from datalocality.operators.produce import ProduceChunksPodOperator, build_producer_replicas
 from datalocality.provider.access import ClusterAccess, KubeAccess
 from datalocality.provider.hook import DataLocalityHook
 from datalocality.provider.info import KUBERNETES_CONN_ID

@@ -39,11 +39,10 @@ from datalocality.errors import PlacementError, SpecError
 from datalocality.kube.binder import Bound, apply_binding
 from datalocality.kube.chunk_lists import build_chunk_lists
 from datalocality.kube.claims import build_data_source_claim, source_state
-from datalocality.kube.members import fetch_member_topology
+from datalocality.kube.members import fetch_member_topology, fetch_topology
 from datalocality.kube.names import TaskKey, build_claim_name
 from datalocality.kube.release import build_owner_references
-from datalocality.kube.resources import ALL_PODS, NODES, SOURCES
-from datalocality.kube.topology import build_topology
+from datalocality.kube.resources import SOURCES
 from datalocality.kube.volcano import SCHEDULERS, VOLCANO_SCHEDULER, build_pod_group, pod_group_name
 from datalocality.model import (
     Consumer,
@@ -373,10 +372,3 @@ class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
 
         found = anyio.run(run)
         return {i.key: s for i, s in zip(inputs, found, strict=True)}
-
-
-def fetch_topology(client: KubeClient, cluster: str = "") -> Topology:
-    """The nodes and the requests of the pods on them, as a placement Topology."""
-    nodes, _ = client.list(NODES)
-    pods, _ = client.list(ALL_PODS)
-    return build_topology(nodes, pods, cluster=cluster)

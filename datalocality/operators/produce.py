@@ -25,8 +25,7 @@ from kubernetes.client import models as k8s  # type: ignore[import-untyped]
 
 from datalocality.errors import SpecError
 from datalocality.kube.names import LABEL_REPLICA
-from datalocality.model import Chunk, DataSource
-from datalocality.model.data import ReclaimPolicy
+from datalocality.model.produced import parse_report
 from datalocality.operators.failures import final_failures
 from datalocality.operators.rerun import RerunSafePodOperator
 
@@ -35,51 +34,6 @@ if TYPE_CHECKING:
 
 OVERRIDE_KEYS = frozenset({"annotations", "node_selector", "env"})
 REPLICA_ENV = "DATALOCALITY_REPLICA"
-
-
-def parse_report(report: object, node: str, field: str) -> list[Chunk]:
-    """The chunks one replica reported, located on the node its pod ran on."""
-    raw = report.get("chunks") if isinstance(report, Mapping) else report
-    if not isinstance(raw, list):
-        raise SpecError(field, type(report).__name__, 'must be {"chunks": [{"id", "size"}...]}')
-    chunks = []
-    for index, item in enumerate(raw):
-        entry = {"id": item} if isinstance(item, str) else dict(item)
-        entry.setdefault("locations", [node] if node else [])
-        try:
-            chunks.append(Chunk.parse(entry))
-        except SpecError as exc:
-            raise SpecError(f"{field}.chunks[{index}].{exc.field}", exc.value, exc.reason) from None
-    return chunks
-
-
-def build_produced_source(
-    reports: Sequence[tuple[str, object]],
-    *,
-    system: str,
-    data_source_type: str,
-    name: str,
-    attributes: Mapping[str, str],
-    reclaim_policy: ReclaimPolicy = "Delete",
-) -> DataSource:
-    """One DataSource from every replica's ``(node, report)``; chunk ids must be unique."""
-    chunks: list[Chunk] = []
-    seen: set[str] = set()
-    for index, (node, report) in enumerate(reports):
-        for chunk in parse_report(report, node, f"replicas[{index}]"):
-            if chunk.id in seen:
-                raise SpecError(f"replicas[{index}].chunks", chunk.id, "duplicate chunk id")
-            seen.add(chunk.id)
-            chunks.append(chunk)
-    return DataSource(
-        system=system,
-        name=name,
-        data_source_type=data_source_type,
-        attributes=dict(attributes),
-        chunks=tuple(chunks),
-        locality={"nodes": sorted({loc for c in chunks for loc in c.locations})},
-        reclaim_policy=reclaim_policy,
-    )
 
 
 def check_producer_replica(replica: object, field: str = "replica") -> dict[str, Any]:

@@ -85,7 +85,7 @@ def test_final_and_transient_failures_are_told_apart(airflow_db: Path) -> None:
 
 
 def test_producer_reports_become_one_located_source() -> None:
-    from datalocality.operators.produce import build_produced_source
+    from datalocality.model.produced import build_produced_source
 
     source = build_produced_source(
         [("n1", {"chunks": [{"id": "a", "size": "1Ki"}, "b"]}), ("n2", {"chunks": ["c"]})],

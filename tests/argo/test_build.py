@@ -202,15 +202,21 @@ def test_an_unknown_placement_name_is_an_error_naming_the_template() -> None:
         t = Container(name="t", image="x:1", annotations={"datalocality.io/argo-placement": "no"})
         with DAG(name="main"):
             t(name="t")
-    with pytest.raises(SpecError, match=r"no such placement"):
+    with pytest.raises(SpecError, match=r"argo-placement\]: nothing is registered under it"):
         w.to_dict()
 
 
-def test_a_name_taken_by_another_placement_is_refused() -> None:
-    placement_of("taken").template_kwargs()
-    other = ArgoPlacement(name="taken", namespace="other", planned=placement_of("taken").planned)
-    with pytest.raises(SpecError, match="another placement already has this name"):
-        other.template_kwargs()
+def test_two_workflows_may_each_place_a_template_of_the_same_name() -> None:
+    small, other = placement_of("same"), placement_of("same", request_of("small", replicas=2))
+    first, second = pipeline(small).to_dict(), pipeline(other).to_dict()
+    tasks = [
+        [t["name"] for t in templates_by_name(built)["main"]["dag"]["tasks"]]
+        for built in (first, second)
+    ]
+    assert tasks == [
+        ["prep", "train-0", "train-1", "train-2", "train-3", "report"],
+        ["prep", "train-0", "train-1", "report"],
+    ]
 
 
 def test_a_plan_that_does_not_fit_its_request_is_refused() -> None:

@@ -23,7 +23,7 @@ from tests.argo.support import (
     templates_by_name,
 )
 
-SCRIPTS = ("iceberg_trainer",)
+SCRIPTS = ("iceberg_trainer", "chunk_pipeline")
 
 
 def test_the_examples_topology_is_the_embedded_clusters() -> None:
@@ -53,6 +53,8 @@ def test_each_examples_workflow_and_replica_pods_validate_strictly() -> None:
         ]
         placed = [t for t in tasks if NODE_PARAMETER in arguments_of(t)]
         assert placed, name
+        # a plan made in the workflow: the step's outputs, known when it has run
+        placed = [t for t in placed if not arguments_of(t)[NODE_PARAMETER].startswith("{{")]
         for task in placed:
             pod = argo_pod(templates[task["template"]], arguments_of(task))
             kubernetes_validate.validate(pod, "1.33", strict=True)

@@ -1,0 +1,247 @@
+"""Hera pieces of planning inside the workflow: producer templates, the plan step, the DAG.
+
+For a :class:`RuntimePlacement` read by DAG task ``t``, the DAG gets::
+
+    <producer>-0 .. <producer>-N   each reports its chunks (output parameter) and node
+          └──► t-plan              the plan step: every report and hostNodeName in
+                 └──► t-0 .. t-M   each replica takes its patch and node from t-plan
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from hera.workflows import Container, EmptyDirVolume, Parameter, Script, Task
+from hera.workflows.models import Arguments as ModelArguments
+from hera.workflows.models import (
+    EnvVar,
+    ObjectFieldSelector,
+    PodSecurityContext,
+    SecurityContext,
+    ValueFrom,
+)
+from hera.workflows.models import EnvVarSource as ModelEnvVarSource
+from hera.workflows.models import Inputs as ModelInputs
+from hera.workflows.models import Parameter as ModelParameter
+
+from datalocality.argo.placement import (
+    NODE_PARAMETER,
+    PATCH_PARAMETER,
+    REPLICA_PARAMETER,
+    RuntimePlacement,
+)
+from datalocality.argo.plan_step import OUT_DIR, PlanStepRequest
+from datalocality.argo.producer import (
+    PRODUCER_ANNOTATION,
+    REPORT_DIR,
+    REPORT_PARAMETER,
+    REPORT_PATH,
+    ArgoProducer,
+)
+from datalocality.errors import SpecError
+from datalocality.kube.names import LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_REPLICA, MANAGED_BY
+from datalocality.kube.security import container_security_context, pod_security_context
+
+T = TypeVar("T", Container, Script)
+DEPENDS_TOKEN = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z]+)?")  # a task (and result) in depends
+PLAN_COMMAND = ("python", "-m", "datalocality.argo.plan_step")
+
+
+def reference(name: str) -> str:
+    """How a template refers to its input parameter ``name``."""
+    return f"{{{{inputs.parameters.{name}}}}}"
+
+
+def _report_names(producer: ArgoProducer, index: int) -> tuple[str, str]:
+    return f"report-{producer.name}-{index}", f"node-{producer.name}-{index}"
+
+
+def restricted_contexts(template: T) -> None:
+    """Give ``template`` the restricted profile's contexts where it sets none."""
+    if template.security_context is None:
+        template.security_context = SecurityContext.model_validate(container_security_context())
+    if template.pod_security_context is None:
+        template.pod_security_context = PodSecurityContext.model_validate(pod_security_context())
+
+
+def with_inputs(inputs: Any, names: Sequence[str], where: str) -> Any:
+    """``inputs`` (any form Hera takes) with an input parameter per name added."""
+    ours = [ModelParameter(name=name) for name in names]
+    if isinstance(inputs, ModelInputs):
+        existing = list(inputs.parameters or [])
+        merged: Any = inputs.model_copy(update={"parameters": existing + ours})
+        taken = {p.name for p in existing}
+    else:
+        items = [] if inputs is None else list(inputs) if isinstance(inputs, list) else [inputs]
+        taken = set()
+        for item in items:
+            if isinstance(item, (Parameter, ModelParameter)) and item.name:
+                taken.add(item.name)
+            elif isinstance(item, Mapping):
+                taken.update(item)
+        merged = [*items, *ours]
+    clash = taken.intersection(names)
+    if clash:
+        raise SpecError(f"{where}.inputs", sorted(clash)[0], "is a parameter the plan sets")
+    return merged
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [] if value is None else list(value) if isinstance(value, list) else [value]
+
+
+def place_producer_template(template: T, producer: ArgoProducer, where: str) -> T:
+    """A producer's template: its replica index in, its report out, where it can write."""
+    placed = copy.copy(template)
+    placed.inputs = with_inputs(template.inputs, [REPLICA_PARAMETER], where)
+    report = Parameter(name=REPORT_PARAMETER, value_from=ValueFrom(path=REPORT_PATH))
+    placed.outputs = [*_as_list(template.outputs), report]
+    placed.env = [
+        *_as_list(template.env),
+        EnvVar(name="DATALOCALITY_REPLICA", value=reference(REPLICA_PARAMETER)),
+        EnvVar(name="DATALOCALITY_REPORT", value=REPORT_PATH),
+        EnvVar(
+            name="NODENAME",
+            value_from=ModelEnvVarSource(field_ref=ObjectFieldSelector(field_path="spec.nodeName")),
+        ),
+    ]
+    placed.volumes = [
+        *_as_list(template.volumes),
+        EmptyDirVolume(name="datalocality-report", mount_path=REPORT_DIR),
+    ]
+    annotations = dict(template.annotations or {})
+    del annotations[PRODUCER_ANNOTATION]
+    placed.annotations = annotations or None
+    placed.labels = {
+        **(template.labels or {}),
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_COMPONENT: "producer",
+        LABEL_REPLICA: reference(REPLICA_PARAMETER),
+    }
+    restricted_contexts(placed)
+    return placed
+
+
+def build_plan_template(placement: RuntimePlacement) -> Container:
+    """The plan step's template: every producer replica's report and node in, each
+    replica's patch and node out (files of an emptyDir, returned as output parameters)."""
+    producers = placement.producers
+    request = PlanStepRequest(placement=placement)
+    args = [
+        "--request",
+        json.dumps(request.model_dump(mode="json", by_alias=True), separators=(",", ":")),
+        "--workflow-name",
+        "{{workflow.name}}",
+        "--workflow-uid",
+        "{{workflow.uid}}",
+        "--out",
+        OUT_DIR,
+    ]
+    inputs = []
+    for producer in producers:
+        for index in range(producer.replicas):
+            report, node = _report_names(producer, index)
+            inputs += [Parameter(name=report), Parameter(name=node)]
+            args += ["--report", reference(report), "--node", reference(node)]
+    outputs = [
+        Parameter(name=f"{kind}-{index}", value_from=ValueFrom(path=f"{OUT_DIR}/{kind}-{index}"))
+        for index in range(placement.consumer.replicas)
+        for kind in ("patch", "node")
+    ]
+    template = Container(
+        name=placement.plan_template,
+        image=placement.plan_image,
+        command=list(PLAN_COMMAND),
+        args=args,
+        inputs=inputs or None,
+        outputs=outputs,
+        volumes=[EmptyDirVolume(name="datalocality-out", mount_path=OUT_DIR)],
+        service_account_name=placement.service_account or None,
+        labels={LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: "plan"},
+    )
+    restricted_contexts(template)
+    return template
+
+
+def build_producer_tasks(task: Task, producer: ArgoProducer, where: str) -> list[Task]:
+    """One task per producer replica, ``<name>-<index>``."""
+    if task.with_items is not None or task.with_param is not None:
+        raise SpecError(f"{where}.withItems", task.name, "a producer's replicas are its loop")
+    copies = []
+    for index in range(producer.replicas):
+        replica = copy.copy(task)
+        replica.name = f"{task.name}-{index}"
+        replica.arguments = with_arguments(task.arguments, {REPLICA_PARAMETER: str(index)})
+        copies.append(replica)
+    return copies
+
+
+def with_arguments(arguments: Any, values: Mapping[str, str]) -> Any:
+    """A task's ``arguments`` (any form Hera takes) with a parameter per value added."""
+    ours = [ModelParameter(name=name, value=value) for name, value in values.items()]
+    if isinstance(arguments, ModelArguments):
+        return arguments.model_copy(update={"parameters": [*(arguments.parameters or []), *ours]})
+    items = [] if arguments is None else arguments if isinstance(arguments, list) else [arguments]
+    return [*items, *ours]
+
+
+def build_runtime_tasks(
+    task: Task,
+    placement: RuntimePlacement,
+    producer_tasks: Mapping[str, tuple[str, Sequence[str]]],
+    depends: str | None,
+    where: str,
+) -> list[Task]:
+    """The plan step's task and one task per replica taking the step's outputs.
+
+    ``producer_tasks`` maps each producer to the DAG task running it and that task's
+    replicas; ``depends`` is the placed task's own (rewired later with the DAG's); the
+    plan step also waits for each producer it reads that ``depends`` does not name."""
+    if task.with_items is not None or task.with_param is not None:
+        raise SpecError(f"{where}.withItems", task.name, "its replicas are its loop")
+    plan_name = f"{task.name}-plan"
+    arguments: dict[str, str] = {}
+    named = {token.partition(".")[0] for token in DEPENDS_TOKEN.findall(depends or "")}
+    waits = []
+    for producer in placement.producers:
+        if producer.name not in producer_tasks:
+            raise SpecError(
+                f"{where}.producers", producer.name, "no task of this DAG runs that producer"
+            )
+        producer_task, replica_tasks = producer_tasks[producer.name]
+        for index, replica_task in enumerate(replica_tasks):
+            report, node = _report_names(producer, index)
+            outputs = f"tasks.{replica_task}.outputs.parameters"
+            arguments[report] = f"{{{{{outputs}.{REPORT_PARAMETER}}}}}"
+            arguments[node] = f"{{{{tasks.{replica_task}.hostNodeName}}}}"
+        if producer_task not in named:
+            waits.append(producer_task)
+    plan_depends = " && ".join([f"({depends})"] if depends and waits else [depends or ""])
+    plan_depends = " && ".join(x for x in [plan_depends, *waits] if x)
+    plan_task = Task(
+        name=plan_name,
+        template=placement.plan_template,
+        arguments=[Parameter(name=k, value=v) for k, v in arguments.items()] or None,
+        depends=plan_depends or None,
+    )
+    replicas = []
+    for index in range(placement.consumer.replicas):
+        replica = copy.copy(task)
+        replica.name = f"{task.name}-{index}"
+        replica.depends = plan_name
+        replica.dependencies = None
+        outputs = f"tasks.{plan_name}.outputs.parameters"
+        replica.arguments = with_arguments(
+            task.arguments,
+            {
+                REPLICA_PARAMETER: str(index),
+                NODE_PARAMETER: f"{{{{{outputs}.node-{index}}}}}",
+                PATCH_PARAMETER: f"{{{{{outputs}.patch-{index}}}}}",
+            },
+        )
+        replicas.append(replica)
+    return [plan_task, *replicas]
