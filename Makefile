@@ -34,11 +34,14 @@ contracts: setup
 	$(BIN)/lint-imports
 
 # etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok, built from Go
-# modules into ~/.cache/datalocality (about 5 minutes the first time, then instant); and
-# the HDFS harness (a MiniDFSCluster from Maven Central, about 15 s the first time).
+# modules into ~/.cache/datalocality (about 5 minutes the first time, then instant); the
+# HDFS harness (a MiniDFSCluster from Maven Central, about 15 s the first time); and Argo
+# Workflows' workflow-controller v3.7.18 with its CRDs, from its Go module (about 2 minutes
+# the first time on 2 cores, then instant).
 cluster-binaries:
 	bash tests/cluster/datalocality_testcluster/build-binaries.sh
 	bash tests/cluster/datalocality_testcluster/hdfs/build-hdfs.sh >/dev/null
+	bash tests/cluster/datalocality_testcluster/argo/build-argo.sh >/dev/null
 
 pytest: setup cluster-binaries
 	$(BIN)/pytest -q
