@@ -28,6 +28,7 @@ from hera.workflows.steps import Parallel
 from datalocality.argo.placement import (
     ARGO_DAG_ID,
     NODE_PARAMETER,
+    OPERATION_ANNOTATION,
     PATCH_PARAMETER,
     PLACEMENT_ANNOTATION,
     REPLICA_PARAMETER,
@@ -37,6 +38,7 @@ from datalocality.argo.placement import (
     placement_named,
 )
 from datalocality.argo.producer import PRODUCER_ANNOTATION, ArgoProducer, producer_named
+from datalocality.argo.registry import operation_template
 from datalocality.argo.runtime import (
     DEPENDS_TOKEN,
     build_plan_template,
@@ -89,13 +91,14 @@ def producer_of(template: object, where: str) -> ArgoProducer | None:
     return producer_named(name, where) if name is not None else None
 
 
-def _replica_labels(placement: Placement) -> dict[str, str]:
-    """A replica pod's labels: its task's (a runtime plan's run is the workflow's uid)."""
+def _replica_labels(placement: Placement, component: str) -> dict[str, str]:
+    """A replica's (or operation's) pod labels: its task's (a runtime plan's run is the
+    workflow's uid)."""
     if isinstance(placement, ArgoPlacement):
-        labels = build_labels(placement.task, "replica")
+        labels = build_labels(placement.task, component)
     else:
         task = TaskKey(dag_id=ARGO_DAG_ID, run_id="-", task_id=placement.name)
-        labels = {**build_labels(task, "replica"), LABEL_RUN_ID: "{{workflow.uid}}"}
+        labels = {**build_labels(task, component), LABEL_RUN_ID: "{{workflow.uid}}"}
     return {**labels, LABEL_REPLICA: reference(REPLICA_PARAMETER)}
 
 
@@ -104,12 +107,24 @@ def place_template(template: T) -> T:
     where = f"templates[{template.name}]"
     producer = producer_of(template, where)
     placement = placement_of(template, where)
-    if producer is not None and placement is not None:
-        raise SpecError(f"{where}.annotations", template.name, "a producer or a placed template")
+    annotations = template.annotations or {}
+    operations = annotations.get(OPERATION_ANNOTATION)
+    if sum(x is not None for x in (producer, placement, operations)) > 1:
+        raise SpecError(f"{where}.annotations", template.name, "a producer, placed, or operations")
     if producer is not None:
         return place_producer_template(template, producer, where)
+    if operations is not None:
+        found = placement_named(operations, where)
+        return _placed_copy(template, found, OPERATION_ANNOTATION, "operation", where)
     if placement is None:
         return template
+    return _placed_copy(template, placement, PLACEMENT_ANNOTATION, "replica", where)
+
+
+def _placed_copy(
+    template: T, placement: Placement, annotation: str, component: str, where: str
+) -> T:
+    """A copy of ``template`` taking its pod's placement from the plan's parameters."""
     if template.pod_spec_patch:
         raise SpecError(
             f"{where}.podSpecPatch", template.pod_spec_patch, "a placed template's is the plan's"
@@ -118,12 +133,12 @@ def place_template(template: T) -> T:
     placed.inputs = with_inputs(template.inputs, PLACED_PARAMETERS, where)
     placed.pod_spec_patch = reference(PATCH_PARAMETER)
     annotations = dict(template.annotations or {})
-    del annotations[PLACEMENT_ANNOTATION]
+    del annotations[annotation]
     annotations[ANNOTATION_PLANNED_NODE] = reference(NODE_PARAMETER)
     placed.annotations = annotations
-    placed.labels = {**(template.labels or {}), **_replica_labels(placement)}
-    if isinstance(placement, ArgoPlacement):  # a runtime plan's patches carry all the env
-        placed.env = _with_env(template.env, placement.shared_env, where)
+    placed.labels = {**(template.labels or {}), **_replica_labels(placement, component)}
+    if isinstance(placement, ArgoPlacement) and component == "replica":
+        placed.env = _with_env(template.env, placement.shared_env, where)  # once, not per patch
     restricted_contexts(placed)
     return placed
 
@@ -165,6 +180,35 @@ def build_replica_invocations(invocation: S, placement: ArgoPlacement, where: st
     return copies
 
 
+def build_operation_tasks(task: Task, placement: ArgoPlacement, where: str) -> list[Task]:
+    """One task per operation of the plan, ``<name>-<kind>-<index>``, running the template
+    given by :meth:`ArgoPlacement.operation_kwargs` with the operation's values."""
+    operations = placement.planned.plan.operations
+    tasks = []
+    for index, (operation, values) in enumerate(
+        zip(operations, placement.operation_arguments(), strict=True)
+    ):
+        template = operation_template(placement.registry_key, operation.kind)
+        if template is None:
+            count = sum(op.kind == operation.kind for op in operations)
+            raise SpecError(
+                f"{where}.operations",
+                operation.kind,
+                f"the plan has {count}: give their template with "
+                f"placement.operation_kwargs({operation.kind!r}, name=...)",
+            )
+        tasks.append(
+            Task(
+                name=f"{task.name}-{operation.kind}-{index}",
+                template=template,
+                arguments=with_arguments(None, values),
+                depends=task.depends,
+                dependencies=task.dependencies,
+            )
+        )
+    return tasks
+
+
 def rewire_depends(depends: str, expanded: Mapping[str, Sequence[str]]) -> str:
     """``depends`` with each expanded task replaced by all of its replicas."""
 
@@ -189,6 +233,7 @@ def place_dag(dag: DAG) -> DAG:
     expanded: dict[str, list[Task]] = {}
     producer_tasks: dict[str, tuple[str, list[str]]] = {}
     runtime: dict[str, RuntimePlacement] = {}
+    leading: dict[str, int] = {}  # the tasks an expansion runs before the replicas
     for task in tasks:
         here = f"{where}[{task.name}]"
         producer = producer_of(task.template, here)
@@ -201,7 +246,14 @@ def place_dag(dag: DAG) -> DAG:
             expanded[task.name] = build_producer_tasks(task, producer, here)
             producer_tasks[producer.name] = (task.name, [t.name for t in expanded[task.name]])
         elif isinstance(placement, ArgoPlacement):
-            expanded[task.name] = build_replica_invocations(task, placement, here)
+            operations = build_operation_tasks(task, placement, here)
+            replicas = build_replica_invocations(task, placement, here)
+            if operations:  # every replica starts once every operation is done
+                for replica in replicas:
+                    replica.depends = " && ".join(t.name for t in operations)
+                    replica.dependencies = None
+            expanded[task.name] = [*operations, *replicas]
+            leading[task.name] = len(operations)
         elif isinstance(placement, RuntimePlacement):
             runtime[task.name] = placement
     if not expanded and not runtime:
@@ -213,10 +265,11 @@ def place_dag(dag: DAG) -> DAG:
             expanded[task.name] = build_runtime_tasks(
                 task, runtime[task.name], producer_tasks, depends, here
             )
-    # what depended on a runtime task waits for its replicas (its plan task comes first)
-    names = {name: [t.name for t in copies] for name, copies in expanded.items()}
-    for name in runtime:
-        names[name] = names[name][1:]
+            leading[task.name] = 1  # its plan step
+    # what depended on a placed task waits for its replicas
+    names = {
+        name: [t.name for t in copies[leading.get(name, 0) :]] for name, copies in expanded.items()
+    }
     placed_tasks: list[Any] = []
     for item in dag.tasks:
         members: list[Any] = expanded.get(item.name, [item]) if isinstance(item, Task) else [item]

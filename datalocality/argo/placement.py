@@ -19,15 +19,16 @@ import json
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from datalocality.argo.producer import ArgoProducer
-from datalocality.argo.registry import register, registered
+from datalocality.argo.registry import register, register_operation_template, registered
 from datalocality.cli import load_request
 from datalocality.errors import SpecError, UnknownResolver
-from datalocality.kube.chunk_lists import ChunkLists, build_chunk_lists
+from datalocality.kube.chunk_lists import ChunkLists, build_chunk_lists, build_chunk_volume
+from datalocality.kube.jobs import build_operation_affinity, build_operation_env
 from datalocality.kube.names import TaskKey, digest
 from datalocality.model import Consumer, DataInput, PlacementPlan, PlacementRequest
 from datalocality.model.base import Spec
@@ -36,15 +37,19 @@ from datalocality.operators.entries import build_replica_chunk_volume, build_rep
 from datalocality.placement import plan, strategy_names
 from datalocality.resolvers.service import ResolverSet
 
-# The annotation a placed template carries until its hook replaces it: the placement name.
+# The annotation a placed template carries until its hook replaces it: the placement's key.
 PLACEMENT_ANNOTATION = "datalocality.io/argo-placement"
+OPERATION_ANNOTATION = "datalocality.io/argo-operation"  # on a template running operations
 # The input parameters a placed template gets; each replica's task passes its values.
 # Underscores: Hera's inline scripts load every input parameter into a Python variable.
 PATCH_PARAMETER = "datalocality_patch"
 NODE_PARAMETER = "datalocality_node"
 REPLICA_PARAMETER = "datalocality_replica"
 MAIN_CONTAINER = "main"  # Argo's name for a Container's or Script's container
-ARGO_DAG_ID = "argo"  # TaskKey.dag_id of every Argo placement (its labels say so)
+ARGO_DAG_ID = "argo"
+OperationKind = Literal[
+    "repartition", "assembly"
+]  # TaskKey.dag_id of every Argo placement (its labels say so)
 
 
 class PlannedPlacement(Spec):
@@ -185,6 +190,42 @@ class ArgoPlacement(Spec):
         """Keyword arguments for ``Container``/``Script``/``@script`` tying it to this
         placement (registered here, so the build hooks find it by name)."""
         return {"annotations": {PLACEMENT_ANNOTATION: register(self)}}
+
+    def operation_kwargs(self, kind: OperationKind, name: str) -> dict[str, Any]:
+        """Keyword arguments making template ``name`` run this plan's ``kind`` operations
+        (repartition or assembly): one task per operation, before the replicas."""
+        key = register(self)
+        register_operation_template(key, kind, name)
+        return {"name": name, "annotations": {OPERATION_ANNOTATION: key}}
+
+    def operation_arguments(self) -> list[dict[str, str]]:
+        """Per operation of the plan, in plan order, its template's parameters' values:
+        pinned to its node (as the Airflow operators' Jobs), its chunk list and env."""
+        topology = self.planned.request.topology
+        refs = self.chunk_lists.operations
+        arguments = []
+        for index, (operation, ref) in enumerate(
+            zip(self.planned.plan.operations, refs, strict=True)
+        ):
+            volume, mount = build_chunk_volume(ref)
+            container = {
+                "name": MAIN_CONTAINER,
+                "env": build_operation_env(operation, ref),
+                "volumeMounts": [mount],
+            }
+            patch = {
+                "affinity": build_operation_affinity(operation, topology),
+                "volumes": [volume],
+                "containers": [container],
+            }
+            arguments.append(
+                {
+                    REPLICA_PARAMETER: str(index),
+                    NODE_PARAMETER: operation.node,
+                    PATCH_PARAMETER: json.dumps(patch, separators=(",", ":")),
+                }
+            )
+        return arguments
 
 
 class RuntimePlacement(Spec):

@@ -118,6 +118,15 @@ def run_plan_step(
         ),
         placement.strategy,
     )
+    if planned.plan.operations:
+        kinds = sorted({op.kind for op in planned.plan.operations})
+        raise SpecError(
+            "consumer",
+            placement.consumer.name,
+            f"its plan needs {len(planned.plan.operations)} operations ({', '.join(kinds)}); "
+            "a plan made in the workflow runs none: plan ahead (ArgoPlacement) and give "
+            "their templates, or read the chunks as they are (partitioning: any)",
+        )
     name, uid = workflow
     placed = ArgoPlacement(
         name=placement.name,

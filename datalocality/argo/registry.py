@@ -37,3 +37,14 @@ def registered(key: str, field: str) -> object:
         raise SpecError(
             field, key, "nothing is registered under it: use template_kwargs() of the placement"
         ) from None
+
+
+def register_operation_template(placement_key: str, kind: str, template: str) -> None:
+    """Record that the template named ``template`` runs a placement's ``kind`` operations."""
+    _REGISTERED[f"{placement_key}/{kind}"] = template
+
+
+def operation_template(placement_key: str, kind: str) -> str | None:
+    """The name of the template running a placement's ``kind`` operations, if one was given."""
+    found = _REGISTERED.get(f"{placement_key}/{kind}")
+    return found if isinstance(found, str) else None

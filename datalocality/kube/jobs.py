@@ -80,6 +80,18 @@ def _hostname(topology: Topology | None, node: str) -> str:
     return found.labels.get(HOSTNAME_KEY, found.name)
 
 
+def build_operation_affinity(operation: Operation, topology: Topology | None) -> dict[str, Any]:
+    """The node affinity pinning an operation to the node the plan chose for it."""
+    term = {"key": HOSTNAME_KEY, "operator": "In", "values": [_hostname(topology, operation.node)]}
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [term]}]
+            }
+        }
+    }
+
+
 def build_operation_job(
     operation: Operation,
     index: int,
@@ -98,23 +110,7 @@ def build_operation_job(
     volume, mount = build_chunk_volume(chunk_list)
     env = build_operation_env(operation, chunk_list)
     pod_spec = template.pod_spec(template.container(env, [mount]))
-    pod_spec["affinity"] = {
-        "nodeAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [
-                    {
-                        "matchExpressions": [
-                            {
-                                "key": HOSTNAME_KEY,
-                                "operator": "In",
-                                "values": [_hostname(topology, operation.node)],
-                            }
-                        ]
-                    }
-                ]
-            }
-        }
-    }
+    pod_spec["affinity"] = build_operation_affinity(operation, topology)
     pod_spec["volumes"] = [volume]
     manifest = {
         "apiVersion": "batch/v1",

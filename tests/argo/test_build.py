@@ -37,21 +37,26 @@ from tests.argo.support import (
 
 def pipeline(placement: ArgoPlacement) -> Workflow:
     with Workflow(generate_name="scan-", entrypoint="main", namespace="ml") as w:
-        prep = Container(name="prep", image="busybox:1.36")
-        train = Container(
-            name="train",
-            image="trainer:1",
-            command=["train"],
-            inputs=[Parameter(name="epochs", default="2")],
-            **placement.template_kwargs(),
-        )
-        report = Container(name="report", image="busybox:1.36")
-        with DAG(name="main"):
-            a = prep(name="prep")
-            b = train(name="train", arguments={"epochs": "3"})
-            c = report(name="report")
-            a >> b >> c  # type: ignore[operator]  # Hera's >> is untyped for these
+        pipeline_dag(placement)
     return w
+
+
+def pipeline_dag(placement: ArgoPlacement) -> None:
+    """prep >> train (placed) >> report, inside the current Workflow."""
+    prep = Container(name="prep", image="busybox:1.36")
+    train = Container(
+        name="train",
+        image="trainer:1",
+        command=["train"],
+        inputs=[Parameter(name="epochs", default="2")],
+        **placement.template_kwargs(),
+    )
+    report = Container(name="report", image="busybox:1.36")
+    with DAG(name="main"):
+        a = prep(name="prep")
+        b = train(name="train", arguments={"epochs": "3"})
+        c = report(name="report")
+        a >> b >> c  # type: ignore[operator]  # Hera's >> is untyped for these
 
 
 def test_each_replica_is_a_task_on_its_planned_node_with_the_airflow_plans_pieces() -> None:
@@ -249,3 +254,51 @@ def test_too_many_replicas_for_one_workflow_is_an_error_naming_the_field() -> No
         SpecError, match=r"tasks\[train\]\.replicas: their patches take \d+ bytes.*\(got 1000\)"
     ):
         pipeline(placement).to_dict()
+
+
+def repartitioned(name: str) -> ArgoPlacement:
+    """A plan that needs repartitions: one partition per replica of 100 chunks."""
+    request = request_of()
+    consumer = request.consumer.model_copy(update={"partitioning": "one-per-replica"})
+    planned = plan_ahead(request.model_copy(update={"consumer": consumer}))
+    assert planned.plan.operations, "the request must need operations"
+    return ArgoPlacement(name=name, namespace="ml", planned=planned)
+
+
+def test_a_plans_operations_run_first_each_on_its_node_with_its_chunk_list() -> None:
+    placement = repartitioned("merged")
+    with Workflow(generate_name="r-", entrypoint="main", namespace="ml") as w:
+        Container(image="merge:1", **placement.operation_kwargs("repartition", "merge"))
+        pipeline_dag(placement)
+    built = w.to_dict()
+    check_workflow(built)
+    templates = templates_by_name(built)
+    tasks = {t["name"]: t for t in templates["main"]["dag"]["tasks"]}
+    operations = placement.planned.plan.operations
+    op_tasks = [f"train-repartition-{i}" for i in range(len(operations))]
+    replicas = [f"train-{i}" for i in range(len(placement.planned.plan.replicas))]
+    assert sorted(tasks) == sorted(["prep", "report", *op_tasks, *replicas])
+    lists = {cm["metadata"]["name"]: cm["data"] for cm in placement.configmaps()}
+    for operation, name in zip(operations, op_tasks, strict=True):
+        task = tasks[name]
+        assert task["template"] == "merge" and task["depends"] == "prep"
+        pod = argo_pod(templates["merge"], arguments_of(task))
+        kubernetes_validate.validate(pod, "1.33", strict=True)
+        assert restricted_violations(pod["spec"]) == []
+        assert affinity_node(pod["spec"]["affinity"]) == operation.node
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+        assert env["DATALOCALITY_OPERATION"] == "repartition"
+        assert env["DATALOCALITY_REPLICA"] == str(operation.replica)
+        ref = placement.chunk_lists.operations[op_tasks.index(name)]
+        assert read_chunk_list(ref, lists) == list(operation.chunks)
+    for name in replicas:
+        assert tasks[name]["depends"] == " && ".join(op_tasks)
+    assert tasks["report"]["depends"] == "(" + " && ".join(replicas) + ")"
+
+
+def test_operations_without_their_template_are_an_error_naming_the_kind() -> None:
+    placement = repartitioned("unmerged")
+    with Workflow(generate_name="r-", entrypoint="main", namespace="ml") as w:
+        pipeline_dag(placement)
+    with pytest.raises(SpecError, match=r"tasks\[train\]\.operations.*operation_kwargs"):
+        w.to_dict()
