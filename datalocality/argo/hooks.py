@@ -16,12 +16,21 @@ same workflow.
 
 # ruff: noqa: I002 - no postponed annotations: Hera keys hooks by the return annotation's class
 import copy
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from hera.shared import global_config
-from hera.workflows import DAG, Container, Script, Step, Steps, Task, Workflow
+from hera.workflows import (
+    DAG,
+    Container,
+    CronWorkflow,
+    Script,
+    Step,
+    Steps,
+    Task,
+    Workflow,
+    WorkflowTemplate,
+)
 from hera.workflows.models import EnvVar
 from hera.workflows.steps import Parallel
 
@@ -38,17 +47,19 @@ from datalocality.argo.placement import (
     placement_named,
 )
 from datalocality.argo.producer import PRODUCER_ANNOTATION, ArgoProducer, producer_named
-from datalocality.argo.registry import operation_template
 from datalocality.argo.runtime import (
-    DEPENDS_TOKEN,
     build_plan_template,
-    build_producer_tasks,
-    build_runtime_tasks,
     place_producer_template,
     reference,
     restricted_contexts,
-    with_arguments,
     with_inputs,
+)
+from datalocality.argo.tasks import (
+    build_operation_tasks,
+    build_producer_tasks,
+    build_replica_invocations,
+    build_runtime_tasks,
+    rewire_depends,
 )
 from datalocality.errors import SpecError
 from datalocality.kube.names import (
@@ -58,13 +69,9 @@ from datalocality.kube.names import (
     TaskKey,
     build_labels,
 )
-from datalocality.kube.objects import ETCD_REQUEST_BYTES
 
 T = TypeVar("T", Container, Script)
 PLACED_PARAMETERS = (REPLICA_PARAMETER, NODE_PARAMETER, PATCH_PARAMETER)
-# A Workflow object holds each replica's patch twice (its task's argument and, once it
-# runs, its node's inputs in status): half of etcd's limit is left for the rest.
-WORKFLOW_PATCH_BYTES = ETCD_REQUEST_BYTES // 4
 
 
 def placement_of(template: object, where: str) -> Placement | None:
@@ -151,79 +158,6 @@ def place_container(template: Container) -> Container:
 def place_script(template: Script) -> Script:
     """A placed ``Script`` (and ``@script`` function) takes its replica's placement."""
     return place_template(template)
-
-
-S = TypeVar("S", Task, Step)
-
-
-def build_replica_invocations(invocation: S, placement: ArgoPlacement, where: str) -> list[S]:
-    """One copy of a task (or step) per replica, ``<name>-<index>``, passing its values."""
-    if invocation.with_items is not None or invocation.with_param is not None:
-        raise SpecError(
-            f"{where}.withItems", invocation.name, "a placed template's replicas are its loop"
-        )
-    arguments = placement.replica_arguments()
-    patch_bytes = sum(len(values[PATCH_PARAMETER]) for values in arguments)
-    if patch_bytes > WORKFLOW_PATCH_BYTES:
-        raise SpecError(
-            f"{where}.replicas",
-            len(arguments),
-            f"their patches take {patch_bytes} bytes, over the {WORKFLOW_PATCH_BYTES} one "
-            "Workflow object can carry: plan fewer replicas per workflow",
-        )
-    copies = []
-    for index, values in enumerate(arguments):
-        replica = copy.copy(invocation)
-        replica.name = f"{invocation.name}-{index}"
-        replica.arguments = with_arguments(invocation.arguments, values)
-        copies.append(replica)
-    return copies
-
-
-def build_operation_tasks(task: Task, placement: ArgoPlacement, where: str) -> list[Task]:
-    """One task per operation of the plan, ``<name>-<kind>-<index>``, running the template
-    given by :meth:`ArgoPlacement.operation_kwargs` with the operation's values."""
-    operations = placement.planned.plan.operations
-    tasks = []
-    for index, (operation, values) in enumerate(
-        zip(operations, placement.operation_arguments(), strict=True)
-    ):
-        template = operation_template(placement.registry_key, operation.kind)
-        if template is None:
-            count = sum(op.kind == operation.kind for op in operations)
-            raise SpecError(
-                f"{where}.operations",
-                operation.kind,
-                f"the plan has {count}: give their template with "
-                f"placement.operation_kwargs({operation.kind!r}, name=...)",
-            )
-        tasks.append(
-            Task(
-                name=f"{task.name}-{operation.kind}-{index}",
-                template=template,
-                arguments=with_arguments(None, values),
-                depends=task.depends,
-                dependencies=task.dependencies,
-            )
-        )
-    return tasks
-
-
-def rewire_depends(depends: str, expanded: Mapping[str, Sequence[str]]) -> str:
-    """``depends`` with each expanded task replaced by all of its replicas."""
-
-    def replace(match: re.Match[str]) -> str:
-        name, _, result = match.group(0).partition(".")
-        if name not in expanded:
-            return match.group(0)
-        joiner, suffix = " && ", f".{result}" if result else ""
-        if result == "AnySucceeded":
-            joiner, suffix = " || ", ".Succeeded"
-        elif result == "AllFailed":
-            suffix = ".Failed"
-        return "(" + joiner.join(f"{replica}{suffix}" for replica in expanded[name]) + ")"
-
-    return DEPENDS_TOKEN.sub(replace, depends)
 
 
 def place_dag(dag: DAG) -> DAG:
@@ -337,7 +271,10 @@ def place_steps(steps: Steps) -> Steps:
     return placed
 
 
-def place_workflow(workflow: Workflow) -> Workflow:
+W = TypeVar("W", bound=Workflow)
+
+
+def _with_plan_templates(workflow: W) -> W:
     """The hook body for ``Workflow``: the plan step's template of each runtime placement."""
     added: dict[str, Any] = {}
     names = {getattr(t, "name", None) for t in workflow.templates}
@@ -353,12 +290,29 @@ def place_workflow(workflow: Workflow) -> Workflow:
     return placed
 
 
+def place_workflow(workflow: Workflow) -> Workflow:
+    """The hook body for ``Workflow``: the plan step's template of each runtime placement."""
+    return _with_plan_templates(workflow)
+
+
+def place_workflow_template(workflow: WorkflowTemplate) -> WorkflowTemplate:
+    """A ``WorkflowTemplate`` gets its plan steps' templates as a ``Workflow`` does."""
+    return _with_plan_templates(workflow)
+
+
+def place_cron_workflow(workflow: CronWorkflow) -> CronWorkflow:
+    """A ``CronWorkflow`` gets its plan steps' templates as a ``Workflow`` does."""
+    return _with_plan_templates(workflow)
+
+
 _HOOKS: tuple[Callable[..., Any], ...] = (
     place_container,
     place_script,
     place_dag,
     place_steps,
     place_workflow,
+    place_workflow_template,
+    place_cron_workflow,
 )
 
 

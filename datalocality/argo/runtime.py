@@ -1,22 +1,19 @@
-"""Hera pieces of planning inside the workflow: producer templates, the plan step, the DAG.
+"""Templates of planning inside the workflow: the producers' and the plan step's.
 
-For a :class:`RuntimePlacement` read by DAG task ``t``, the DAG gets::
-
-    <producer>-0 .. <producer>-N   each reports its chunks (output parameter) and node
-          └──► t-plan              the plan step: every report and hostNodeName in
-                 └──► t-0 .. t-M   each replica takes its patch and node from t-plan
+A producer's template reports its chunks as an output parameter; a
+:class:`RuntimePlacement` gets a plan step's template taking every producer replica's
+report and node and returning each replica's patch and node. What the DAG's tasks become
+is :mod:`datalocality.argo.tasks`.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from hera.workflows import Container, EmptyDirVolume, Parameter, Script, Task
-from hera.workflows.models import Arguments as ModelArguments
+from hera.workflows import Container, EmptyDirVolume, Parameter, Script
 from hera.workflows.models import (
     EnvVar,
     ObjectFieldSelector,
@@ -29,8 +26,6 @@ from hera.workflows.models import Inputs as ModelInputs
 from hera.workflows.models import Parameter as ModelParameter
 
 from datalocality.argo.placement import (
-    NODE_PARAMETER,
-    PATCH_PARAMETER,
     REPLICA_PARAMETER,
     RuntimePlacement,
 )
@@ -47,7 +42,6 @@ from datalocality.kube.names import LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_REP
 from datalocality.kube.security import container_security_context, pod_security_context
 
 T = TypeVar("T", Container, Script)
-DEPENDS_TOKEN = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z]+)?")  # a task (and result) in depends
 PLAN_COMMAND = ("python", "-m", "datalocality.argo.plan_step")
 
 
@@ -56,7 +50,7 @@ def reference(name: str) -> str:
     return f"{{{{inputs.parameters.{name}}}}}"
 
 
-def _report_names(producer: ArgoProducer, index: int) -> tuple[str, str]:
+def report_names(producer: ArgoProducer, index: int) -> tuple[str, str]:
     return f"report-{producer.name}-{index}", f"node-{producer.name}-{index}"
 
 
@@ -144,7 +138,7 @@ def build_plan_template(placement: RuntimePlacement) -> Container:
     inputs = []
     for producer in producers:
         for index in range(producer.replicas):
-            report, node = _report_names(producer, index)
+            report, node = report_names(producer, index)
             inputs += [Parameter(name=report), Parameter(name=node)]
             args += ["--report", reference(report), "--node", reference(node)]
     outputs = [
@@ -165,83 +159,3 @@ def build_plan_template(placement: RuntimePlacement) -> Container:
     )
     restricted_contexts(template)
     return template
-
-
-def build_producer_tasks(task: Task, producer: ArgoProducer, where: str) -> list[Task]:
-    """One task per producer replica, ``<name>-<index>``."""
-    if task.with_items is not None or task.with_param is not None:
-        raise SpecError(f"{where}.withItems", task.name, "a producer's replicas are its loop")
-    copies = []
-    for index in range(producer.replicas):
-        replica = copy.copy(task)
-        replica.name = f"{task.name}-{index}"
-        replica.arguments = with_arguments(task.arguments, {REPLICA_PARAMETER: str(index)})
-        copies.append(replica)
-    return copies
-
-
-def with_arguments(arguments: Any, values: Mapping[str, str]) -> Any:
-    """A task's ``arguments`` (any form Hera takes) with a parameter per value added."""
-    ours = [ModelParameter(name=name, value=value) for name, value in values.items()]
-    if isinstance(arguments, ModelArguments):
-        return arguments.model_copy(update={"parameters": [*(arguments.parameters or []), *ours]})
-    items = [] if arguments is None else arguments if isinstance(arguments, list) else [arguments]
-    return [*items, *ours]
-
-
-def build_runtime_tasks(
-    task: Task,
-    placement: RuntimePlacement,
-    producer_tasks: Mapping[str, tuple[str, Sequence[str]]],
-    depends: str | None,
-    where: str,
-) -> list[Task]:
-    """The plan step's task and one task per replica taking the step's outputs.
-
-    ``producer_tasks`` maps each producer to the DAG task running it and that task's
-    replicas; ``depends`` is the placed task's own (rewired later with the DAG's); the
-    plan step also waits for each producer it reads that ``depends`` does not name."""
-    if task.with_items is not None or task.with_param is not None:
-        raise SpecError(f"{where}.withItems", task.name, "its replicas are its loop")
-    plan_name = f"{task.name}-plan"
-    arguments: dict[str, str] = {}
-    named = {token.partition(".")[0] for token in DEPENDS_TOKEN.findall(depends or "")}
-    waits = []
-    for producer in placement.producers:
-        if producer.name not in producer_tasks:
-            raise SpecError(
-                f"{where}.producers", producer.name, "no task of this DAG runs that producer"
-            )
-        producer_task, replica_tasks = producer_tasks[producer.name]
-        for index, replica_task in enumerate(replica_tasks):
-            report, node = _report_names(producer, index)
-            outputs = f"tasks.{replica_task}.outputs.parameters"
-            arguments[report] = f"{{{{{outputs}.{REPORT_PARAMETER}}}}}"
-            arguments[node] = f"{{{{tasks.{replica_task}.hostNodeName}}}}"
-        if producer_task not in named:
-            waits.append(producer_task)
-    plan_depends = " && ".join([f"({depends})"] if depends and waits else [depends or ""])
-    plan_depends = " && ".join(x for x in [plan_depends, *waits] if x)
-    plan_task = Task(
-        name=plan_name,
-        template=placement.plan_template,
-        arguments=[Parameter(name=k, value=v) for k, v in arguments.items()] or None,
-        depends=plan_depends or None,
-    )
-    replicas = []
-    for index in range(placement.consumer.replicas):
-        replica = copy.copy(task)
-        replica.name = f"{task.name}-{index}"
-        replica.depends = plan_name
-        replica.dependencies = None
-        outputs = f"tasks.{plan_name}.outputs.parameters"
-        replica.arguments = with_arguments(
-            task.arguments,
-            {
-                REPLICA_PARAMETER: str(index),
-                NODE_PARAMETER: f"{{{{{outputs}.node-{index}}}}}",
-                PATCH_PARAMETER: f"{{{{{outputs}.patch-{index}}}}}",
-            },
-        )
-        replicas.append(replica)
-    return [plan_task, *replicas]

@@ -17,9 +17,9 @@ import pytest
 from hera.workflows import DAG, Container, Parameter, Steps, Workflow, script
 
 from datalocality.argo import ArgoPlacement, PlannedPlacement, plan_ahead
-from datalocality.argo.hooks import WORKFLOW_PATCH_BYTES, rewire_depends
 from datalocality.argo.placement import NODE_PARAMETER, PATCH_PARAMETER, REPLICA_PARAMETER
 from datalocality.argo.schema import check_workflow
+from datalocality.argo.tasks import WORKFLOW_PATCH_BYTES, rewire_depends
 from datalocality.errors import SpecError
 from datalocality.kube.chunk_lists import read_chunk_list
 from datalocality.kube.names import ANNOTATION_PLANNED_NODE, LABEL_REPLICA
