@@ -11,18 +11,21 @@ as classes.
 
 # ruff: noqa: I002 - see above
 import json
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
 from hera.workflows import DAG, Container, Parameter, Steps, Workflow, script
 
-from datalocality.argo import ArgoPlacement, PlannedPlacement, plan_ahead
+from datalocality.argo import ArgoPlacement, PlannedPlacement, load_planned, plan_ahead
 from datalocality.argo.placement import NODE_PARAMETER, PATCH_PARAMETER, REPLICA_PARAMETER
 from datalocality.argo.schema import check_workflow
 from datalocality.argo.tasks import WORKFLOW_PATCH_BYTES, rewire_depends
+from datalocality.cli import main as cli_main
 from datalocality.errors import SpecError
 from datalocality.kube.chunk_lists import read_chunk_list
 from datalocality.kube.names import ANNOTATION_PLANNED_NODE, LABEL_REPLICA
+from datalocality.model import PlacementPlan
 from datalocality.operators.entries import build_replica_entries
 from datalocality_testcluster.sandbox.podsecurity import restricted_violations
 from tests.argo.support import (
@@ -302,3 +305,21 @@ def test_operations_without_their_template_are_an_error_naming_the_kind() -> Non
         pipeline_dag(placement)
     with pytest.raises(SpecError, match=r"tasks\[train\]\.operations.*operation_kwargs"):
         w.to_dict()
+
+
+def test_a_plan_printed_by_the_cli_is_applied_as_it_was_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    request = Path(__file__).resolve().parents[2] / "examples" / "clickstream.yaml"
+    assert cli_main(["plan", str(request), "--strategy", "spread", "-o", "json"]) == 0
+    saved = tmp_path / "plan.json"
+    saved.write_text(capsys.readouterr().out)
+    planned = load_planned(request, saved)
+    assert planned.plan.strategy == "spread"  # applied, not planned again
+    assert planned.plan == PlacementPlan.model_validate(json.loads(saved.read_text()))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(SpecError, match=r"plan_file.*not JSON"):
+        load_planned(request, broken)
+    with pytest.raises(SpecError, match=r"plan_file.*no such file"):
+        load_planned(request, tmp_path / "missing.json")

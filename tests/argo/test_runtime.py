@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import pytest
-from hera.workflows import DAG, Container, Steps, Workflow
+from hera.workflows import DAG, Container, Steps, Workflow, WorkflowTemplate
 
 from datalocality.argo import ArgoProducer, RuntimePlacement
 from datalocality.argo.placement import NODE_PARAMETER, PATCH_PARAMETER
@@ -173,3 +173,18 @@ def test_the_step_refuses_a_bad_request_before_it_touches_the_cluster(
     args[1] = good.model_dump_json(by_alias=True)
     assert main([*args, "--report", "{}"], client=Untouchable()) == 1  # type: ignore[arg-type]
     assert "--node: one per --report" in capsys.readouterr().err
+
+
+def test_a_workflow_template_gets_its_plan_steps_template_too() -> None:
+    producer = ArgoProducer(name="write", replicas=1)
+    placement = runtime((producer,))
+    with WorkflowTemplate(name="reusable", entrypoint="main") as w:
+        write = Container(name="write", image="w:1", **producer.template_kwargs())
+        read = Container(name="read", image="r:1", **placement.template_kwargs())
+        with DAG(name="main"):
+            write(name="write") >> read(name="read")  # type: ignore[operator]
+    built = w.to_dict()
+    assert built["kind"] == "WorkflowTemplate"
+    assert "read-plan" in templates_by_name(built)
+    tasks = [t["name"] for t in templates_by_name(built)["main"]["dag"]["tasks"]]
+    assert tasks == ["write-0", "read-plan", "read-0", "read-1", "read-2"]
