@@ -32,7 +32,7 @@ from datalocality.kube.jobs import build_operation_affinity, build_operation_env
 from datalocality.kube.names import TaskKey, digest
 from datalocality.model import Consumer, DataInput, PlacementPlan, PlacementRequest
 from datalocality.model.base import Spec
-from datalocality.model.names import check_dns_label
+from datalocality.model.names import check_dns_label, check_dns_subdomain
 from datalocality.operators.entries import build_replica_chunk_volume, build_replica_entries
 from datalocality.placement import plan, strategy_names
 from datalocality.resolvers.service import ResolverSet
@@ -234,7 +234,8 @@ class RuntimePlacement(Spec):
     The plan step (:mod:`datalocality.argo.plan_step`, run in ``planImage``: an image with
     this provider installed) builds one DataSource from the ``producers``' reports,
     resolves the ``inputs`` through ``resolvers`` (a resolvers config: it travels in the
-    workflow, so credentials only as SecretRefs), reads the cluster's nodes, plans
+    workflow, so credentials only as SecretRefs to env the step gets from the Secret
+    ``secretEnv``), reads the cluster's nodes, plans
     ``consumer`` and writes the chunk lists; each replica's task takes its values from
     the step's output parameters."""
 
@@ -248,11 +249,17 @@ class RuntimePlacement(Spec):
     strategy: str = "optimal"
     requests: dict[str, str] = Field(default_factory=dict)
     service_account: str = Field(default="", alias="serviceAccount")
+    secret_env: str = Field(default="", alias="secretEnv")
 
     @field_validator("name", "namespace")
     @classmethod
     def _dns_label(cls, value: str) -> str:
         return check_dns_label("", value)
+
+    @field_validator("service_account", "secret_env")
+    @classmethod
+    def _dns_subdomain(cls, value: str) -> str:
+        return check_dns_subdomain("", value) if value else value
 
     @field_validator("strategy")
     @classmethod

@@ -29,21 +29,26 @@ from datalocality.argo.placement import (
     NODE_PARAMETER,
     PATCH_PARAMETER,
     ArgoPlacement,
+    PlannedPlacement,
     RuntimePlacement,
     plan_ahead,
 )
 from datalocality.argo.producer import ArgoProducer
 from datalocality.argo.resolve import resolve_sources
-from datalocality.errors import DataLocalityError, SpecError
+from datalocality.errors import DataLocalityError, PlacementError, SpecError
+from datalocality.kube.chunk_lists import ChunkLists
 from datalocality.kube.client import KubeClient, build_api_client_without_retries
 from datalocality.kube.members import fetch_topology
-from datalocality.model import DataSource, PlacementRequest
+from datalocality.model import DataSource, PlacementPlan, PlacementRequest
 from datalocality.model.base import Spec
 from datalocality.model.produced import build_produced_source
 from datalocality.operators.entries import join_chunk_bases
-from datalocality.operators.plan_store import put_chunk_lists
+from datalocality.operators.plan_report import baseline_summary, build_plan_report
+from datalocality.operators.plan_store import build_plan_summary, put_chunk_lists
+from datalocality.placement import plan
 
 OUT_DIR = "/tmp/datalocality"  # an emptyDir of the plan step's pod
+BASELINE_STRATEGY = "spread"  # what the Airflow plan task compares with, by default
 WORKFLOW_API_VERSION = "argoproj.io/v1alpha1"
 
 
@@ -136,11 +141,26 @@ def run_plan_step(
         run_id=uid,
     )
     put_chunk_lists(client, placed.chunk_lists, placed.task, [build_workflow_owner(name, uid)])
+    print(
+        build_step_report(planned, placed.chunk_lists), flush=True
+    )  # the step's log: every decision explained
     outputs: dict[str, str] = {}
     for index, values in enumerate(placed.replica_arguments(shared_on_template=False)):
         outputs[f"patch-{index}"] = values[PATCH_PARAMETER]
         outputs[f"node-{index}"] = values[NODE_PARAMETER]
     return outputs
+
+
+def build_step_report(planned: PlannedPlacement, lists: ChunkLists) -> str:
+    """The plan task's placement report: per replica its node, chunks and bytes, next to a
+    locality-blind placement's (``spread``), then the plan's notes."""
+    try:
+        blind: PlacementPlan | None = plan(planned.request, BASELINE_STRATEGY)
+    except PlacementError:
+        blind = None  # a comparison only: never fails the step
+    report = build_plan_report(build_plan_summary(planned.plan, lists), baseline_summary(blind))
+    notes = "".join(f"\nplan note: {note}" for note in planned.plan.notes)
+    return f"placement:\n{report}{notes}"
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

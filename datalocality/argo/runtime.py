@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from hera.workflows import Container, EmptyDirVolume, Parameter, Script
+from hera.workflows import Container, EmptyDirVolume, Parameter, Script, SecretEnvFrom
 from hera.workflows.models import (
     EnvVar,
     ObjectFieldSelector,
@@ -155,6 +155,7 @@ def build_plan_template(placement: RuntimePlacement) -> Container:
         outputs=outputs,
         volumes=[EmptyDirVolume(name="datalocality-out", mount_path=OUT_DIR)],
         service_account_name=placement.service_account or None,
+        env_from=[SecretEnvFrom(name=placement.secret_env)] if placement.secret_env else None,
         labels={LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: "plan"},
     )
     restricted_contexts(template)

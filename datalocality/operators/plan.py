@@ -64,7 +64,7 @@ from datalocality.operators.entries import (
     parse_inputs,
 )
 from datalocality.operators.failures import final_failures
-from datalocality.operators.plan_report import build_plan_report
+from datalocality.operators.plan_report import baseline_summary, build_plan_report
 from datalocality.operators.plan_store import (
     build_plan_summary,
     put_chunk_lists,
@@ -80,25 +80,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from datalocality.kube.client import KubeClient
-
-
-def baseline_summary(baseline: PlacementPlan | None) -> dict[str, Any]:
-    """What a locality-blind placement would have done, per replica and in total."""
-    if baseline is None:
-        return {}
-    return {
-        "strategy": baseline.strategy,
-        "moved_bytes": baseline.totals.moved_bytes,
-        "replicas": [
-            {
-                "index": r.index,
-                "node": r.node,
-                "local_bytes": r.local_bytes,
-                "moved_bytes": r.moved_bytes,
-            }
-            for r in baseline.replicas
-        ],
-    }
 
 
 class DataLocalityPlanOperator(ClusterAccess, BaseOperator):

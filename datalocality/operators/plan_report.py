@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from datalocality.model import PlacementPlan
 from datalocality.model.topology import TIER_NAMES
 from datalocality.report import format_bytes, format_table
 
@@ -26,6 +27,25 @@ def tier_mix(bytes_by_tier: Sequence[int]) -> str:
         if size
     ]
     return ",".join(parts)
+
+
+def baseline_summary(baseline: PlacementPlan | None) -> dict[str, Any]:
+    """What a locality-blind placement would have done, per replica and in total."""
+    if baseline is None:
+        return {}
+    return {
+        "strategy": baseline.strategy,
+        "moved_bytes": baseline.totals.moved_bytes,
+        "replicas": [
+            {
+                "index": r.index,
+                "node": r.node,
+                "local_bytes": r.local_bytes,
+                "moved_bytes": r.moved_bytes,
+            }
+            for r in baseline.replicas
+        ],
+    }
 
 
 def build_plan_report(

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from kubernetes import client  # type: ignore[import-untyped]  # no stubs
 from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped]
 
@@ -72,7 +73,11 @@ def finished_pod(argo: ArgoController, workflow: str, display: str) -> dict[str,
 
 
 def test_chunk_pipeline_plans_on_where_its_producers_ran(
-    control_plane: ControlPlane, argo: ArgoController, argo_tenant: Tenant, tmp_path: Path
+    control_plane: ControlPlane,
+    argo: ArgoController,
+    argo_tenant: Tenant,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     (workflow,) = load_example("chunk_pipeline").build(namespace=argo.namespace)
     # the producers on two nodes (else the scheduler may stack them, and the replicas
@@ -102,6 +107,8 @@ def test_chunk_pipeline_plans_on_where_its_producers_ran(
     args[args.index("--out") + 1] = str(out)
     with api_client_for(argo_tenant.kubeconfig_path) as api:  # the provider's identity
         assert main(args, client=KubeClient(api)) == 0
+    log = capsys.readouterr().out  # the step's log: the plan next to a locality-blind one
+    assert "placement:" in log and "spread" in log, log
     outputs = {path.name: path.read_text() for path in out.iterdir()}
     argo.report_outputs(name, plan_pod["node_id"], outputs)
     done = argo.wait(name, timeout=90)

@@ -25,7 +25,7 @@ from datalocality.argo.plan_step import (
 from datalocality.argo.producer import REPORT_PARAMETER
 from datalocality.argo.schema import check_workflow
 from datalocality.errors import SpecError
-from datalocality.model import Consumer
+from datalocality.model import Consumer, DataInput
 from tests.argo.support import arguments_of, load_example, templates_by_name
 
 INPUT = re.compile(r"\{\{inputs\.parameters\.([A-Za-z0-9_-]+)\}\}")
@@ -188,3 +188,25 @@ def test_a_workflow_template_gets_its_plan_steps_template_too() -> None:
     assert "read-plan" in templates_by_name(built)
     tasks = [t["name"] for t in templates_by_name(built)["main"]["dag"]["tasks"]]
     assert tasks == ["write-0", "read-plan", "read-0", "read-1", "read-2"]
+
+
+def test_the_plan_step_gets_the_resolvers_secrets_from_a_secret_not_the_workflow() -> None:
+    producer = ArgoProducer(name="write", replicas=1)
+    config = {"iceberg": {"resolver": "iceberg", "catalog": {"uri": "https://catalog.example"}}}
+    placement = runtime(
+        (producer,),
+        inputs=(DataInput(system="iceberg", name="db.events"),),
+        resolvers=config,
+        secret_env="lake-credentials",
+    )
+    with Workflow(name="w", entrypoint="main") as w:
+        write = Container(name="write", image="w:1", **producer.template_kwargs())
+        read = Container(name="read", image="r:1", **placement.template_kwargs())
+        with DAG(name="main"):
+            write(name="write") >> read(name="read")  # type: ignore[operator]
+    plan = templates_by_name(w.to_dict())["read-plan"]
+    assert plan["container"]["envFrom"] == [{"secretRef": {"name": "lake-credentials"}}]
+    request = build_step_request(plan["container"]["args"][1])
+    assert request.placement.resolvers == config
+    with pytest.raises(SpecError, match=r"secret_env: must be an RFC 1123 subdomain"):
+        runtime((producer,), secret_env="Not_A_Name")
