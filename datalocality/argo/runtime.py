@@ -39,7 +39,7 @@ from datalocality.argo.producer import (
 )
 from datalocality.errors import SpecError
 from datalocality.kube.names import LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_REPLICA, MANAGED_BY
-from datalocality.kube.security import container_security_context, pod_security_context
+from datalocality.kube.security import build_container_context, build_pod_context
 
 T = TypeVar("T", Container, Script)
 PLAN_COMMAND = ("python", "-m", "datalocality.argo.plan_step")
@@ -54,12 +54,17 @@ def report_names(producer: ArgoProducer, index: int) -> tuple[str, str]:
     return f"report-{producer.name}-{index}", f"node-{producer.name}-{index}"
 
 
+def _as_dict(model: Any) -> dict[str, Any] | None:
+    return None if model is None else dict(model.model_dump(by_alias=True, exclude_none=True))
+
+
 def restricted_contexts(template: T) -> None:
-    """Give ``template`` the restricted profile's contexts where it sets none."""
-    if template.security_context is None:
-        template.security_context = SecurityContext.model_validate(container_security_context())
-    if template.pod_security_context is None:
-        template.pod_security_context = PodSecurityContext.model_validate(pod_security_context())
+    """Meet the restricted profile in every context field ``template`` leaves unset (the
+    user's own kept), as the Airflow pods do (:mod:`datalocality.kube.security`)."""
+    container = build_container_context(_as_dict(template.security_context))
+    template.security_context = SecurityContext.model_validate(container)
+    pod = build_pod_context(_as_dict(template.pod_security_context))
+    template.pod_security_context = PodSecurityContext.model_validate(pod)
 
 
 def with_inputs(inputs: Any, names: Sequence[str], where: str) -> Any:

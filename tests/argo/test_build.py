@@ -16,6 +16,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 from hera.workflows import DAG, Container, Parameter, Steps, Workflow, script
+from hera.workflows.models import SecurityContext
 
 from datalocality.argo import ArgoPlacement, PlannedPlacement, load_planned, plan_ahead
 from datalocality.argo.placement import NODE_PARAMETER, PATCH_PARAMETER, REPLICA_PARAMETER
@@ -323,3 +324,22 @@ def test_a_plan_printed_by_the_cli_is_applied_as_it_was_made(
         load_planned(request, broken)
     with pytest.raises(SpecError, match=r"plan_file.*no such file"):
         load_planned(request, tmp_path / "missing.json")
+
+
+def test_a_templates_own_security_context_is_kept_and_completed_to_restricted() -> None:
+    placement = placement_of("own-context")
+    with Workflow(name="w", entrypoint="main", namespace="ml") as w:
+        t = Container(
+            name="t",
+            image="x:1",
+            security_context=SecurityContext(run_as_user=4242, read_only_root_filesystem=True),
+            **placement.template_kwargs(),
+        )
+        with DAG(name="main"):
+            t(name="t")
+    built = w.to_dict()
+    template = templates_by_name(built)["t"]
+    context = template["container"]["securityContext"]
+    assert context["runAsUser"] == 4242 and context["readOnlyRootFilesystem"] is True
+    task = templates_by_name(built)["main"]["dag"]["tasks"][0]
+    assert restricted_violations(argo_pod(template, arguments_of(task))["spec"]) == []
