@@ -27,6 +27,7 @@ from datalocality.errors import (
 from datalocality.model import DataInput
 from datalocality.resolvers import ResolverContext, ResolverSet
 from datalocality.resolvers.builtin.iceberg import IcebergResolver
+from tests.resolvers.support import QuietHandler, loopback_http
 
 pytestmark = pytest.mark.anyio
 SCHEMA = Schema(
@@ -239,7 +240,6 @@ async def test_missing_credentials_on_s3_are_a_config_error(s3_lake: Lake) -> No
 
 
 def test_import_of_the_resolver_module_does_not_import_pyiceberg(tmp_path: Path) -> None:
-    import json
     import subprocess
     import sys
 
@@ -271,41 +271,17 @@ async def test_a_row_filter_the_table_cannot_take_is_a_spec_error_at_once(
     assert len(str(caught.value)) < 300  # not pyparsing's kilobytes of grammar
 
 
-class EchoingCatalog:
-    """A REST catalog on loopback that refuses every request with ``status``, echoing the
-    Authorization header it was sent in its error body (as careless servers do)."""
+def echoing_catalog(status: int) -> type[QuietHandler]:
+    """A REST catalog that refuses every request with ``status``, echoing the Authorization
+    header it was sent in its error body (as careless servers do)."""
 
-    def __init__(self, status: int) -> None:
-        import http.server
-        import threading
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:
+            kind = "NotAuthorizedException" if status == 401 else "ServerError"
+            message = f"refused {self.headers.get('Authorization')}"
+            self.send_json(status, {"error": {"message": message, "type": kind, "code": status}})
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps(
-                    {
-                        "error": {
-                            "message": f"refused {self.headers.get('Authorization')}",
-                            "type": "NotAuthorizedException" if status == 401 else "ServerError",
-                            "code": status,
-                        }
-                    }
-                ).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    return Handler
 
 
 TOKEN = "tok-3f9a1c7e5b2d"
@@ -317,19 +293,16 @@ TOKEN = "tok-3f9a1c7e5b2d"
 async def test_a_rest_catalog_that_echoes_the_token_is_wrapped_and_redacted(
     status: int, error: type[Exception]
 ) -> None:
-    catalog = EchoingCatalog(status)
-    try:
+    with loopback_http(echoing_catalog(status)) as uri:
         resolver = IcebergResolver.from_config(
             {
-                "catalog": {"type": "rest", "uri": catalog.uri},
+                "catalog": {"type": "rest", "uri": uri},
                 "secretProperties": {"token": {"env": "CATALOG_TOKEN"}},
             },
             ResolverContext(env={"CATALOG_TOKEN": TOKEN}),
         )
         with pytest.raises(error) as caught:
             await resolver.resolve(events())
-    finally:
-        catalog.close()
     assert TOKEN not in str(caught.value)
     assert caught.value.__cause__ is None  # the raw library error is not chained
     assert TOKEN not in repr(caught.value.args)

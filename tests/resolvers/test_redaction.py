@@ -5,10 +5,7 @@ libraries')."""
 from __future__ import annotations
 
 import base64
-import http.server
-import json
 import logging
-import threading
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -20,7 +17,7 @@ from datalocality.model import DataInput
 from datalocality.resolvers import ResolverContext
 from datalocality.resolvers.builtin.amoro import AmoroResolver
 from datalocality.resolvers.builtin.webhdfs import WebHdfsResolver
-from tests.resolvers.support import Server, SleepLog
+from tests.resolvers.support import QuietHandler, Server, SleepLog, loopback_http
 
 pytestmark = pytest.mark.anyio
 TOKEN = "dt-7Qx/9+Zk=="  # needs quoting in a URL: "/", "+" and "="
@@ -32,41 +29,29 @@ def forms(secret: str) -> list[str]:
     return [secret, quote(secret, safe=""), base64.b64encode(secret.encode()).decode()]
 
 
-@pytest.fixture
-def redirecting_namenode() -> Iterator[str]:
-    """A loopback WebHDFS namenode whose first answer redirects to a Location carrying the
+class RedirectingNamenode(QuietHandler):
+    """A WebHDFS namenode whose first answer redirects to a Location carrying the
     delegation token it was sent (as a DataNode redirect does), the second a FileStatus."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if "redirected" not in self.path:
-                port = self.server.server_port  # type: ignore[attr-defined]
-                self.send_response(307)
-                self.send_header(
-                    "Location",
-                    f"http://127.0.0.1:{port}/webhdfs/v1/f?op=GETFILESTATUS&redirected=1"
-                    f"&t={quote(TOKEN, safe='')}",
-                )
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            body = json.dumps(
-                {"FileStatus": {"pathSuffix": "", "type": "FILE", "length": 0}}
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
+    def do_GET(self) -> None:
+        if "redirected" not in self.path:
+            port = self.server.server_port  # type: ignore[attr-defined]
+            location = (
+                f"http://127.0.0.1:{port}/webhdfs/v1/f?op=GETFILESTATUS&redirected=1"
+                f"&t={quote(TOKEN, safe='')}"
+            )
+            self.send_response(307)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
             self.end_headers()
-            self.wfile.write(body)
+            return
+        self.send_json(200, {"FileStatus": {"pathSuffix": "", "type": "FILE", "length": 0}})
 
-        def log_message(self, *args: object) -> None:
-            pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+@pytest.fixture
+def redirecting_namenode() -> Iterator[str]:
+    with loopback_http(RedirectingNamenode) as url:
+        yield url
 
 
 async def test_a_token_in_a_redirect_is_masked_in_httpx_and_httpcore_debug_logs(
