@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from datalocality_testcluster.clusters import KINDS, ProviderCluster, start_cluster
+from datalocality_testcluster.clusters import KINDS, Kind, ProviderCluster, start_cluster
 from tests.airflow.support import DAGS
 
 _HOME = Path(
@@ -103,7 +103,18 @@ def cluster(
     """The demo inventory with our CRDs, on the real control plane (restricted namespace,
     the provider's service account) and on the emulator; the example DAGs find it via
     DATALOCALITY_KUBECONFIG."""
-    with start_cluster(request.param) as running:
+    yield from _provider_cluster(request.param, monkeypatch)
+
+
+@pytest.fixture
+def kube(monkeypatch: pytest.MonkeyPatch) -> Iterator[ProviderCluster]:
+    """:func:`cluster` on the real control plane only (what the emulator lacks: Volcano's
+    CRD, the audit log)."""
+    yield from _provider_cluster("kube", monkeypatch)
+
+
+def _provider_cluster(kind: Kind, monkeypatch: pytest.MonkeyPatch) -> Iterator[ProviderCluster]:
+    with start_cluster(kind) as running:
         monkeypatch.setenv("DATALOCALITY_KUBECONFIG", str(running.kubeconfig_path))
         yield running
         assert running.errors == []

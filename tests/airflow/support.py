@@ -111,3 +111,30 @@ def handed_chunks(cluster: Cluster, pod: dict[str, Any]) -> list[str]:
         ref = env["DATALOCALITY_CHUNKS"]["valueFrom"]["configMapKeyRef"]
         assert data[ref["name"]][ref["key"]] == ",".join(ids)
     return ids
+
+
+def xcom_values(
+    dag_id: str, run_id: str, task_id: str, key: str = "return_value"
+) -> dict[int, Any]:
+    """Every ``key`` XCom of a task in a run, by map index (-1 for an unmapped task)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag_id,
+                XComModel.run_id == run_id,
+                XComModel.task_id == task_id,
+                XComModel.key == key,
+            )
+        ).all()
+        return {row.map_index: XComModel.deserialize_value(row) for row in rows}
+
+
+def xcom_value(dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+    """The ``key`` XCom of an unmapped task in a run."""
+    values = xcom_values(dag_id, run_id, task_id, key)
+    assert list(values) == [-1], f"{task_id} {key}: {sorted(values)}"
+    return values[-1]

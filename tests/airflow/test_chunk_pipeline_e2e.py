@@ -15,7 +15,14 @@ from typing import Any
 
 from datalocality_testcluster.clusters import ProviderCluster
 from datalocality_testcluster.view import Cluster, list_objects
-from tests.airflow.support import DAGS, KEEP, handed_chunks, source_locations
+from tests.airflow.support import (
+    DAGS,
+    KEEP,
+    handed_chunks,
+    source_locations,
+    xcom_value,
+    xcom_values,
+)
 
 PARTS = [f"part-{i:02d}" for i in range(12)]
 
@@ -68,7 +75,7 @@ def test_chunk_pipeline_places_each_replica_next_to_its_chunks(
     assert sorted(handed) == PARTS  # every chunk read exactly once
     assert sorted(p["spec"]["nodeName"] for p in pods) == ["worker-a1", "worker-a1", "worker-b1"]
     # Each replica task recorded where its pod ran (what is left once KPO deletes pods).
-    recorded = _mapped_xcom(run.run_id, "chunk_pipeline", "sessionize.replica", "node")
+    recorded = xcom_values("chunk_pipeline", run.run_id, "sessionize.replica", "node")
     assert recorded == {index: pod["spec"]["nodeName"] for index, pod in enumerate(pods)}
     assert moved == 1  # two replicas on worker-a1 (its room), one on worker-b1 + one part
 
@@ -98,7 +105,7 @@ def check_repartition_deferred(run_id: str, cluster: ProviderCluster) -> None:
     event returned the trigger's Job names."""
     (trigger,) = _triggers(run_id, "chunk_pipeline", "sessionize.repartition")
     assert trigger["classpath"] == "datalocality.triggers.operations.OperationCompleteTrigger"
-    returned = _return_value(run_id, "chunk_pipeline", "sessionize.repartition")
+    returned = xcom_value("chunk_pipeline", run_id, "sessionize.repartition")
     assert len(returned) == 3 and sorted(trigger["job_names"]) == sorted(returned)
     assert trigger["namespace"] == "default"
     access = {k: trigger[k] for k in ("kubernetes_conn_id", "config_file", "in_cluster")}
@@ -108,42 +115,6 @@ def check_repartition_deferred(run_id: str, cluster: ProviderCluster) -> None:
         "in_cluster": False,
     }  # the task's own cluster access (cluster_access(): DATALOCALITY_KUBECONFIG)
     assert _triggers(run_id, "chunk_pipeline", "sessionize.assembly") == []  # it skipped
-
-
-def _mapped_xcom(run_id: str, dag_id: str, task_id: str, key: str) -> dict[int, Any]:
-    """One XCom of every mapped instance of a task, by map index."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.scalars(
-            select(XComModel).where(
-                XComModel.dag_id == dag_id,
-                XComModel.run_id == run_id,
-                XComModel.task_id == task_id,
-                XComModel.key == key,
-            )
-        ).all()
-        return {row.map_index: XComModel.deserialize_value(row) for row in rows}
-
-
-def _return_value(run_id: str, dag_id: str, task_id: str) -> Any:
-    """What the task returned (its ``return_value`` XCom)."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        row = session.scalars(
-            select(XComModel).where(
-                XComModel.dag_id == dag_id,
-                XComModel.run_id == run_id,
-                XComModel.task_id == task_id,
-                XComModel.key == "return_value",
-            )
-        ).one()
-        return XComModel.deserialize_value(row)
 
 
 def _extra_links(run_id: str, dag_id: str) -> list[tuple[str, int, str]]:

@@ -20,6 +20,7 @@ from tests.airflow.support import (
     replica_pods,
     run_dag,
     source_locations,
+    xcom_value,
 )
 
 RESOLVERS = yaml.safe_load((DAGS / "data" / "resolvers.yaml").read_text(encoding="utf-8"))
@@ -74,26 +75,13 @@ def two_clusters(
 def test_multi_cluster_keeps_replicas_in_the_data_cluster_and_applies_karmada(
     airflow_db: Path, two_clusters: ProviderCluster
 ) -> None:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
     run = run_dag("multi_cluster", "multi_cluster.py")
     pods = replica_pods(two_clusters, "replica")
     assert [p["spec"]["nodeName"] for p in pods] == ["eu-1", "eu-2"]
     files = _locations("hdfs")
     for pod in pods:
         assert all(files[c] == [pod["spec"]["nodeName"]] for c in handed_chunks(two_clusters, pod))
-    with create_session() as session:
-        row = session.scalars(
-            select(XComModel).where(
-                XComModel.dag_id == "multi_cluster",
-                XComModel.run_id == run.run_id,
-                XComModel.task_id == "karmada_policy",
-                XComModel.key == "return_value",
-            )
-        ).one()
-        policy = XComModel.deserialize_value(row)
+    policy = xcom_value("multi_cluster", run.run_id, "karmada_policy")
     assert policy["kind"] == "PropagationPolicy"
     assert policy["spec"]["placement"]["clusterAffinity"]["clusterNames"] == ["eu"]
     if two_clusters.kind == "kube":  # serves Karmada's CRD: the policy was applied there

@@ -9,14 +9,13 @@ import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
 
 from datalocality_testcluster.clusters import ProviderCluster
 from datalocality_testcluster.minihdfs import MIB, MiniHdfs, start_hdfs
-from tests.airflow.support import handed_chunks, objects, replica_pods, run_dag
+from tests.airflow.support import handed_chunks, objects, replica_pods, run_dag, xcom_value
 from tests.hdfs.conftest import DATANODES, HOST_ALIASES
 
 ROOT = "/logs/events"
@@ -59,23 +58,6 @@ def hdfs_connection(lake: MiniHdfs, monkeypatch: pytest.MonkeyPatch) -> MiniHdfs
     return lake
 
 
-def _plan_summary(dag_id: str, run_id: str, key: str) -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        row = session.scalars(
-            select(XComModel).where(
-                XComModel.dag_id == dag_id,
-                XComModel.run_id == run_id,
-                XComModel.task_id == "scan.plan",
-                XComModel.key == key,
-            )
-        ).one()
-        return XComModel.deserialize_value(row)
-
-
 def test_hdfs_reader_reads_each_block_from_a_copy_on_its_own_node(
     airflow_db: Path, cluster: ProviderCluster, hdfs_connection: MiniHdfs
 ) -> None:
@@ -90,8 +72,8 @@ def test_hdfs_reader_reads_each_block_from_a_copy_on_its_own_node(
 
     pods = replica_pods(cluster, "scan.replica")
     assert len(pods) == 4
-    summary = _plan_summary("hdfs_reader", run.run_id, "plan")
-    baseline = _plan_summary("hdfs_reader", run.run_id, "baseline")
+    summary = xcom_value("hdfs_reader", run.run_id, "scan.plan", "plan")
+    baseline = xcom_value("hdfs_reader", run.run_id, "scan.plan", "baseline")
     handed: list[str] = []
     local = moved = 0
     for pod, planned in zip(pods, summary["replicas"], strict=True):

@@ -5,12 +5,9 @@ the path that needs it and why no test here takes that path)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from datalocality_testcluster.clusters import ProviderCluster, start_cluster
+from datalocality_testcluster.clusters import ProviderCluster
 from datalocality_testcluster.controlplane import ControlPlane
 from datalocality_testcluster.tenancy import SERVICE_ACCOUNT, rbac_documents
 from tests.airflow.support import run_dag
@@ -38,14 +35,6 @@ NOT_EXERCISED: dict[Right, str] = {
     ("policy.karmada.io", "propagationpolicies", "create"): "the same",
     ("policy.karmada.io", "propagationpolicies", "update"): "the same",
 }
-
-
-@pytest.fixture
-def kube(monkeypatch: pytest.MonkeyPatch) -> Iterator[ProviderCluster]:
-    with start_cluster("kube") as running:
-        monkeypatch.setenv("DATALOCALITY_KUBECONFIG", str(running.kubeconfig_path))
-        yield running
-        assert running.errors == []
 
 
 def granted_rights(namespace: str) -> set[Right]:

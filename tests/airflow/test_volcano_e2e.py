@@ -10,29 +10,18 @@ the gang. The emulator has no Volcano CRD, so this runs on the real control plan
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from datalocality.kube.names import LABEL_RUN_ID, label_value
 from datalocality.kube.volcano import GROUP_NAME_ANNOTATION, VOLCANO_SCHEDULER
-from datalocality_testcluster.clusters import ProviderCluster, start_cluster
+from datalocality_testcluster.clusters import ProviderCluster
 from datalocality_testcluster.view import list_objects
 from tests.airflow.support import handed_chunks, objects, replica_pods, run_dag
 
 ZONE_A = {"worker-a1", "worker-a2", "worker-a3"}
 REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 GC_SECONDS = 120.0  # the garbage collector rescans new kinds every 30 s
-
-
-@pytest.fixture
-def kube(monkeypatch: pytest.MonkeyPatch) -> Iterator[ProviderCluster]:
-    with start_cluster("kube") as running:
-        monkeypatch.setenv("DATALOCALITY_KUBECONFIG", str(running.kubeconfig_path))
-        yield running
-        assert running.errors == []
 
 
 def pod_groups(cluster: ProviderCluster) -> list[dict[str, Any]]:
