@@ -236,11 +236,11 @@ def _expand_steps(group: Sequence[Any], where: str) -> list[Any]:
             raise SpecError(f"{where}[{step.name}]", step.name, "producers run in a DAG")
         if placement is None:
             out.append(step)
-        elif isinstance(placement, RuntimePlacement):
+        elif isinstance(placement, RuntimePlacement) or placement.planned.plan.operations:
             raise SpecError(
                 f"{where}[{step.name}]",
                 step.name,
-                "a placement planned in the workflow needs a DAG",
+                "a plan made in the workflow, or one with operations, needs a DAG",
             )
         else:
             out.extend(build_replica_invocations(step, placement, f"{where}[{step.name}]"))

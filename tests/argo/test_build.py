@@ -343,3 +343,14 @@ def test_a_templates_own_security_context_is_kept_and_completed_to_restricted() 
     assert context["runAsUser"] == 4242 and context["readOnlyRootFilesystem"] is True
     task = templates_by_name(built)["main"]["dag"]["tasks"][0]
     assert restricted_violations(argo_pod(template, arguments_of(task))["spec"]) == []
+
+
+def test_a_plan_with_operations_in_steps_is_refused_not_run_without_them() -> None:
+    placement = repartitioned("stepped")
+    with Workflow(generate_name="r-", entrypoint="steps", namespace="ml") as w:
+        Container(image="merge:1", **placement.operation_kwargs("repartition", "merge"))
+        train = Container(name="train", image="t:1", **placement.template_kwargs())
+        with Steps(name="steps"):
+            train(name="train")
+    with pytest.raises(SpecError, match=r"steps\[train\].*one with operations, needs a DAG"):
+        w.to_dict()

@@ -106,7 +106,7 @@ def test_a_plan_made_in_the_workflow_needs_a_dag() -> None:
         read = Container(name="read", image="r:1", **placement.template_kwargs())
         with Steps(name="s"):
             read(name="read")
-    with pytest.raises(SpecError, match="needs a DAG"):
+    with pytest.raises(SpecError, match="in the workflow, or one with operations, needs a DAG"):
         w.to_dict()
 
 
