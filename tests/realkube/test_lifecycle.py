@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from datalocality_testcluster import ControlPlane
+from datalocality_testcluster.controlplane import _died_of_the_cel_race, _kwok_pid
+from datalocality_testcluster.processes import Component
 from tests.process_tree import descendants
 
 
@@ -84,3 +87,24 @@ def test_killed_harness_takes_its_components_down(tmp_path: Path) -> None:
         assert wait_gone(started) == set()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)  # no clean-up code ran to remove it
+
+
+def test_kwok_runs_on_one_thread_and_only_its_cel_race_is_retried(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """kwok 0.8.0 writes a package-level map unguarded from each controller's first CEL
+    setup: it runs with GOMAXPROCS=1, and a start-up death of exactly that race (Go's
+    fatal concurrent map access) is the only one the harness starts kwok again for."""
+    kwok = next(c for c in control_plane.components if c.name.startswith("kwok"))
+    environ = Path(f"/proc/{_kwok_pid(kwok)}/environ").read_bytes().split(b"\0")
+    assert b"GOMAXPROCS=1" in environ
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    for text, retried in [
+        ("fatal error: concurrent map writes\ngoroutine 40 [running]:", True),
+        ("goroutine 40 [running]:\ninternal/runtime/maps.fatal({0x26e7894?, 0x50?})", True),
+        ("panic: runtime error: invalid memory address", False),
+    ]:
+        log = tmp_path / "kwok.log"
+        log.write_text(text)
+        assert _died_of_the_cel_race(Component("kwok", dead, log)) is retried
