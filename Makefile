@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV := $(PYTHON) -m uv
 STAMP := $(VENV)/.synced
 
-.PHONY: setup demo test lint typecheck contracts pytest bench bench-e2e clean cluster-binaries
+.PHONY: setup demo test lint typecheck contracts pytest bench bench-e2e clean cluster-binaries ui browser screenshots
 
 $(STAMP): pyproject.toml uv.lock
 	$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -43,7 +43,20 @@ cluster-binaries:
 	bash tests/cluster/datalocality_testcluster/hdfs/build-hdfs.sh >/dev/null
 	bash tests/cluster/datalocality_testcluster/argo/build-argo.sh >/dev/null
 
-pytest: setup cluster-binaries
+# The UI plugin's React bundle (TypeScript, Vite, from the npm registry), shipped in the
+# wheel; rebuilt only when its sources change.
+UI_BUNDLE := datalocality/ui/static/datalocality.js
+UI_SOURCES := $(wildcard datalocality/ui/frontend/src/*) $(wildcard datalocality/ui/frontend/*.json) datalocality/ui/frontend/vite.config.ts
+$(UI_BUNDLE): $(UI_SOURCES)
+	bash datalocality/ui/frontend/build.sh
+
+ui: $(UI_BUNDLE)
+
+# Debian's chromium for the browser tests (Playwright drives it; it cannot download one).
+browser:
+	bash tests/cluster/datalocality_testcluster/install-chromium.sh
+
+pytest: setup cluster-binaries ui browser
 	$(BIN)/pytest -q
 
 test: lint typecheck contracts pytest

@@ -53,6 +53,11 @@ class DataLocalityError(Exception):
     """Root of every error this package raises on purpose."""
 
 
+class PlacementNotRecorded(DataLocalityError, LookupError):
+    """A task instance has no placement to show: not this provider's task, or its plan
+    task has not pushed a plan in that run."""
+
+
 class SpecError(DataLocalityError, ValueError):
     """Invalid user input; the message names the field and the offending value."""
 

@@ -34,6 +34,7 @@ EXAMPLES: dict[type[BaseException], list[Args]] = {
         _args("inputs[0].chunks", ["part-00", "part-00"], "duplicate chunk id"),
         _args("timeout", None, "required when mode is reschedule"),
     ],
+    E.PlacementNotRecorded: [_args("plan task 'train.plan' has recorded no plan in run 'r1'")],
     E.ResolutionError: [_args("warehouse.orders: no resolver answered")],
     E.DataSourceNotFound: [_args("iceberg table warehouse.orders does not exist")],
     E.ResolverConfigError: [_args("webhdfs http://nn:9870: 401 Unauthorized; check the token")],

@@ -34,6 +34,7 @@ from datalocality.operators.produce import ProduceChunksPodOperator, build_produ
 from datalocality.provider.access import ClusterAccess, KubeAccess
 from datalocality.provider.hook import DataLocalityHook
 from datalocality.provider.info import KUBERNETES_CONN_ID
+from datalocality.provider.links import PlacementPlanLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -70,6 +71,8 @@ class CollectChunksOperator(ClusterAccess, BaseOperator):
     :param publish: also create the DataSource in Kubernetes (default True).
     :param reclaim_policy: ``Delete`` (default: each run publishes its own) or ``Retain``.
     """
+
+    operator_extra_links = (PlacementPlanLink(),)
 
     template_fields: Sequence[str] = ("replicas", "data_source_name")
 

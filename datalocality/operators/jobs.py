@@ -37,6 +37,7 @@ from datalocality.operators.plan_store import parse_operation_entries
 from datalocality.provider.access import ClusterAccess
 from datalocality.provider.hook import DataLocalityHook
 from datalocality.provider.info import KUBERNETES_CONN_ID
+from datalocality.provider.links import PlacementPlanLink
 from datalocality.sensors.base import DEFER_GRACE, default_deferrable
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class OperationJobsOperator(ClusterAccess, BaseOperator):
         True when unset, as for the sensors; Airflow's ``[operators] default_deferrable``
         is False unless set) or, when False, in the worker.
     """
+
+    operator_extra_links = (PlacementPlanLink(),)
 
     kind: ClassVar[str] = ""
     template_fields: Sequence[str] = ("operations", "image", "namespace")

@@ -64,6 +64,7 @@ from datalocality.operators.entries import (
     parse_inputs,
 )
 from datalocality.operators.failures import final_failures
+from datalocality.operators.placement_view import build_placement_layout
 from datalocality.operators.plan_report import baseline_summary, build_plan_report
 from datalocality.operators.plan_store import (
     build_plan_summary,
@@ -261,6 +262,7 @@ class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
         ti.xcom_push(key="operations", value=summary["operations"])
         compared = baseline_summary(baseline)
         ti.xcom_push(key="baseline", value=compared)
+        ti.xcom_push(key="layout", value=build_placement_layout(topology, sources, chosen))
         self.log.info("placement:\n%s", build_plan_report(summary, compared))
         for note in chosen.notes:
             self.log.info("plan note: %s", note)

@@ -28,6 +28,7 @@ from datalocality.kube.names import LABEL_REPLICA
 from datalocality.model.produced import parse_report
 from datalocality.operators.failures import final_failures
 from datalocality.operators.rerun import RerunSafePodOperator
+from datalocality.provider.links import PlacementPlanLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -80,6 +81,8 @@ class ProduceChunksPodOperator(RerunSafePodOperator):
         ``expand``. Default: replica 0 with no overrides.
     Every other argument is KubernetesPodOperator's; ``do_xcom_push`` is always on.
     """
+
+    operator_extra_links = (PlacementPlanLink(),)
 
     template_fields: Sequence[str] = (*KubernetesPodOperator.template_fields, "replica")
 

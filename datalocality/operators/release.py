@@ -22,6 +22,7 @@ from datalocality.operators.failures import final_failures
 from datalocality.provider.access import ClusterAccess
 from datalocality.provider.hook import DataLocalityHook
 from datalocality.provider.info import KUBERNETES_CONN_ID
+from datalocality.provider.links import PlacementPlanLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -36,6 +37,8 @@ class DataLocalityReleaseOperator(ClusterAccess, BaseOperator):
     :param namespace: where the plan wrote them (default: the connection's, or
         ``default``), as given to the plan task.
     """
+
+    operator_extra_links = (PlacementPlanLink(),)
 
     template_fields: Sequence[str] = ("namespace",)
     ui_color = "#eeeeee"

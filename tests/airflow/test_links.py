@@ -1,4 +1,4 @@
-"""The "Placement plan" extra link: its URL, which task it points to, and the plugin."""
+"""The "Placement" extra link: its URL, which tasks carry one, and the plugin."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from airflow.sdk.types import TaskInstanceKey
 from packaging.utils import canonicalize_name
 
 from datalocality.provider.info import PACKAGE_NAME
-from datalocality.provider.links import PlacementPlanLink, build_task_url, plan_task_id
+from datalocality.provider.links import PlacementPlanLink, build_task_url
 from tests.airflow.support import DAGS, airflow_cli_env, run_airflow
 
 RUN_ID = "manual__2026-11-23T10:00:00+00:00"
@@ -39,23 +39,36 @@ def pipeline(airflow_db: Path) -> Any:
     return DagBag(str(DAGS / "chunk_pipeline.py"), safe_mode=False).dags["chunk_pipeline"]
 
 
-def test_plan_and_replica_tasks_link_to_the_plan_task(pipeline: Any) -> None:
-    assert plan_task_id(pipeline.get_task("sessionize.plan")) == "sessionize.plan"
-    assert plan_task_id(pipeline.get_task("sessionize.replica")) == "sessionize.plan"
-    assert plan_task_id(pipeline.get_task("extract.collect")) is None
+ENCODED_RUN = RUN_ID.replace(":", "%3A").replace("+", "%2B")
 
 
-def test_link_of_a_mapped_replica_points_at_the_unmapped_plan(pipeline: Any) -> None:
+def _link(pipeline: Any, task_id: str, map_index: int = -1) -> str:
     key = TaskInstanceKey(
-        dag_id="chunk_pipeline", run_id=RUN_ID, task_id="sessionize.replica", map_index=2
+        dag_id="chunk_pipeline", run_id=RUN_ID, task_id=task_id, map_index=map_index
     )
-    link = PlacementPlanLink().get_link(pipeline.get_task("sessionize.replica"), ti_key=key)
-    assert link.endswith(
-        "/dags/chunk_pipeline/runs/"
-        + RUN_ID.replace(":", "%3A").replace("+", "%2B")
-        + "/tasks/sessionize.plan/xcom"
+    return PlacementPlanLink().get_link(pipeline.get_task(task_id), ti_key=key)
+
+
+def test_each_provider_task_links_to_its_own_placement_tab(pipeline: Any) -> None:
+    prefix = f"/dags/chunk_pipeline/runs/{ENCODED_RUN}/tasks/"
+    assert _link(pipeline, "sessionize.plan").endswith(prefix + "sessionize.plan/plugin/placement")
+    # a mapped replica's link keeps its map index: its view highlights its own replica
+    assert _link(pipeline, "sessionize.replica", 2).endswith(
+        prefix + "sessionize.replica/mapped/2/plugin/placement"
     )
-    assert PlacementPlanLink().get_link(pipeline.get_task("extract.collect"), ti_key=key) == ""
+    # producers find the plan downstream of them
+    assert _link(pipeline, "extract.collect").endswith(prefix + "extract.collect/plugin/placement")
+
+
+def test_a_task_placing_no_data_gets_no_link(airflow_db: Path) -> None:
+    from airflow.sdk import DAG
+
+    from datalocality.operators import DataLocalityPodOperator
+
+    with DAG("alone", schedule=None) as dag:
+        pod = DataLocalityPodOperator(task_id="pod", image="x:1", name="pod")
+    key = TaskInstanceKey(dag_id=dag.dag_id, run_id=RUN_ID, task_id="pod", map_index=-1)
+    assert PlacementPlanLink().get_link(pod, ti_key=key) == ""
 
 
 def test_plugin_entry_point_is_installed_and_airflow_lists_the_plugin(tmp_path: Path) -> None:
@@ -68,4 +81,6 @@ def test_plugin_entry_point_is_installed_and_airflow_lists_the_plugin(tmp_path: 
     out = run_airflow(airflow_cli_env(tmp_path), "plugins", "--output", "json")
     rows = {row["name"]: row for row in json.loads(out.stdout[out.stdout.index("[") :])}
     assert "datalocality" in rows, f"plugins seen: {sorted(rows)}"
-    assert "PlacementPlanLink" in json.dumps(rows["datalocality"])
+    row = json.dumps(rows["datalocality"])
+    assert "PlacementPlanLink" in row
+    assert '"Placement"' in row and '"Data Locality"' in row  # the two React apps
