@@ -19,7 +19,7 @@ from datalocality.argo.registry import register, registered
 from datalocality.errors import SpecError
 from datalocality.kube.names import digest
 from datalocality.model.base import Spec
-from datalocality.model.names import check_dns_label
+from datalocality.model.names import check_dns_label, check_replicas
 
 PRODUCER_ANNOTATION = "datalocality.io/argo-producer"
 REPORT_PARAMETER = "datalocality_chunks"
@@ -45,9 +45,7 @@ class ArgoProducer(Spec):
     @field_validator("replicas", mode="before")
     @classmethod
     def _replicas(cls, value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise SpecError("", value, "must be an integer >= 1")
-        return value
+        return check_replicas(value)
 
     @property
     def data_source_name(self) -> str:

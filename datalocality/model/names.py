@@ -10,6 +10,13 @@ _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
+def check_replicas(value: object) -> int:
+    """A replica count: an integer >= 1 (not a bool, not a string)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError("", value, "must be an integer >= 1")
+    return value
+
+
 def check_dns_label(field: str, value: str) -> str:
     """An RFC 1123 label: lowercase alphanumerics and '-', at most 63 characters."""
     if len(value) > 63 or not _LABEL.match(value):

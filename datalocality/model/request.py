@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from datalocality.errors import SpecError
 from datalocality.model.base import Spec
 from datalocality.model.data import Chunk, DataSource
-from datalocality.model.names import check_dns_label
+from datalocality.model.names import check_dns_label, check_replicas
 from datalocality.model.topology import OTHER_CLUSTER, SAME_NODE, TIERS, Resources, Topology
 
 WorkloadClass = Literal["default", "data-intensive", "compute-intensive"]
@@ -73,9 +73,7 @@ class Consumer(Spec):
     @field_validator("replicas", mode="before")
     @classmethod
     def _replicas(cls, value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise SpecError("", value, "must be an integer >= 1")
-        return value
+        return check_replicas(value)
 
     @field_validator("requests")
     @classmethod
