@@ -27,8 +27,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: setup
+typecheck: setup ui
 	$(BIN)/mypy
+	cd datalocality/ui/frontend && npx --no-install tsc --noEmit
 
 contracts: setup
 	$(BIN)/lint-imports
