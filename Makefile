@@ -57,6 +57,10 @@ ui: $(UI_BUNDLE)
 browser:
 	bash tests/cluster/datalocality_testcluster/install-chromium.sh
 
+# README's pictures of the three views, from a real run in a real browser (not in CI).
+screenshots: setup ui browser
+	DATALOCALITY_SCREENSHOTS=$(CURDIR)/examples/screenshots $(BIN)/pytest -q -p no:cacheprovider tests/airflow/ui -k screenshot
+
 pytest: setup cluster-binaries ui browser
 	$(BIN)/pytest -q
 
