@@ -12,9 +12,10 @@ from airflow.models.dagbag import DBDagBag
 from airflow.models.dagrun import DagRun
 from airflow.models.xcom import XComModel
 from airflow.utils.session import create_session
+from kubernetes.config import ConfigException  # type: ignore[import-untyped]
 from sqlalchemy import select
 
-from datalocality.errors import PlacementNotRecorded
+from datalocality.errors import KubernetesError, PlacementNotRecorded
 from datalocality.kube.client import KubeClient
 from datalocality.kube.objects import RetryPolicy
 from datalocality.kube.resources import CLAIMS, SOURCES
@@ -65,11 +66,12 @@ def fetch_claim_objects() -> tuple[str, list[dict[str, Any]], list[dict[str, Any
     """The namespace, its DataSourceClaims and every DataSource, read through the hook
     with the operators' cluster access and a short timeout, no retries."""
     hook = DataLocalityHook(**cluster_access())
-    client = KubeClient(
-        hook.get_kube_client().api, policy=RetryPolicy(attempts=1, request_timeout=UI_TIMEOUT)
-    )
     try:
-        namespace = hook.get_namespace()
+        api, namespace = hook.get_kube_client().api, hook.get_namespace()
+    except ConfigException as exc:  # no kubeconfig, no in-cluster config, no connection
+        raise KubernetesError(f"no cluster access is configured: {exc}") from None
+    client = KubeClient(api, policy=RetryPolicy(attempts=1, request_timeout=UI_TIMEOUT))
+    try:
         claims, _ = client.list(CLAIMS, namespace)
         sources, _ = client.list(SOURCES)
         return namespace, claims, sources

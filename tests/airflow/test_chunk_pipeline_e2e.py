@@ -91,12 +91,19 @@ def test_chunk_pipeline_places_each_replica_next_to_its_chunks(
         assert conditions.get("Complete") == "True"
 
     links = _extra_links(run.run_id, "chunk_pipeline")
-    plan_page = "/tasks/sessionize.plan/xcom"
+    # every task of the provider's operators that ran links to its own Placement tab
     assert {(task, index) for task, index, _ in links} == {
+        ("extract.collect", -1),
+        *{("extract.replica", index) for index in range(2)},
         ("sessionize.plan", -1),
+        ("sessionize.repartition", -1),
+        ("sessionize.assembly", -1),
         *{("sessionize.replica", index) for index in range(3)},
     }
-    assert all(url.endswith(plan_page) and "/dags/chunk_pipeline/runs/" in url for *_, url in links)
+    for task, index, url in links:
+        mapped = f"/mapped/{index}" if index >= 0 else ""
+        assert "/dags/chunk_pipeline/runs/" in url
+        assert url.endswith(f"/tasks/{task}{mapped}/plugin/placement"), url
 
 
 def check_repartition_deferred(run_id: str, cluster: ProviderCluster) -> None:

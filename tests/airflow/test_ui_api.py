@@ -191,6 +191,17 @@ def test_an_unreachable_cluster_is_one_line(
     assert detail.startswith("cluster unreachable: ") and "\n" not in detail
 
 
+def test_no_cluster_access_configured_is_one_line_too(
+    api: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An API server given no kubeconfig nor connection: a 503 saying so, not a 500."""
+    monkeypatch.delenv("DATALOCALITY_KUBECONFIG")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    answer = api.get("/datalocality/api/claims", headers=_token(ADMIN))
+    assert answer.status_code == 503
+    assert "no cluster access is configured" in answer.json()["detail"]
+
+
 def test_the_bundle_is_served_without_credentials(api: TestClient) -> None:
     """The JavaScript holds no data, so the UI can load it like its own assets."""
     from datalocality.ui.api import BUNDLE, STATIC
