@@ -11,13 +11,10 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +26,7 @@ STEPS = (
     "plan",
     "build_chunk_lists",
     "build_replica_entries",
-    "build_plan_summary",
+    "build_plan_xcoms",
     "put_chunk_lists",
 )
 STEP_LABELS = {
@@ -40,27 +37,9 @@ STEP_LABELS = {
     "baseline": "plan() spread baseline",
     "build_chunk_lists": "build_chunk_lists",
     "build_replica_entries": "build_replica_entries",
-    "build_plan_summary": "build_plan_summary",
+    "build_plan_xcoms": "build_plan_xcoms (summary, baseline, layout)",
     "put_chunk_lists": "put_chunk_lists (write ConfigMaps)",
 }
-
-
-@contextmanager
-def airflow_home() -> Iterator[Path]:
-    """A scratch, migrated Airflow home on SQLite; set before Airflow is first imported."""
-    with tempfile.TemporaryDirectory(prefix="datalocality-bench-airflow-") as home:
-        os.environ.update(
-            {
-                "AIRFLOW_HOME": home,
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-                "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            }
-        )
-        airflow = Path(sys.executable).with_name("airflow")
-        subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True)
-        yield Path(home)
 
 
 def _timed(step: Callable[..., Any], record: Callable[[float], None]) -> Callable[..., Any]:
@@ -188,7 +167,9 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=100_000)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    with airflow_home():
+    from tests.airflow.support import scratch_airflow_home  # noqa: PLC0415
+
+    with scratch_airflow_home():
         result = measure(args.files)
     print(report(result))
     return 0 if result["state"] == "success" else 1

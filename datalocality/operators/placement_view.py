@@ -15,8 +15,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from datalocality.errors import PlacementNotRecorded
+from datalocality.kube.chunk_lists import ChunkLists
 from datalocality.model import DataSource, PlacementPlan, Topology
 from datalocality.model.topology import TIER_NAMES
+from datalocality.operators.plan_report import baseline_summary
+from datalocality.operators.plan_store import build_plan_summary
 
 MAX_FLOWS = 200  # node-to-node moves drawn one by one; the rest are summed
 XCOM_KEYS = ("plan", "baseline", "layout")
@@ -96,6 +99,24 @@ def build_placement_layout(
             for (src, dst, tier), size in ranked[:MAX_FLOWS]
         ],
         "other_flow_bytes": sum(size for _, size in ranked[MAX_FLOWS:]),
+    }
+
+
+def build_plan_xcoms(
+    chosen: PlacementPlan,
+    chunk_lists: ChunkLists,
+    baseline: PlacementPlan | None,
+    topology: Topology,
+    sources: Iterable[DataSource],
+) -> dict[str, Any]:
+    """Every XCom the plan task pushes besides its return value, by key: the summary
+    (``plan``), the job tasks' ``operations``, the ``baseline`` and the ``layout``."""
+    summary = build_plan_summary(chosen, chunk_lists)
+    return {
+        "plan": summary,
+        "operations": summary["operations"],
+        "baseline": baseline_summary(baseline),
+        "layout": build_placement_layout(topology, sources, chosen),
     }
 
 

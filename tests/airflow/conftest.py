@@ -20,20 +20,14 @@ from pathlib import Path
 import pytest
 
 from datalocality_testcluster.clusters import KINDS, Kind, ProviderCluster, start_cluster
-from tests.airflow.support import DAGS
+from tests.airflow.support import airflow_home_env
 
 _HOME = Path(
     os.environ.get("DATALOCALITY_TEST_AIRFLOW_HOME")
     or tempfile.mkdtemp(prefix="datalocality-airflow-")
 )
 os.environ["DATALOCALITY_TEST_AIRFLOW_HOME"] = str(_HOME)
-AIRFLOW_ENV = {
-    "AIRFLOW_HOME": str(_HOME),
-    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
-}
+AIRFLOW_ENV = airflow_home_env(_HOME)
 os.environ.update(AIRFLOW_ENV)
 
 # Warnings raised by libraries while a DAG runs in-process, none of them ours to fix:

@@ -6,6 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,27 @@ from datalocality_testcluster.view import Cluster, list_objects
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 AIRFLOW = Path(sys.executable).with_name("airflow")
+
+
+def airflow_home_env(home: Path) -> dict[str, str]:
+    """Where an Airflow home and its SQLite database are, for this repository's DAGs."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+    }
+
+
+@contextmanager
+def scratch_airflow_home() -> Iterator[Path]:
+    """A scratch, migrated Airflow home, set in this process's environment (before
+    Airflow is first imported: it reads it then); the benchmarks' Airflow."""
+    with tempfile.TemporaryDirectory(prefix="datalocality-bench-airflow-") as home:
+        os.environ.update(airflow_home_env(Path(home)))
+        subprocess.run([str(AIRFLOW), "db", "migrate"], check=True, capture_output=True)
+        yield Path(home)
 
 
 def airflow_cli_env(home: Path, **extra: str) -> dict[str, str]:

@@ -25,7 +25,8 @@ from tests.airflow.ui.browser import (
     open_placement,
     save_screenshots,
 )
-from tests.airflow.ui.conftest import PASSWORD, USERNAME, ApiServer, Recorded
+from tests.airflow.ui.conftest import Recorded
+from tests.airflow.ui.server import PASSWORD, USERNAME, ApiServer
 
 # (DAG, its locality_pods task group): the trainer reads a table, the pipeline what its
 # producers wrote (and repartitions it: operations).
