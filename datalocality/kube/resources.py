@@ -8,6 +8,7 @@ from typing import Any
 
 from datalocality.errors import SpecError
 from datalocality.kube.names import GROUP
+from datalocality.model.names import check_dns_label, check_dns_subdomain
 
 CRD_VERSION = "v1alpha1"
 CRD_API_VERSION = f"{GROUP}/{CRD_VERSION}"
@@ -29,15 +30,16 @@ class Resource:
         return self.api_version.rpartition("/")[0]
 
     def path(self, namespace: str | None = None, name: str = "", subresource: str = "") -> str:
-        """The REST path of the collection, an object, or an object's subresource."""
+        """The REST path of the collection, an object, or an object's subresource; a
+        namespace or name that is not one (``a/b``, ``..``) cannot reach another path."""
         base = f"/apis/{self.api_version}" if self.group else f"/api/{self.api_version}"
         if self.namespaced:
             if not namespace:
                 raise SpecError("namespace", namespace, f"{self.kind} is namespaced")
-            base += f"/namespaces/{namespace}"
+            base += f"/namespaces/{check_dns_label('namespace', namespace)}"
         base += f"/{self.plural}"
         if name:
-            base += f"/{name}"
+            base += f"/{check_dns_subdomain('name', name)}"
             if subresource:
                 base += f"/{subresource}"
         return base

@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
 from datalocality.errors import SpecError
 from datalocality.model.base import Spec
+from datalocality.model.names import check_text
 from datalocality.model.quantities import parse_bytes
 
 ChunkKind = Literal["chunk", "stream"]
@@ -22,6 +23,9 @@ ClaimPhase = Literal["Pending", "Bound", "Lost"]
 LOCATION_PREFIXES = ("zone:", "region:", "cluster:")
 
 Size = Annotated[int, BeforeValidator(lambda v: parse_bytes("", v))]
+# An identity a user or resolver wrote: any printable text, no control characters
+# (a newline would forge a log line, or break a header or label it reaches).
+Text = Annotated[str, AfterValidator(lambda v: check_text("", v))]
 
 
 class Chunk(Spec):
@@ -61,11 +65,11 @@ class DataInput(Spec):
     cluster affinity); otherwise locality is only preferred through placement cost.
     """
 
-    system: str = Field(min_length=1)
-    name: str = Field(min_length=1, alias="dataSourceName")
-    data_source_type: str = Field(default="table", min_length=1, alias="dataSourceType")
-    attributes: dict[str, str] = Field(default_factory=dict)
-    require_locality: bool = Field(default=False, alias="requireLocality")
+    system: Text = Field(min_length=1)
+    name: Text = Field(min_length=1, alias="dataSourceName")
+    data_source_type: Text = Field(default="table", min_length=1, alias="dataSourceType")
+    attributes: dict[Text, Text] = Field(default_factory=dict)
+    require_locality: bool = Field(default=False, alias="requireLocality", strict=True)
 
     @property
     def key(self) -> str:
@@ -92,14 +96,14 @@ class DataSource(Spec):
     not paths (Vineyard objects, Amoro partitions) or are whole locations already.
     """
 
-    system: str = Field(min_length=1)
-    name: str = Field(min_length=1, alias="dataSourceName")
-    data_source_type: str = Field(default="table", min_length=1, alias="dataSourceType")
-    attributes: dict[str, str] = Field(default_factory=dict)
+    system: Text = Field(min_length=1)
+    name: Text = Field(min_length=1, alias="dataSourceName")
+    data_source_type: Text = Field(default="table", min_length=1, alias="dataSourceType")
+    attributes: dict[Text, Text] = Field(default_factory=dict)
     locality: Locality = Locality()
     chunks: tuple[Chunk, ...] = ()
     chunk_base: str = Field(default="", alias="chunkBase")
-    require_locality: bool = Field(default=False, alias="requireLocality")
+    require_locality: bool = Field(default=False, alias="requireLocality", strict=True)
     reclaim_policy: ReclaimPolicy = Field(default="Retain", alias="reclaimPolicy")
     observed_at: datetime | None = Field(default=None, alias="observedAt")
     claim_refs: tuple[str, ...] = Field(default=(), alias="claimRefs")

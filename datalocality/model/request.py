@@ -13,7 +13,12 @@ from pydantic import Field, field_validator, model_validator
 from datalocality.errors import SpecError
 from datalocality.model.base import Spec
 from datalocality.model.data import Chunk, DataSource
-from datalocality.model.names import check_dns_label, check_replicas
+from datalocality.model.names import (
+    check_dns_label,
+    check_label_key,
+    check_label_value,
+    check_replicas,
+)
 from datalocality.model.topology import OTHER_CLUSTER, SAME_NODE, TIERS, Resources, Topology
 
 WorkloadClass = Literal["default", "data-intensive", "compute-intensive"]
@@ -74,6 +79,15 @@ class Consumer(Spec):
     @classmethod
     def _replicas(cls, value: object) -> int:
         return check_replicas(value)
+
+    @field_validator("node_selector")
+    @classmethod
+    def _node_selector(cls, value: dict[str, str]) -> dict[str, str]:
+        # what a pod's nodeSelector may hold, checked before any claim is written
+        for key, label in value.items():
+            check_label_key(key, key)
+            check_label_value(key, label)
+        return value
 
     @field_validator("requests")
     @classmethod

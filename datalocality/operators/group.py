@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow.sdk import TaskGroup
+from airflow.sdk import TaskGroup, conf
 
+from datalocality.errors import SpecError
 from datalocality.operators.jobs import AssemblyOperator, RepartitionOperator
 from datalocality.operators.plan import DataLocalityPlanOperator
 from datalocality.operators.pod import DataLocalityPodOperator
@@ -68,6 +69,13 @@ def locality_pods(
     scheduler; the release removes it with the claims.
     """
     cluster = KubeAccess(kubernetes_conn_id, config_file, cluster_context, in_cluster).kwargs()
+    # The replicas are mapped from the plan's return value, which Airflow refuses past
+    # max_map_length only when the plan task pushes it: after its claims were written.
+    limit = conf.getint("core", "max_map_length", fallback=1024)
+    if isinstance(replicas, int) and replicas > limit:
+        raise SpecError(
+            "replicas", replicas, f"is more than Airflow's [core] max_map_length ({limit})"
+        )
     with TaskGroup(group_id=task_id) as group:
         plan = DataLocalityPlanOperator(
             task_id="plan",

@@ -54,7 +54,7 @@ from datalocality.model import (
     Topology,
     WorkloadRef,
 )
-from datalocality.model.names import check_dns_label
+from datalocality.model.names import check_dns_label, check_dns_subdomain
 from datalocality.operators.context import task_key_of
 from datalocality.operators.entries import (
     as_data_input,
@@ -64,13 +64,9 @@ from datalocality.operators.entries import (
     parse_inputs,
 )
 from datalocality.operators.failures import final_failures
-from datalocality.operators.placement_view import build_placement_layout
-from datalocality.operators.plan_report import baseline_summary, build_plan_report
-from datalocality.operators.plan_store import (
-    build_plan_summary,
-    put_chunk_lists,
-    put_pod_group,
-)
+from datalocality.operators.placement_view import build_plan_xcoms
+from datalocality.operators.plan_report import build_plan_report
+from datalocality.operators.plan_store import put_chunk_lists, put_pod_group
 from datalocality.placement import STRATEGIES, plan, strategy_names
 from datalocality.provider.access import ClusterAccess, parse_access
 from datalocality.provider.hook import DataLocalityHook
@@ -179,9 +175,30 @@ class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
         # Checked when the DAG is parsed: the DagBag import error names the field, where a
         # run would fail half a minute in.
         self.build_consumer_spec()
-        for field, name in (("strategy", strategy), ("baseline_strategy", baseline_strategy)):
-            if name and "{{" not in name and name not in STRATEGIES:
-                raise SpecError(field, name, f"unknown strategy; choose one of {strategy_names()}")
+        if cluster_name:
+            check_dns_label("cluster_name", cluster_name)
+        check_dns_subdomain("volcano_queue", volcano_queue)
+        if source_ttl is not None and (
+            not isinstance(source_ttl, timedelta) or source_ttl < timedelta(0)
+        ):
+            raise SpecError("source_ttl", source_ttl, "must be a timedelta >= 0 or None")
+        self.check_rendered_fields(templated=True)
+
+    def check_rendered_fields(self, *, templated: bool = False) -> None:
+        """The templated fields' values, before any request (SpecError names the field);
+        ``templated``: when the DAG is parsed, skipping those still holding a template."""
+        fields = (
+            ("strategy", self.strategy),
+            ("baseline_strategy", self.baseline_strategy),
+            ("namespace", self.namespace),
+        )
+        for field, value in fields:
+            if not value or (templated and "{{" in value):
+                continue
+            if field == "namespace":
+                check_dns_label(field, value)
+            elif value not in STRATEGIES:
+                raise SpecError(field, value, f"unknown strategy; choose one of {strategy_names()}")
 
     def build_consumer_spec(self) -> Consumer:
         """The consumer the arguments describe (pure; SpecError names the bad field)."""
@@ -205,6 +222,7 @@ class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Resolve, bind, plan; push the plan; return one entry per replica."""
         with final_failures():
+            self.check_rendered_fields()
             items = parse_inputs(self.inputs)
             consumer = self.build_consumer_spec()
         hook = self.get_hook()
@@ -250,20 +268,16 @@ class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
             pod_group=pod_group_name(task) if group else "",
             sources=sources,
         )
-        summary = build_plan_summary(chosen, lists)
+        xcoms = build_plan_xcoms(chosen, lists, baseline, topology, sources)
         with final_failures():
             owners = build_owner_references([bound.claim for bound in claims])
             written = put_chunk_lists(client, lists, task, owners)
             if group:
                 self.log.info("Volcano PodGroup %s", put_pod_group(client, group, owners))
         self.log.info("chunk lists in ConfigMaps %s", ", ".join(written))
-        ti = context["ti"]
-        ti.xcom_push(key="plan", value=summary)
-        ti.xcom_push(key="operations", value=summary["operations"])
-        compared = baseline_summary(baseline)
-        ti.xcom_push(key="baseline", value=compared)
-        ti.xcom_push(key="layout", value=build_placement_layout(topology, sources, chosen))
-        self.log.info("placement:\n%s", build_plan_report(summary, compared))
+        for key, value in xcoms.items():
+            context["ti"].xcom_push(key=key, value=value)
+        self.log.info("placement:\n%s", build_plan_report(xcoms["plan"], xcoms["baseline"]))
         for note in chosen.notes:
             self.log.info("plan note: %s", note)
         return entries

@@ -131,9 +131,12 @@ class ResolverSet:
             except SpecError as exc:
                 raise ResolverConfigError(f"system {system!r} needs configuration: {exc}") from None
         else:
-            resolver = self.registry.create(
-                entry.resolver, entry.config, self.context, field=system
-            )
+            try:
+                resolver = self.registry.create(
+                    entry.resolver, entry.config, self.context, field=system
+                )
+            except UnknownResolver as exc:  # named by the config's field
+                raise UnknownResolver(f"{system}.resolver: {exc}") from None
         self._systems[system] = entry
         self._resolvers[system] = resolver
         return resolver

@@ -22,6 +22,7 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 from datalocality.errors import ResolverConfigError, SpecError, UnknownResolver
+from datalocality.model.names import check_dns_label
 from datalocality.provider.access import ClusterAccess
 from datalocality.provider.info import CONFIG_SECTION, KUBERNETES_CONN_ID
 from datalocality.triggers.base import PollingTrigger, event_payload
@@ -89,8 +90,8 @@ class TriggerSensor(BaseSensorOperator):
             raise AirflowFailException(
                 f"{trigger.describe()}: {type(exc).__name__}: {exc}"
             ) from exc
-        if outcome.status == "error":
-            raise AirflowException(outcome.message)
+        if outcome.status == "error":  # a bad name or config fails for good, no retry
+            raise (AirflowException if outcome.transient else AirflowFailException)(outcome.message)
         self.log.info("%s", outcome.message)
         if outcome.status == "success":
             payload = event_payload("success", outcome.message, trigger.identity(), outcome.details)
@@ -131,7 +132,9 @@ class ClusterSensor(ClusterAccess, TriggerSensor):
         self.in_cluster = in_cluster
 
     def trigger_common(self) -> dict[str, Any]:
-        """Namespace, cluster access and timing, as every cluster trigger takes them."""
+        """Namespace, cluster access and timing, as every cluster trigger takes them
+        (the namespace checked once rendered, before any request)."""
+        check_dns_label("namespace", self.namespace)
         return {
             "namespace": self.namespace,
             **self.access.kwargs(),

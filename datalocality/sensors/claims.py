@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from datalocality.model.names import check_dns_subdomain
 from datalocality.sensors.base import ClusterSensor
 from datalocality.triggers.claims import DataSourceClaimBoundTrigger, DataSourcePhaseTrigger
 
@@ -39,7 +40,7 @@ class DataSourceClaimBoundSensor(ClusterSensor):
     def build_trigger(self) -> DataSourceClaimBoundTrigger:
         """The trigger for the rendered claim and cluster access."""
         return DataSourceClaimBoundTrigger(
-            claim_name=self.claim_name,
+            claim_name=check_dns_subdomain("claim_name", self.claim_name),
             **self.trigger_common(),
         )
 
@@ -73,5 +74,7 @@ class DataSourcePhaseSensor(ClusterSensor):
         common = self.trigger_common()
         common.pop("namespace")
         return DataSourcePhaseTrigger(
-            data_source_name=self.data_source_name, phase=self.phase, **common
+            data_source_name=check_dns_subdomain("data_source_name", self.data_source_name),
+            phase=self.phase,
+            **common,
         )

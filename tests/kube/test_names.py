@@ -33,7 +33,10 @@ from datalocality.model import DataInput
 RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
-texts = st.text(min_size=1, max_size=300)
+# What a DataInput's identity may hold: any text but control characters and line breaks
+# (refused by the model, tested in tests/test_bad_inputs.py).
+printable = st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"))
+identities = st.text(printable, min_size=1, max_size=300)
 task_keys = st.builds(
     TaskKey,
     dag_id=st.text(min_size=1, max_size=250),
@@ -43,10 +46,12 @@ task_keys = st.builds(
 )
 inputs = st.builds(
     DataInput,
-    system=texts,
-    dataSourceName=texts,
-    dataSourceType=texts,
-    attributes=st.dictionaries(st.text(max_size=20), st.text(max_size=20), max_size=4),
+    system=identities,
+    dataSourceName=identities,
+    dataSourceType=identities,
+    attributes=st.dictionaries(
+        st.text(printable, max_size=20), st.text(printable, max_size=20), max_size=4
+    ),
 )
 
 

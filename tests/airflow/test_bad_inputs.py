@@ -1,0 +1,335 @@
+"""The bad-input table: each user-facing field given a bad value is refused, the error
+naming the field, before any write to the real apiserver and before any HTTP request.
+
+Every case runs against one real control plane (the provider's service account; writes
+counted from the apiserver's audit log) and one loopback HTTP server that records every
+request line (the webhdfs, Iceberg REST and Amoro resolvers point at it). A field
+refused when the DAG is parsed raises SpecError from the constructor; a templated one is
+checked when the task runs, before its first request: the case builds the operator with
+a template and sets the rendered value, as Airflow would, then runs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from datalocality.errors import DataLocalityError
+from datalocality_testcluster.clusters import ProviderCluster, start_cluster
+from datalocality_testcluster.controlplane import ControlPlane
+from datalocality_testcluster.tenancy import SERVICE_ACCOUNT
+from tests.resolvers.support import QuietHandler, loopback_http
+
+WRITES = {"create", "update", "patch", "delete", "deletecollection"}
+USER = f"system:serviceaccount:default:{SERVICE_ACCOUNT}"
+OURS = ("SpecError", "ResolverConfigError", "UnknownResolver")
+LONG = "x" * 64
+INJECTIONS = ("a/b", "..", "%2F", "a\nb", "a b", "UPPER", LONG, "-a", "a.")
+NAMES = (*INJECTIONS[:-3], "x" * 254, "-a", "a.")  # object names: subdomains, <= 253
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad value: which surface gets it, the arguments, the field the error names."""
+
+    surface: str  # plan, plan-run (templated, checked at run), group, produce, sensor
+    named: str  # the field the error names before its first ':'
+    arguments: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] | None = None  # a resolvers config file, when the case needs one
+
+    @property
+    def id(self) -> str:
+        return f"{self.surface}:{self.named}={json.dumps(self.arguments, default=str)[:40]}"
+
+
+def _input(system: str = "webhdfs", name: str = "/lake/events") -> dict[str, Any]:
+    return {"system": system, "dataSourceName": name}
+
+
+CASES: list[Case] = [
+    # the plan operator, refused when the DAG is parsed
+    *(Case("plan", "replicas", {"replicas": v}) for v in (0, -1, "3", True, 1.5, None)),
+    *(
+        Case("plan", "requests.cpu", {"requests": {"cpu": v}})
+        for v in ("1.5.5", "-1", "1e", "one", "1Ki0", "", "Infinity", "NaN")
+    ),
+    *(Case("plan", "requests.memory", {"requests": {"memory": v}}) for v in ("1Gb", "-2Mi")),
+    Case("plan", "requests.gpu", {"requests": {"gpu": "1"}}),
+    Case("plan", "topology.mode", {"topology": {"mode": "strict"}}),
+    *(
+        Case("plan", "topology.highest_tier_allowed", {"topology": {"highest_tier_allowed": v}})
+        for v in (5, -1, "zone", 1.5)
+    ),
+    Case("plan", "topology.spread", {"topology": {"spread": True}}),
+    Case("plan", "partitioning", {"partitioning": "one-per-node"}),
+    Case("plan", "inputFormat", {"input_format": "csv"}),
+    Case("plan", "workloadClass", {"workload_class": "gpu"}),
+    *(
+        Case("plan", f"nodeSelector.{k}", {"node_selector": {k: v}})
+        for k, v in (("a b", "x"), ("k", LONG), ("k", "a\nb"), ("/k", "x"), ("A_/k", "x"))
+    ),
+    Case("plan", "strategy", {"strategy": "optimla"}),
+    Case("plan", "baseline_strategy", {"baseline_strategy": "blind"}),
+    Case("plan", "scheduler", {"scheduler": "yunikorn"}),
+    *(Case("plan", "volcano_queue", {"volcano_queue": v}) for v in ("a/b", "..", "Q", LONG * 4)),
+    *(Case("plan", "namespace", {"namespace": v}) for v in INJECTIONS),
+    *(Case("plan", "cluster_name", {"cluster_name": v}) for v in INJECTIONS),
+    *(Case("plan", "member_clusters", {"member_clusters": {v: {}}}) for v in ("a/b", "EU")),
+    Case("plan", "member_clusters.eu.token", {"member_clusters": {"eu": {"token": "x"}}}),
+    *(Case("plan", "source_ttl", {"source_ttl": v}) for v in (300, "5m", timedelta(-1))),
+    # templated fields: rendered when the task runs, refused before its first request
+    *(Case("plan-run", "namespace", {"namespace": v}) for v in INJECTIONS),
+    Case("plan-run", "strategy", {"strategy": "optimla"}),
+    Case("plan-run", "inputs", {"inputs": []}),
+    Case("plan-run", "inputs[0].dataSourceName", {"inputs": [{"system": "webhdfs"}]}),
+    *(
+        Case("plan-run", f"inputs[0].{f}", {"inputs": [{**_input(), key: v}]})
+        for f, key in (("system", "system"), ("dataSourceName", "dataSourceName"))
+        for v in ("", "a\nb", "a\x00b", "a\u2028b")
+    ),
+    Case("plan-run", "inputs[0].attributes", {"inputs": [{**_input(), "attributes": {"k": 1}}]}),
+    Case(
+        "plan-run", "inputs[0].requireLocality", {"inputs": [{**_input(), "requireLocality": "y"}]}
+    ),
+    Case("plan-run", "inputs[0].extra", {"inputs": [{**_input(), "extra": 1}]}),
+    # data input names a resolver cannot send without changing the request's path
+    *(
+        Case("plan-run", "dataSourceName", {"inputs": [_input(name=v)]})
+        for v in ("lake/events", "/lake/../etc", "/lake//x", "/lake/./x")
+    ),
+    *(
+        Case("plan-run", "dataSourceName", {"inputs": [_input("iceberg", v)]})
+        for v in ("db.t/../x", "db..t", ".t", "t")
+    ),
+    # resolver configs: refused naming the field, before any request
+    *(
+        Case("plan-run", f"webhdfs.{f}", {}, {"webhdfs": {"resolver": "webhdfs", **c}})
+        for f, c in (
+            ("endpoint", {"endpoint": "ftp://127.0.0.1:1"}),
+            ("endpoint", {"endpoint": "http://user:pw@127.0.0.1:1"}),
+            ("endpoint", {"endpoint": "http://169.254.169.254"}),
+            ("endpoint", {"endpoint": "http://0xA9FEA9FE"}),
+            ("endpoint", {"endpoint": "http://[fd00:ec2::254]"}),
+            ("endpoint", {"endpoint": "http://127.0.0.1:1/a?b=c"}),
+            ("endpoint", {"endpoint": "not a url"}),
+            ("bogus", {"endpoint": "http://127.0.0.1:1", "bogus": 1}),
+            ("timeout", {"endpoint": "http://127.0.0.1:1", "timeout": -1}),
+            ("timeout", {"endpoint": "http://127.0.0.1:1", "timeout": "1s"}),
+            ("retry.maxAttempts", {"endpoint": "http://127.0.0.1:1", "retry": {"maxAttempts": 0}}),
+            ("insecureSkipVerify", {"endpoint": "http://127.0.0.1:1", "insecureSkipVerify": "no"}),
+            ("locationMapping", {"endpoint": "http://127.0.0.1:1", "locationMapping": []}),
+        )
+    ),
+    Case("plan-run", "webhdfs.resolver", {}, {"webhdfs": {"resolver": "hdfs3"}}),
+    # locality_pods, refused when the DAG is parsed
+    Case("group", "replicas", {"replicas": 1025}),
+    Case("group", "replicas", {"replicas": 0}),
+    *(Case("group", "namespace", {"namespace": v}) for v in ("a/b", "UPPER")),
+    # the sensors: refused when the task runs, before it polls
+    *(Case("claim-sensor", "claim_name", {"claim_name": v}) for v in NAMES),
+    *(Case("claim-sensor", "namespace", {"namespace": v}) for v in ("a/b", "..")),
+    *(Case("phase-sensor", "data_source_name", {"data_source_name": v}) for v in NAMES),
+    Case("phase-sensor", "phase", {"phase": "Gone"}),
+    Case("data-sensor", "min_bytes", {"min_bytes": "ten"}),
+    Case("data-sensor", "min_chunks", {"min_chunks": -1}),
+    Case("data-sensor", "system", {"system": "a\nb"}),
+    Case("data-sensor", "dataSourceName", {"name": "/lake/../etc"}),
+    Case("data-sensor", "attributes", {"attributes": {"k": "a\nb"}}),
+]
+
+
+class Recorder(QuietHandler):
+    """Records every request line; answers 404 (no case may get this far)."""
+
+    lines: ClassVar[list[str]] = []
+
+    def _any(self) -> None:
+        self.lines.append(self.requestline)
+        self.send_json(404, {"message": "no case may reach a resolver's server"})
+
+    do_GET = do_POST = do_PUT = do_DELETE = _any
+
+
+@dataclass
+class World:
+    """The real control plane, the recording server, and where the config files go."""
+
+    cluster: ProviderCluster
+    http: str
+    root: Path
+
+    def writes(self) -> int:
+        plane = self.cluster.admin
+        assert isinstance(plane, ControlPlane)
+        return sum(1 for r in plane.audited_requests() if r.user == USER and r.verb in WRITES)
+
+
+@pytest.fixture(scope="module")
+def world(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with (
+        start_cluster("kube") as cluster,
+        loopback_http(Recorder) as base,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setenv("DATALOCALITY_KUBECONFIG", str(cluster.kubeconfig_path))
+        yield World(cluster, base, tmp_path_factory.mktemp("bad-inputs"))
+        assert cluster.errors == []
+
+
+def _config(world: World, extra: dict[str, Any] | None) -> str:
+    """A resolvers config: every HTTP resolver at the recorder, plus the case's."""
+    config: dict[str, Any] = {
+        "webhdfs": {"resolver": "webhdfs", "endpoint": world.http},
+        "iceberg": {"resolver": "iceberg", "catalog": {"type": "rest", "uri": world.http}},
+        **(extra or {}),
+    }
+    path = world.root / f"resolvers-{len(list(world.root.iterdir()))}.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return str(path)
+
+
+def _context() -> dict[str, Any]:
+    from tests.airflow.test_retries import FakeTaskInstance
+
+    return {"ti": FakeTaskInstance("plan", 1), "run_id": "manual__bad-inputs"}
+
+
+def _run(case: Case, world: World) -> Callable[[], Any]:
+    """What the case does: build the operator (and run it, for fields checked then)."""
+    from airflow.sdk import DAG
+
+    from datalocality.operators import DataLocalityPlanOperator, locality_pods
+    from datalocality.sensors import (
+        DataAvailableSensor,
+        DataSourceClaimBoundSensor,
+        DataSourcePhaseSensor,
+    )
+
+    access: dict[str, Any] = {
+        "config_file": str(world.cluster.kubeconfig_path),
+        "kubernetes_conn_id": None,
+    }
+    resolvers = _config(world, case.config)
+    args = dict(case.arguments)
+    if case.surface == "plan":
+        return lambda: DataLocalityPlanOperator(
+            task_id="plan", inputs=[_input()], resolvers_config=resolvers, **access, **args
+        )
+    if case.surface == "plan-run":
+        inputs = args.pop("inputs", [_input()])
+        templated: dict[str, Any] = dict.fromkeys(args, "{{ params.value }}")
+        op = DataLocalityPlanOperator(
+            task_id="plan", inputs=inputs, resolvers_config=resolvers, **access, **templated
+        )
+        for key, value in args.items():  # as rendering would set them
+            setattr(op, key, value)
+        return lambda: op.execute(_context())  # type: ignore[arg-type]
+    if case.surface == "group":
+
+        def group() -> Any:
+            with DAG("bad_inputs", schedule=None):
+                return locality_pods(task_id="read", image="busybox", inputs=[_input()], **args)
+
+        return group
+    sensors: dict[str, tuple[Any, dict[str, Any]]] = {
+        "claim-sensor": (DataSourceClaimBoundSensor, {"claim_name": "c", **access}),
+        "phase-sensor": (DataSourcePhaseSensor, {"data_source_name": "s", **access}),
+        "data-sensor": (
+            DataAvailableSensor,
+            {"system": "webhdfs", "name": "/lake/events", "resolvers_config": resolvers},
+        ),
+    }
+    kind, defaults = sensors[case.surface]
+    sensor = kind(task_id="sense", deferrable=False, timeout=5, **{**defaults, **args})
+    return lambda: sensor.execute(_context())
+
+
+def _refusal(exc: BaseException) -> str:
+    """The text of our own error behind what the case raised: ours, Airflow's wrapping
+    ours, or a sensor's final failure quoting it (``<what it polls>: SpecError: ...``)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DataLocalityError):
+            return str(seen)
+        seen = seen.__cause__
+    quoted = re.search(rf": ({'|'.join(OURS)}): (.*)", str(exc), re.DOTALL)
+    if isinstance(exc, AirflowFailException) and quoted:
+        return quoted.group(2)
+    raise AssertionError(f"not our error: {type(exc).__name__}: {exc}") from exc
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_a_bad_value_is_refused_naming_its_field_before_any_request(
+    case: Case, world: World
+) -> None:
+    run = _run(case, world)
+    writes, requests = world.writes(), len(Recorder.lines)
+    with pytest.raises(Exception) as caught:
+        run()
+    message = _refusal(caught.value)
+    assert case.named in message.split(":", 1)[0], message
+    assert world.writes() == writes, f"{case.id} wrote to the apiserver"
+    assert len(Recorder.lines) == requests, Recorder.lines[requests:]
+
+
+STRING_FIELDS = (
+    "namespace",
+    "cluster_name",
+    "volcano_queue",
+    "strategy",
+    "baseline_strategy",
+    "scheduler",
+    "partitioning",
+    "input_format",
+    "workload_class",
+    "consumer_name",
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(STRING_FIELDS),
+    st.text(max_size=300),
+    st.dictionaries(st.text(max_size=70), st.text(max_size=70), max_size=3),
+    st.dictionaries(st.text(max_size=20), st.text(max_size=20), max_size=3),
+    st.dictionaries(st.sampled_from(["system", "dataSourceName", "dataSourceType"]), st.text()),
+)
+def test_any_string_in_any_field_is_taken_or_refused_by_our_own_error(
+    name: str,
+    value: str,
+    node_selector: dict[str, str],
+    requests: dict[str, str],
+    identity: dict[str, str],
+) -> None:
+    """Hypothesis: the plan operator built with any text in a string field (and the run's
+    checks of its rendered fields and inputs) raises nothing but DataLocalityError."""
+    from datalocality.operators import DataLocalityPlanOperator
+    from datalocality.operators.entries import parse_inputs
+
+    built = None
+    fuzzed: dict[str, Any] = {name: value}
+    with contextlib.suppress(DataLocalityError):
+        built = DataLocalityPlanOperator(
+            task_id="plan", inputs=[], node_selector=node_selector, **fuzzed
+        )
+    if built is not None:
+        with contextlib.suppress(DataLocalityError):
+            built.check_rendered_fields()
+    for check in (
+        lambda: DataLocalityPlanOperator(task_id="plan", inputs=[], requests=requests),
+        lambda: parse_inputs([{**_input(), **identity}]),
+    ):
+        with contextlib.suppress(DataLocalityError):
+            check()
