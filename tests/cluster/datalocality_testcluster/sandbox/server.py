@@ -282,6 +282,9 @@ class Handler(BaseHTTPRequestHandler):
         route = self._route(path)
         verb = _verb(method, route, query)
         fault = ctx.faults.take(verb, route.rt.plural, route.name, route.sub)
+        if fault is not None and fault.reset:  # nothing applied, no answer
+            self._hang_up()
+            return
         if fault is not None and not (fault.after or fault.drop):
             if verb == "watch" and fault.code == 410:
                 event = {"type": "ERROR", "object": fault.error().status()}
@@ -291,13 +294,19 @@ class Handler(BaseHTTPRequestHandler):
         code, result = self._apply(verb, route, query, body)
         if result is None:
             return  # streamed
+        if fault is not None and fault.hold:
+            time.sleep(fault.hold)  # the client gives up first: a timeout
         if fault is not None and fault.drop:
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
+            self._hang_up()
             return
         if fault is not None:
             raise fault.error()
         self._json(code, result)
+
+    def _hang_up(self) -> None:
+        """Close the connection without an answer."""
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
 
     def _apply(self, verb: str, route: Route, query: Query, body: Any) -> tuple[int, Obj | None]:
         api = self.server.context.api
