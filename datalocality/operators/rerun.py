@@ -5,7 +5,11 @@ reattaches to such a pod. A try killed in between (after the label, before its s
 was recorded) left its Succeeded pod behind, and with ``on_finish_action="keep_pod"`` the
 next try started a second pod for the same work (tests/airflow/test_crash_recovery.py).
 That pod's result cannot be read back (its XCom sidecar is gone), so the work runs again,
-in one pod: the finished one is removed first. Failed pods of earlier tries are kept, as
+in one pod: the finished one is removed first. So is an unchecked pod whose XCom sidecar
+has exited: a try killed after KPO read the result (which ends the sidecar) and before it
+labelled the pod left it so, and KPO would reattach to it and fail every later try with
+"Xcom sidecar container is already terminated" (found by the crash sweep killing the
+replica task just before that label's write). Failed pods of earlier tries are kept, as
 KPO keeps them, for debugging.
 
 It also pushes XCom ``node``, the node its pod was bound to, before KPO may delete the pod:
@@ -17,7 +21,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-from airflow.providers.cncf.kubernetes.utils.container import container_is_succeeded
+from airflow.providers.cncf.kubernetes.utils.container import (
+    container_is_succeeded,
+    container_is_terminated,
+)
+from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
 
 from datalocality.operators.pod_request import build_restricted_pod_request
 
@@ -77,4 +85,17 @@ class RerunSafePodOperator(KubernetesPodOperator):
                 pod, self.base_container_name
             ):
                 self.log.info("Deleting pod %s: an earlier try finished it", pod.metadata.name)
+                self.pod_manager.delete_pod(pod)
+        if not self.do_xcom_push:
+            return  # an unchecked finished pod is reattached to and its logs read
+        unchecked = self._build_find_pod_label_selector(context, exclude_checked=True)
+        for pod in self.client.list_namespaced_pod(namespace, label_selector=unchecked).items:
+            if pod.status is None or pod.status.phase == "Failed":
+                continue
+            if container_is_terminated(pod, PodDefaults.SIDECAR_CONTAINER_NAME):
+                self.log.info(
+                    "Deleting pod %s: its XCom sidecar has exited, its result is lost",
+                    pod.metadata.name,
+                )
+                self.patch_already_checked(pod, reraise=True)  # not found while it goes
                 self.pod_manager.delete_pod(pod)

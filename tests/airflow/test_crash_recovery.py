@@ -1,4 +1,4 @@
-"""Crash recovery: kill a task right after each of its Kubernetes writes, then run it again.
+"""Crash recovery: kill a task at each of its Kubernetes writes, then run it again.
 
 Issue #5 asks for "a crash test that kills the task process between Kubernetes writes and
 re-runs it: zero duplicate objects, zero lost claims, and the task never reports success
@@ -25,6 +25,11 @@ for work that did not happen". Each case here:
    the node of the pod that wrote it) and that the result (return value and XCom)
    equals a clean run's.
 
+The other crash points, on the real control plane: SIGKILL just *before* write k (the
+request never sent), and for the tasks whose operator acts on SIGTERM (the pod tasks:
+KubernetesPodOperator's ``on_kill`` deletes its pod) SIGTERM before and after write k,
+handled as Airflow's task runner does (``on_kill``, then the supervisor's kill).
+
 k runs over every write of a clean run: ``test_clean_run_writes`` counts them and fails
 if the count differs from ``WRITES`` (so a change in the task's writes cannot leave a
 crash point untested) or is zero.
@@ -36,6 +41,7 @@ is a fresh fork of a process that has imported them and has never talked to a cl
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import multiprocessing
@@ -94,18 +100,46 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # -- the task process ------------------------------------------------------------------
 
 
-def _crash_after_writes(log: Path, crash_after: int | None) -> None:
-    """Log every write the kubernetes client makes; SIGKILL ourselves after the n-th."""
+@dataclass(frozen=True)
+class CrashPoint:
+    """Where a task process dies: before or after its write ``write``, by ``signal``.
+
+    SIGKILL: nothing runs after it. SIGTERM: as Airflow's task runner handles it, the
+    operator's ``on_kill`` runs (KubernetesPodOperator deletes its pod) and then the
+    process is killed, as the supervisor does once its grace period is over.
+    """
+
+    write: int
+    before: bool = False
+    signal: str = "SIGKILL"
+
+    @property
+    def label(self) -> str:
+        return f"{self.signal}-{'before' if self.before else 'after'}-write-{self.write}"
+
+
+def _crash_at_writes(log: Path, point: CrashPoint | None, on_term: Any) -> None:
+    """Log every write the kubernetes client makes; die at ``point``."""
     from kubernetes.client import rest  # type: ignore[import-untyped]  # kubernetes ships no stubs
 
     original = rest.RESTClientObject.request
     lock = threading.Lock()
     count = 0
+    dying = False
+
+    def die() -> None:
+        nonlocal dying
+        dying = True
+        if point is not None and point.signal == "SIGTERM":
+            on_term()  # on_kill, as the task runner's SIGTERM handler calls it
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup of any kind
 
     def request(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         nonlocal count
         if method.upper() not in WRITE_METHODS:
             return original(self, method, url, *args, **kwargs)
+        if point and point.before and not dying and count + 1 == point.write:
+            die()
         status: object = "error"
         try:
             response = original(self, method, url, *args, **kwargs)
@@ -119,8 +153,8 @@ def _crash_after_writes(log: Path, crash_after: int | None) -> None:
                 count += 1
                 with log.open("a", encoding="utf-8") as f:
                     f.write(f"{method.upper()} {url.split('?', maxsplit=1)[0]} {status}\n")
-                if count == crash_after:
-                    os.kill(os.getpid(), signal.SIGKILL)  # no cleanup of any kind
+            if point and not point.before and not dying and count == point.write:
+                die()
 
     rest.RESTClientObject.request = request
 
@@ -218,11 +252,12 @@ def child_main(spec: dict[str, Any]) -> None:
     from tests.airflow.test_job_operators import run_task
 
     out = Path(spec["out"])
-    _crash_after_writes(out / "writes.log", spec.get("crash_after"))
     task, try_number = spec["task"], spec["try_number"]
     upstream_file = spec.get("upstream")
     upstream = json.loads(Path(upstream_file).read_text()) if upstream_file else {}
     operator, map_index = _operator(task, spec["kubeconfig"], upstream)
+    point = CrashPoint(**spec["crash"]) if spec.get("crash") else None
+    _crash_at_writes(out / "writes.log", point, operator.on_kill)
     context = _context(operator.task_id, try_number, map_index)
     returned = run_task(operator, context)  # a task that defers: its trigger (reads only) too
     result = {"return": returned, "xcom": context["ti"].xcom}
@@ -266,17 +301,17 @@ class TaskProcesses:
         task: str,
         *,
         try_number: int = 1,
-        crash_after: int | None = None,
+        crash: CrashPoint | None = None,
         upstream: Path | None = None,
     ) -> Outcome:
-        """Run ``task`` in a fresh process (killed after write ``crash_after``) to its end."""
+        """Run ``task`` in a fresh process (dying at ``crash``) to its end."""
         self.runs += 1
         out = self.tmp / f"{self.runs:02d}-{task}-try{try_number}"
         out.mkdir(parents=True)
         spec = {
             "task": task,
             "try_number": try_number,
-            "crash_after": crash_after,
+            "crash": dataclasses.asdict(crash) if crash else None,
             "kubeconfig": str(self.sandbox.kubeconfig_path),
             "upstream": str(upstream) if upstream else None,
             "out": str(out),
@@ -452,16 +487,81 @@ def test_killed_after_a_write_then_rerun(
     processes: TaskProcesses, clean: CleanRuns, task: str, crash_after: int
 ) -> None:
     """Killed right after write k: no success reported; the next try ends as a clean run."""
-    runner, cluster = processes, processes.sandbox
+    check_crash_then_rerun(processes, clean, task, CrashPoint(crash_after))
+
+
+# The tasks whose operator does something on SIGTERM (KubernetesPodOperator's on_kill
+# deletes its pod); for the others SIGTERM ends as SIGKILL does
+# (test_only_pod_tasks_act_on_sigterm keeps this set true).
+TERM_TASKS = {"replica": "DataLocalityPodOperator", "produce": "ProduceChunksPodOperator"}
+# Just before each write (SIGKILL), and SIGTERM just before and after each write of the
+# tasks above: on the real control plane.
+OTHER_POINTS = [
+    (task, point)
+    for task, count in WRITES.items()
+    for k in range(1, count + 1)
+    for point in (
+        CrashPoint(k, before=True),
+        *(
+            (CrashPoint(k, before=True, signal="SIGTERM"), CrashPoint(k, signal="SIGTERM"))
+            if task in TERM_TASKS
+            else ()
+        ),
+    )
+]
+
+
+def test_only_pod_tasks_act_on_sigterm() -> None:
+    """The crash sweep terminates only the tasks whose operators override on_kill."""
+    from airflow.sdk import BaseOperator
+
+    from datalocality import operators
+
+    acting = {
+        name
+        for name in operators.__all__
+        if isinstance(kind := getattr(operators, name), type)
+        and issubclass(kind, BaseOperator)
+        and kind.on_kill is not BaseOperator.on_kill
+    }
+    assert acting == set(TERM_TASKS.values())
+
+
+@pytest.fixture
+def kube_processes(
+    kube: ProviderCluster, forkserver: ForkServerContext, tmp_path: Path
+) -> TaskProcesses:
+    """Task processes against a fresh real control plane."""
+    return TaskProcesses(forkserver, kube, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("task", "point"), OTHER_POINTS, ids=[f"{t}-{p.label}" for t, p in OTHER_POINTS]
+)
+def test_killed_before_a_write_or_terminated_then_rerun(
+    kube_processes: TaskProcesses, clean: CleanRuns, task: str, point: CrashPoint
+) -> None:
+    """The other crash points: no success reported; the next try ends as a clean run."""
+    check_crash_then_rerun(kube_processes, clean, task, point)
+
+
+def check_crash_then_rerun(
+    runner: TaskProcesses, clean: CleanRuns, task: str, point: CrashPoint
+) -> None:
+    """Run ``task`` dying at ``point``, then its next try; the end state a clean run's."""
+    cluster = runner.sandbox
     upstream = runner.finished("plan").path if task in NEEDS_PLAN else None
     before = inventory(cluster)
 
-    crashed = runner.run(task, crash_after=crash_after, upstream=upstream)
+    crashed = runner.run(task, crash=point, upstream=upstream)
     assert crashed.exitcode == KILLED, crashed
     assert crashed.result is None, "a killed task reported a result"
     methods = [w.split()[0] for w in crashed.writes]
     clean_runs = clean[cluster.kind]
-    assert methods == [w.split()[0] for w in clean_runs[task].writes[:crash_after]], crashed.writes
+    sent = point.write - 1 if point.before else point.write
+    # the writes up to the crash point are a clean run's; on_kill's follow (SIGTERM)
+    assert methods[:sent] == [w.split()[0] for w in clean_runs[task].writes[:sent]]
+    assert len(methods) == sent or point.signal == "SIGTERM", crashed.writes
 
     rerun = runner.finished(task, try_number=2, upstream=upstream)
     want = clean_runs[task]
