@@ -93,7 +93,9 @@ async def test_a_redirect_to_the_metadata_address_is_refused() -> None:
     assert [r.url.host for r in server.requests] == ["namenode.example"]
 
 
-HOSTILE_NAMES = ["/data/x?op=DELETE&recursive=true#f", "/data/%2E%2E/etc", "/data/a\nb", "/ä/ü"]
+# A line break never gets here: DataInput refuses control characters in its identity
+# (tests/airflow/test_bad_inputs.py).
+HOSTILE_NAMES = ["/data/x?op=DELETE&recursive=true#f", "/data/%2E%2E/etc", "/ä/ü"]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
