@@ -75,24 +75,25 @@ class RerunSafePodOperator(KubernetesPodOperator):
         """Delete this task instance's pods that an earlier try checked and whose base
         container succeeded. Not only Succeeded ones: with the XCom sidecar the pod stays
         Running until the kubelet has seen the killed sidecar exit, seconds later on a real
-        cluster, and a rerun in between would start a second pod."""
+        cluster, and a rerun in between would start a second pod. Also, with XCom, the
+        unchecked ones whose sidecar has exited (see the module's docstring). One list of
+        the task instance's pods serves both."""
         selector = self._build_find_pod_label_selector(context, exclude_checked=False)
-        selector = f"{selector},{self.POD_CHECKED_KEY}=True"
         for pod in self.client.list_namespaced_pod(namespace, label_selector=selector).items:
             if pod.status is None:
                 continue
-            if pod.status.phase == "Succeeded" or container_is_succeeded(
-                pod, self.base_container_name
+            labels = pod.metadata.labels or {}
+            if labels.get(self.POD_CHECKED_KEY) == "True":
+                if pod.status.phase == "Succeeded" or container_is_succeeded(
+                    pod, self.base_container_name
+                ):
+                    self.log.info("Deleting pod %s: an earlier try finished it", pod.metadata.name)
+                    self.pod_manager.delete_pod(pod)
+            elif (
+                self.do_xcom_push  # else an unchecked finished pod is reattached, logs read
+                and pod.status.phase != "Failed"
+                and container_is_terminated(pod, PodDefaults.SIDECAR_CONTAINER_NAME)
             ):
-                self.log.info("Deleting pod %s: an earlier try finished it", pod.metadata.name)
-                self.pod_manager.delete_pod(pod)
-        if not self.do_xcom_push:
-            return  # an unchecked finished pod is reattached to and its logs read
-        unchecked = self._build_find_pod_label_selector(context, exclude_checked=True)
-        for pod in self.client.list_namespaced_pod(namespace, label_selector=unchecked).items:
-            if pod.status is None or pod.status.phase == "Failed":
-                continue
-            if container_is_terminated(pod, PodDefaults.SIDECAR_CONTAINER_NAME):
                 self.log.info(
                     "Deleting pod %s: its XCom sidecar has exited, its result is lost",
                     pod.metadata.name,
