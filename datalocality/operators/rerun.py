@@ -27,6 +27,7 @@ from airflow.providers.cncf.kubernetes.utils.container import (
 )
 from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
 
+from datalocality.operators.failures import refused_pod_requests
 from datalocality.operators.pod_request import build_restricted_pod_request
 
 if TYPE_CHECKING:
@@ -41,6 +42,17 @@ class RerunSafePodOperator(KubernetesPodOperator):
     and whose pods (XCom sidecar included) meet the restricted Pod Security Standard."""
 
     node = ""  # the node this try's pod was bound to, once cleanup has read it
+
+    def execute(self, context: Context) -> Any:
+        """KPO's execute; a request the apiserver refuses for good (403 on pods/exec...)
+        fails the task without retries, naming the verb and resource it was refused."""
+        with refused_pod_requests():
+            return super().execute(context)
+
+    def trigger_reentry(self, context: Context, event: dict[str, Any]) -> Any:
+        """KPO's return from deferral, refusals handled as in :meth:`execute`."""
+        with refused_pod_requests():
+            return super().trigger_reentry(context, event)
 
     def cleanup(
         self,

@@ -17,7 +17,7 @@ from datalocality.kube.chunk_lists import COMPONENT as CHUNK_LISTS
 from datalocality.kube.names import LABEL_COMPONENT, LABEL_DAG_ID, LABEL_TASK_ID
 from datalocality_testcluster.clusters import ProviderCluster
 from datalocality_testcluster.view import list_objects
-from tests.airflow.support import DAGS
+from tests.airflow.support import DAGS, task_states
 
 RUNS = {"kube": 20, "sandbox": 3}  # the real etcd and apiserver are the judges
 GC_SECONDS = 120.0  # the real garbage collector rescans new kinds every 30 s
@@ -76,16 +76,6 @@ def replica_pods(cluster: ProviderCluster) -> int:
     return sum(1 for p in pods if _kept(dict(p["metadata"].get("labels") or {})))
 
 
-def states(run: Any) -> dict[str, str]:
-    """Each task's final state in a DAG run (mapped tasks: their worst)."""
-    found: dict[str, str] = {}
-    for ti in run.get_task_instances():
-        state = str(ti.state).rsplit(".", 1)[-1].lower()
-        if found.get(ti.task_id) != "failed":
-            found[ti.task_id] = state
-    return found
-
-
 def test_runs_succeeded_or_failed_leave_nothing_but_kept_replica_pods(
     airflow_db: Path, cluster: ProviderCluster
 ) -> None:
@@ -95,13 +85,13 @@ def test_runs_succeeded_or_failed_leave_nothing_but_kept_replica_pods(
     empty: dict[str, list[str]] = {kind: [] for kind in leftovers(cluster)}
     for attempt in range(RUNS[cluster.kind]):
         run = dag.test()
-        assert states(run)["sessionize.release"] == "success", (attempt, states(run))
-        assert str(run.state).rsplit(".", 1)[-1].lower() == "success", states(run)
+        assert task_states(run)["sessionize.release"] == "success", (attempt, task_states(run))
+        assert str(run.state).rsplit(".", 1)[-1].lower() == "success", task_states(run)
         assert settled(cluster) == empty, attempt
         assert replica_pods(cluster) == 3 * (attempt + 1)
 
     failed = dag.test(run_conf={"replica_exit_code": 1})
-    assert states(failed)["sessionize.replica"] == "failed", states(failed)
-    assert states(failed)["sessionize.release"] == "success", states(failed)
+    assert task_states(failed)["sessionize.replica"] == "failed", task_states(failed)
+    assert task_states(failed)["sessionize.release"] == "success", task_states(failed)
     assert str(failed.state).rsplit(".", 1)[-1].lower() == "failed"
     assert settled(cluster) == empty
