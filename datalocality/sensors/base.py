@@ -108,7 +108,10 @@ class TriggerSensor(BaseSensorOperator):
             return event
         if status == "timeout":
             raise AirflowSensorTimeout(message)
-        raise AirflowException(message or f"{self.task_id}: trigger reported {status!r}")
+        message = message or f"{self.task_id}: trigger reported {status!r}"
+        # a bad name or config fails for good, as in poke; an event from before the flag
+        # (a trigger serialized by an older provider) stays retryable
+        raise (AirflowException if event.get("transient", True) else AirflowFailException)(message)
 
 
 class ClusterSensor(ClusterAccess, TriggerSensor):

@@ -3,8 +3,10 @@
 A trigger polls a condition (``check``) until it holds, it fails for good, or the deadline
 passes, then yields one :class:`~airflow.triggers.base.TriggerEvent` whose payload is a
 flat JSON dict with ``status`` (``success``, ``timeout`` or ``error``) and ``message``, plus
-what the condition reported. ``run`` never raises: anything unexpected becomes an
-``error`` event, so the task, not the triggerer, decides what to do with it.
+what the condition reported; an ``error`` also says whether it may pass (``transient``),
+so the resumed task fails for good, or lets its retries apply, as a poke would. ``run``
+never raises: anything unexpected becomes an ``error`` event, so the task, not the
+triggerer, decides what to do with it.
 
 The deadline is absolute (``end_time``, seconds since the epoch, computed when the trigger
 is built and serialized with it): a triggerer restart re-creates the trigger with the same
@@ -137,9 +139,12 @@ class PollingTrigger(BaseTrigger, Generic[S]):
         try:
             return await self._wait()
         except Exception as exc:  # a trigger must not raise: the task decides
-            return event_payload(
-                "error", f"{self.describe()}: {type(exc).__name__}: {exc}", self.identity()
-            )
+            return {  # unexpected: the task's retries may get past it
+                **event_payload(
+                    "error", f"{self.describe()}: {type(exc).__name__}: {exc}", self.identity()
+                ),
+                "transient": True,
+            }
 
     async def check_now(self) -> Outcome:
         """One check with a fresh session (a sensor's ``poke``); exceptions propagate."""
@@ -179,9 +184,10 @@ class PollingTrigger(BaseTrigger, Generic[S]):
                         failures += 1
                         if not outcome.transient or failures >= self.max_failures:
                             tries = f" ({failures} failures in a row)" if failures > 1 else ""
-                            return event_payload(
+                            payload = event_payload(
                                 "error", outcome.message + tries, self.identity(), outcome.details
                             )
+                            return {**payload, "transient": outcome.transient}
                     else:
                         failures = 0
                     last = outcome.message

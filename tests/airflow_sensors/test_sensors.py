@@ -110,8 +110,16 @@ def test_execute_complete_returns_success_and_raises_otherwise() -> None:
     assert sensor.execute_complete({}, ok) == ok
     with pytest.raises(AirflowSensorTimeout, match="not done within"):
         sensor.execute_complete({}, {"status": "timeout", "message": "not done within 1 s"})
-    with pytest.raises(AirflowException, match="403 Forbidden"):
+    with pytest.raises(AirflowException, match="403 Forbidden") as raised:
         sensor.execute_complete({}, {"status": "error", "message": "403 Forbidden"})
+    assert not isinstance(raised.value, AirflowFailException)  # no flag: retryable
+    down = {"status": "error", "message": "503 (3 failures in a row)", "transient": True}
+    with pytest.raises(AirflowException, match="503") as raised:
+        sensor.execute_complete({}, down)
+    assert not isinstance(raised.value, AirflowFailException)
+    refused = {"status": "error", "message": "no such table", "transient": False}
+    with pytest.raises(AirflowFailException, match="no such table"):  # no retry
+        sensor.execute_complete({}, refused)
     with pytest.raises(AirflowException, match="no event"):
         sensor.execute_complete({}, None)
 

@@ -56,7 +56,7 @@ def test_a_failing_close_does_not_turn_success_into_error() -> None:
 
 def test_an_unexpected_exception_is_one_error_event() -> None:
     (event,) = run_trigger(scripted(KeyError("bug")))
-    assert event == {"status": "error", "message": "scripted: KeyError: 'bug'"}
+    assert event == {"status": "error", "message": "scripted: KeyError: 'bug'", "transient": True}
 
 
 def test_transient_errors_reset_after_a_pending_answer() -> None:
@@ -66,12 +66,16 @@ def test_transient_errors_reset_after_a_pending_answer() -> None:
     steps = (flaky, flaky, pending, flaky, flaky, done)
     assert run_trigger(scripted(*steps))[0]["status"] == "success"
     (event,) = run_trigger(scripted(flaky, flaky, flaky, done))
-    assert event == {"status": "error", "message": "flaky (3 failures in a row)"}
+    assert event == {
+        "status": "error",
+        "message": "flaky (3 failures in a row)",
+        "transient": True,
+    }
 
 
 def test_a_final_error_ends_at_once_and_pending_ends_at_the_deadline() -> None:
     (event,) = run_trigger(scripted(Outcome("error", "no")))
-    assert event["message"] == "no"
+    assert event["message"] == "no" and event["transient"] is False  # the task: no retry
     (event,) = run_trigger(scripted(timeout=0.1))
     assert event["status"] == "timeout"
     assert event["message"] == "scripted: not done within 0.1 s; last seen: still waiting"
