@@ -27,6 +27,7 @@ from datalocality.kube.names import build_data_source_name
 from datalocality.kube.publish import publish_data_source
 from datalocality.model import DataSource
 from datalocality.model.data import ReclaimPolicy
+from datalocality.model.names import check_dns_label, check_text
 from datalocality.model.produced import build_produced_source, parse_report
 from datalocality.operators.entries import PRODUCED_KEY
 from datalocality.operators.failures import final_failures
@@ -101,6 +102,14 @@ class CollectChunksOperator(ClusterAccess, BaseOperator):
             raise SpecError("replica_count", replica_count, "must be an integer >= 1")
         if reclaim_policy not in ("Delete", "Retain"):
             raise SpecError("reclaim_policy", reclaim_policy, "must be Delete or Retain")
+        if not isinstance(publish, bool):
+            raise SpecError("publish", publish, "must be true or false")
+        for field, text in (("system", system), ("data_source_type", data_source_type)):
+            if not isinstance(text, str) or not text:
+                raise SpecError(field, text, "must be a non-empty string")
+            check_text(field, text)
+        if isinstance(data_source_name, str) and "{{" not in data_source_name:
+            check_text("data_source_name", data_source_name)  # a template: once rendered
         self.replicas = replicas
         self.replica_count = replica_count
         self.system = system
@@ -206,6 +215,9 @@ def produce_chunks(
     events. ``group.output`` is what DataLocalityPlanOperator and ``locality_pods`` accept.
     """
     entries = build_producer_replicas(replicas, replica_overrides)
+    namespace = pod_kwargs.get("namespace")
+    if isinstance(namespace, str) and "{{" not in namespace:  # mapped: KPO's init runs late
+        check_dns_label("namespace", namespace)
     cluster = KubeAccess(kubernetes_conn_id, config_file, cluster_context, in_cluster).kwargs()
     group = ProducedChunks(group_id=task_id)
     with group:

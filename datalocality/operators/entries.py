@@ -190,3 +190,14 @@ def build_replica_chunk_volume(
             f"replica.chunk_list.{exc.field}".rstrip("."), exc.value, exc.reason
         ) from None
     return build_chunk_volume(ref)
+
+
+def check_same_namespace(namespace: str | None, lists: str | None) -> str | None:
+    """The namespace a pod or Job runs in: where the plan wrote its chunk lists
+    (``lists``), since a pod mounts ConfigMaps of its own namespace only; SpecError when
+    another is asked for (the pod would wait forever for a volume it cannot mount)."""
+    if namespace and lists and namespace != lists:
+        raise SpecError(
+            "namespace", namespace, f"the plan's chunk lists are in namespace {lists!r}"
+        )
+    return namespace or lists

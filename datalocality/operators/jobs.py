@@ -27,11 +27,14 @@ import anyio
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
+from datalocality.errors import SpecError
 from datalocality.kube.job_status import job_outcome
 from datalocality.kube.jobs import JobTemplate, build_operation_job
 from datalocality.kube.names import ANNOTATION_PLANNED_NODE, TaskKey
 from datalocality.kube.resources import JOBS
+from datalocality.model.names import check_dns_label
 from datalocality.operators.context import task_key_of
+from datalocality.operators.entries import check_same_namespace
 from datalocality.operators.failures import final_failures
 from datalocality.operators.plan_store import parse_operation_entries
 from datalocality.provider.access import ClusterAccess
@@ -39,6 +42,7 @@ from datalocality.provider.hook import DataLocalityHook
 from datalocality.provider.info import KUBERNETES_CONN_ID
 from datalocality.provider.links import PlacementPlanLink
 from datalocality.sensors.base import DEFER_GRACE, default_deferrable
+from datalocality.triggers.base import check_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -90,6 +94,9 @@ class OperationJobsOperator(ClusterAccess, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        for field, words in (("cmds", cmds), ("arguments", arguments)):
+            if isinstance(words, str) or not all(isinstance(w, str) for w in words):
+                raise SpecError(field, words, "must be a list of strings")  # "echo" -> e,c,h,o
         self.operations = operations
         self.image = image
         self.cmds = list(cmds)
@@ -105,12 +112,19 @@ class OperationJobsOperator(ClusterAccess, BaseOperator):
         self.in_cluster = in_cluster
         self.cluster_context = cluster_context
 
+        if isinstance(namespace, str) and "{{" not in namespace:
+            check_dns_label("namespace", namespace)
+        check_seconds("job_poll_interval", job_poll_interval)
+        check_seconds("job_timeout", job_timeout)
+        if isinstance(image, str) and "{{" not in image:
+            self.build_template()  # bad requests or image: the DAG's import error names them
+
     def get_hook(self) -> DataLocalityHook:
         """The hook giving the KubeClient and cncf.kubernetes' KubernetesHook."""
         return DataLocalityHook(access=self.access)
 
-    def build_jobs(self, task: TaskKey, namespace: str) -> list[dict[str, Any]]:
-        """The Job manifests of this operator's kind, in plan order (pure)."""
+    def build_template(self) -> JobTemplate:
+        """The Jobs' pod template from the image, commands and resources (SpecError)."""
         fields: dict[str, Any] = {
             "image": self.image,
             "command": self.cmds,
@@ -120,7 +134,11 @@ class OperationJobsOperator(ClusterAccess, BaseOperator):
             fields["requests"] = self.requests
         if self.limits is not None:
             fields["limits"] = self.limits
-        template = JobTemplate.parse(fields)
+        return JobTemplate.parse(fields)
+
+    def build_jobs(self, task: TaskKey, namespace: str) -> list[dict[str, Any]]:
+        """The Job manifests of this operator's kind, in plan order (pure)."""
+        template = self.build_template()
         return [
             build_operation_job(
                 operation,
@@ -152,7 +170,7 @@ class OperationJobsOperator(ClusterAccess, BaseOperator):
         hook = self.get_hook()
         task = task_key_of(context)
         with final_failures():
-            namespace = self.namespace or _entries_namespace(self.operations)
+            namespace = check_same_namespace(self.namespace, _entries_namespace(self.operations))
             namespace = namespace or hook.get_namespace()
             manifests = self.build_jobs(task, namespace)
         if not manifests:

@@ -24,10 +24,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from datalocality.errors import SpecError
 from datalocality.operators.context import task_key_of
+from datalocality.operators.entries import check_same_namespace
+from datalocality.operators.failures import final_failures
 from datalocality.operators.pod_request import build_replica_pod_request
 from datalocality.operators.rerun import RerunSafePodOperator
 from datalocality.provider.links import PlacementPlanLink
@@ -62,6 +63,8 @@ class DataLocalityPodOperator(RerunSafePodOperator):
 
     def __init__(self, *, replica: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # the replica is checked when the pod is built: given by expand_kwargs, this runs
+        # when Airflow unmaps the task, where a SpecError would be retried
         self.replica = replica
         if self.namespace is None and isinstance(replica, Mapping):
             self.namespace = replica.get("namespace")
@@ -74,9 +77,10 @@ class DataLocalityPodOperator(RerunSafePodOperator):
         if self.replica is None:
             return pod
         task = task_key_of(context) if context is not None else None
-        try:
+        with final_failures():
+            replica = check_replica(self.replica)
+            lists = replica.get("namespace")
+            check_same_namespace(self.namespace, lists if isinstance(lists, str) else None)
             return build_replica_pod_request(
-                pod, check_replica(self.replica), task=task, container_name=self.base_container_name
+                pod, replica, task=task, container_name=self.base_container_name
             )
-        except SpecError as exc:
-            raise AirflowFailException(str(exc)) from None

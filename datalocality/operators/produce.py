@@ -17,6 +17,7 @@ replaces its XComs, so the collector reads only its latest report.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from kubernetes.client import models as k8s  # type: ignore[import-untyped]
 
 from datalocality.errors import SpecError
 from datalocality.kube.names import LABEL_REPLICA
+from datalocality.model.names import check_label_key, check_label_value, check_text
 from datalocality.model.produced import parse_report
 from datalocality.operators.failures import final_failures
 from datalocality.operators.rerun import RerunSafePodOperator
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 OVERRIDE_KEYS = frozenset({"annotations", "node_selector", "env"})
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")  # what the apiserver accepts
 REPLICA_ENV = "DATALOCALITY_REPLICA"
 
 
@@ -53,7 +56,25 @@ def check_producer_replica(replica: object, field: str = "replica") -> dict[str,
             )
         if not isinstance(value, Mapping):
             raise SpecError(f"{field}.{key}", value, "must be a mapping")
+        for name, text in value.items():
+            _check_override(f"{field}.{key}.{name}", key, name, text)
     return {k: (v if k == "index" else dict(v)) for k, v in replica.items()}
+
+
+def _check_override(field: str, key: str, name: object, value: object) -> None:
+    """One entry of an override: what the apiserver accepts in a pod (a label key and
+    value in a node selector, a qualified name in annotations, an env var's name), and
+    text values: a number here would reach the pod as a YAML/JSON type the API refuses."""
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise SpecError(field, value, "keys and values must be strings")
+    if key == "env":
+        if not _ENV_NAME.match(name):
+            raise SpecError(field, name, "must be an environment variable name ([-._a-zA-Z0-9])")
+        check_text(field, value)
+        return
+    check_label_key(field, name)
+    if key == "node_selector":
+        check_label_value(field, value)
 
 
 def build_producer_replicas(

@@ -27,6 +27,7 @@ from airflow.providers.cncf.kubernetes.utils.container import (
 )
 from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
 
+from datalocality.model.names import check_dns_label
 from datalocality.operators.failures import refused_pod_requests
 from datalocality.operators.pod_request import build_restricted_pod_request
 
@@ -42,6 +43,11 @@ class RerunSafePodOperator(KubernetesPodOperator):
     and whose pods (XCom sidecar included) meet the restricted Pod Security Standard."""
 
     node = ""  # the node this try's pod was bound to, once cleanup has read it
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(self.namespace, str) and "{{" not in self.namespace:
+            check_dns_label("namespace", self.namespace)  # not the apiserver's 404 later
 
     def execute(self, context: Context) -> Any:
         """KPO's execute; a request the apiserver refuses for good (403 on pods/exec...)

@@ -61,7 +61,8 @@ def event_payload(status: EventStatus, message: str, *parts: Mapping[str, Any]) 
     return payload
 
 
-def _positive(name: str, value: float) -> float:
+def check_seconds(name: str, value: float) -> float:
+    """A poll interval or timeout: a finite number of seconds > 0 (SpecError naming it)."""
     try:
         number = float(value)
     except OverflowError:
@@ -88,8 +89,8 @@ class PollingTrigger(BaseTrigger, Generic[S]):
         max_failures: int = 3,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.poll_interval = _positive("poll_interval", poll_interval)
-        self.timeout = _positive("timeout", timeout)
+        self.poll_interval = check_seconds("poll_interval", poll_interval)
+        self.timeout = check_seconds("timeout", timeout)
         self.end_time = float(end_time) if end_time is not None else time.time() + self.timeout
         if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 1:
             raise SpecError("max_failures", max_failures, "must be an integer >= 1")

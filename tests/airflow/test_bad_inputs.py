@@ -12,49 +12,30 @@ a template and sets the rendered value, as Airflow would, then runs it.
 from __future__ import annotations
 
 import contextlib
-import json
-import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datalocality.errors import DataLocalityError
-from datalocality_testcluster.clusters import ProviderCluster, start_cluster
-from datalocality_testcluster.controlplane import ControlPlane
-from datalocality_testcluster.tenancy import SERVICE_ACCOUNT
-from tests.resolvers.support import QuietHandler, loopback_http
+from tests.airflow.bad_inputs_support import (
+    INJECTIONS,
+    LONG,
+    NAMES,
+    Case,
+    Recorder,
+    World,
+    an_input,
+    our_refusal,
+    resolvers_file,
+    task_context,
+    world,
+)
 
-WRITES = {"create", "update", "patch", "delete", "deletecollection"}
-USER = f"system:serviceaccount:default:{SERVICE_ACCOUNT}"
-OURS = ("SpecError", "ResolverConfigError", "UnknownResolver")
-LONG = "x" * 64
-INJECTIONS = ("a/b", "..", "%2F", "a\nb", "a b", "UPPER", LONG, "-a", "a.")
-NAMES = (*INJECTIONS[:-3], "x" * 254, "-a", "a.")  # object names: subdomains, <= 253
-
-
-@dataclass(frozen=True)
-class Case:
-    """One bad value: which surface gets it, the arguments, the field the error names."""
-
-    surface: str  # plan, plan-run (templated, checked at run), group, produce, sensor
-    named: str  # the field the error names before its first ':'
-    arguments: dict[str, Any] = field(default_factory=dict)
-    config: dict[str, Any] | None = None  # a resolvers config file, when the case needs one
-
-    @property
-    def id(self) -> str:
-        return f"{self.surface}:{self.named}={json.dumps(self.arguments, default=str)[:40]}"
-
-
-def _input(system: str = "webhdfs", name: str = "/lake/events") -> dict[str, Any]:
-    return {"system": system, "dataSourceName": name}
-
+__all__ = ["world"]  # the module's fixture: one control plane for its cases
 
 CASES: list[Case] = [
     # the plan operator, refused when the DAG is parsed
@@ -93,22 +74,24 @@ CASES: list[Case] = [
     Case("plan-run", "inputs", {"inputs": []}),
     Case("plan-run", "inputs[0].dataSourceName", {"inputs": [{"system": "webhdfs"}]}),
     *(
-        Case("plan-run", f"inputs[0].{f}", {"inputs": [{**_input(), key: v}]})
+        Case("plan-run", f"inputs[0].{f}", {"inputs": [{**an_input(), key: v}]})
         for f, key in (("system", "system"), ("dataSourceName", "dataSourceName"))
         for v in ("", "a\nb", "a\x00b", "a\u2028b")
     ),
-    Case("plan-run", "inputs[0].attributes", {"inputs": [{**_input(), "attributes": {"k": 1}}]}),
+    Case("plan-run", "inputs[0].attributes", {"inputs": [{**an_input(), "attributes": {"k": 1}}]}),
     Case(
-        "plan-run", "inputs[0].requireLocality", {"inputs": [{**_input(), "requireLocality": "y"}]}
+        "plan-run",
+        "inputs[0].requireLocality",
+        {"inputs": [{**an_input(), "requireLocality": "y"}]},
     ),
-    Case("plan-run", "inputs[0].extra", {"inputs": [{**_input(), "extra": 1}]}),
+    Case("plan-run", "inputs[0].extra", {"inputs": [{**an_input(), "extra": 1}]}),
     # data input names a resolver cannot send without changing the request's path
     *(
-        Case("plan-run", "dataSourceName", {"inputs": [_input(name=v)]})
+        Case("plan-run", "dataSourceName", {"inputs": [an_input(name=v)]})
         for v in ("lake/events", "/lake/../etc", "/lake//x", "/lake/./x")
     ),
     *(
-        Case("plan-run", "dataSourceName", {"inputs": [_input("iceberg", v)]})
+        Case("plan-run", "dataSourceName", {"inputs": [an_input("iceberg", v)]})
         for v in ("db.t/../x", "db..t", ".t", "t")
     ),
     # resolver configs: refused naming the field, before any request
@@ -148,62 +131,6 @@ CASES: list[Case] = [
 ]
 
 
-class Recorder(QuietHandler):
-    """Records every request line; answers 404 (no case may get this far)."""
-
-    lines: ClassVar[list[str]] = []
-
-    def _any(self) -> None:
-        self.lines.append(self.requestline)
-        self.send_json(404, {"message": "no case may reach a resolver's server"})
-
-    do_GET = do_POST = do_PUT = do_DELETE = _any
-
-
-@dataclass
-class World:
-    """The real control plane, the recording server, and where the config files go."""
-
-    cluster: ProviderCluster
-    http: str
-    root: Path
-
-    def writes(self) -> int:
-        plane = self.cluster.admin
-        assert isinstance(plane, ControlPlane)
-        return sum(1 for r in plane.audited_requests() if r.user == USER and r.verb in WRITES)
-
-
-@pytest.fixture(scope="module")
-def world(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with (
-        start_cluster("kube") as cluster,
-        loopback_http(Recorder) as base,
-        pytest.MonkeyPatch.context() as patch,
-    ):
-        patch.setenv("DATALOCALITY_KUBECONFIG", str(cluster.kubeconfig_path))
-        yield World(cluster, base, tmp_path_factory.mktemp("bad-inputs"))
-        assert cluster.errors == []
-
-
-def _config(world: World, extra: dict[str, Any] | None) -> str:
-    """A resolvers config: every HTTP resolver at the recorder, plus the case's."""
-    config: dict[str, Any] = {
-        "webhdfs": {"resolver": "webhdfs", "endpoint": world.http},
-        "iceberg": {"resolver": "iceberg", "catalog": {"type": "rest", "uri": world.http}},
-        **(extra or {}),
-    }
-    path = world.root / f"resolvers-{len(list(world.root.iterdir()))}.json"
-    path.write_text(json.dumps(config), encoding="utf-8")
-    return str(path)
-
-
-def _context() -> dict[str, Any]:
-    from tests.airflow.test_retries import FakeTaskInstance
-
-    return {"ti": FakeTaskInstance("plan", 1), "run_id": "manual__bad-inputs"}
-
-
 def _run(case: Case, world: World) -> Callable[[], Any]:
     """What the case does: build the operator (and run it, for fields checked then)."""
     from airflow.sdk import DAG
@@ -219,26 +146,26 @@ def _run(case: Case, world: World) -> Callable[[], Any]:
         "config_file": str(world.cluster.kubeconfig_path),
         "kubernetes_conn_id": None,
     }
-    resolvers = _config(world, case.config)
+    resolvers = resolvers_file(world, case.config)
     args = dict(case.arguments)
     if case.surface == "plan":
         return lambda: DataLocalityPlanOperator(
-            task_id="plan", inputs=[_input()], resolvers_config=resolvers, **access, **args
+            task_id="plan", inputs=[an_input()], resolvers_config=resolvers, **access, **args
         )
     if case.surface == "plan-run":
-        inputs = args.pop("inputs", [_input()])
+        inputs = args.pop("inputs", [an_input()])
         templated: dict[str, Any] = dict.fromkeys(args, "{{ params.value }}")
         op = DataLocalityPlanOperator(
             task_id="plan", inputs=inputs, resolvers_config=resolvers, **access, **templated
         )
         for key, value in args.items():  # as rendering would set them
             setattr(op, key, value)
-        return lambda: op.execute(_context())  # type: ignore[arg-type]
+        return lambda: op.execute(task_context())  # type: ignore[arg-type]
     if case.surface == "group":
 
         def group() -> Any:
             with DAG("bad_inputs", schedule=None):
-                return locality_pods(task_id="read", image="busybox", inputs=[_input()], **args)
+                return locality_pods(task_id="read", image="busybox", inputs=[an_input()], **args)
 
         return group
     sensors: dict[str, tuple[Any, dict[str, Any]]] = {
@@ -251,23 +178,7 @@ def _run(case: Case, world: World) -> Callable[[], Any]:
     }
     kind, defaults = sensors[case.surface]
     sensor = kind(task_id="sense", deferrable=False, timeout=5, **{**defaults, **args})
-    return lambda: sensor.execute(_context())
-
-
-def _refusal(exc: BaseException) -> str:
-    """The text of our own error behind what the case raised: ours, Airflow's wrapping
-    ours, or a sensor's final failure quoting it (``<what it polls>: SpecError: ...``)."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, DataLocalityError):
-            return str(seen)
-        seen = seen.__cause__
-    quoted = re.search(rf": ({'|'.join(OURS)}): (.*)", str(exc), re.DOTALL)
-    if isinstance(exc, AirflowFailException) and quoted:
-        return quoted.group(2)
-    raise AssertionError(f"not our error: {type(exc).__name__}: {exc}") from exc
+    return lambda: sensor.execute(task_context())
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -278,7 +189,7 @@ def test_a_bad_value_is_refused_naming_its_field_before_any_request(
     writes, requests = world.writes(), len(Recorder.lines)
     with pytest.raises(Exception) as caught:
         run()
-    message = _refusal(caught.value)
+    message = our_refusal(caught.value)
     assert case.named in message.split(":", 1)[0], message
     assert world.writes() == writes, f"{case.id} wrote to the apiserver"
     assert len(Recorder.lines) == requests, Recorder.lines[requests:]
@@ -329,7 +240,7 @@ def test_any_string_in_any_field_is_taken_or_refused_by_our_own_error(
             built.check_rendered_fields()
     for check in (
         lambda: DataLocalityPlanOperator(task_id="plan", inputs=[], requests=requests),
-        lambda: parse_inputs([{**_input(), **identity}]),
+        lambda: parse_inputs([{**an_input(), **identity}]),
     ):
         with contextlib.suppress(DataLocalityError):
             check()

@@ -235,23 +235,18 @@ def test_job_operators_resume_with_the_names_or_raise_naming_the_failed_jobs(
         op.execute_complete(_context(), {"status": "success", "message": "?"})  # type: ignore[arg-type]
 
 
-def test_a_bad_poll_interval_fails_the_job_task_before_any_job_is_created(
-    airflow_db: Path,
-) -> None:
-    from airflow.sdk.exceptions import AirflowFailException
-
+def test_a_bad_poll_interval_is_refused_when_the_dag_is_parsed(airflow_db: Path) -> None:
     from datalocality.operators import RepartitionOperator
 
-    op = RepartitionOperator(
-        task_id="repartition",
-        operations=_entries(),
-        image="rp:1",
-        namespace="default",
-        job_poll_interval=0,
-        config_file="/nonexistent/kubeconfig",  # never read: nothing reaches a cluster
-    )
-    with pytest.raises(AirflowFailException, match=r"^poll_interval: must be a positive"):
-        op.execute(_context())  # type: ignore[arg-type]
+    with pytest.raises(SpecError, match=r"^job_poll_interval: must be a positive"):
+        RepartitionOperator(
+            task_id="repartition",
+            operations=_entries(),
+            image="rp:1",
+            namespace="default",
+            job_poll_interval=0,
+            config_file="/nonexistent/kubeconfig",  # never read: nothing reaches a cluster
+        )
 
 
 def test_locality_pods_builds_plan_jobs_and_mapped_replicas(airflow_db: Path) -> None:
