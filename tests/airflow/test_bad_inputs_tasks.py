@@ -10,6 +10,7 @@ the task runs, before its first request.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import textwrap
 from collections.abc import Callable
@@ -17,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from datalocality.errors import DataLocalityError
 from tests.airflow.bad_inputs_support import (
     INJECTIONS,
     LONG,
@@ -192,3 +196,44 @@ def test_a_producer_fed_by_its_own_consumer_is_refused_when_the_dag_is_parsed(
     (error,) = bag.import_errors.values()
     assert "cycle" in error.lower(), error
     assert world.writes() == writes
+
+
+PRODUCE_TEXT = ("system", "data_source_type", "data_source_name", "namespace", "image")
+JOBS_TEXT = ("image", "namespace")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    produce_field=st.sampled_from(PRODUCE_TEXT),
+    value=st.text(max_size=100),
+    override=st.dictionaries(
+        st.sampled_from(["node_selector", "annotations", "env"]),
+        st.dictionaries(st.text(max_size=70), st.text(max_size=70), max_size=2),
+    ),
+    jobs_field=st.sampled_from(JOBS_TEXT),
+    requests=st.dictionaries(st.sampled_from(["cpu", "memory", "gpu"]), st.text(max_size=12)),
+    cmds=st.lists(st.text(max_size=10), max_size=3),
+)
+def test_any_text_in_the_other_tasks_fields_is_taken_or_refused_by_our_own_error(
+    *,
+    produce_field: str,
+    value: str,
+    override: dict[str, dict[str, str]],
+    jobs_field: str,
+    requests: dict[str, str],
+    cmds: list[str],
+) -> None:
+    """Hypothesis: produce_chunks and a job operator built with any text in a string
+    field, any override and any requests raise nothing but DataLocalityError."""
+    from airflow.sdk import DAG
+
+    from datalocality.operators import RepartitionOperator, produce_chunks
+
+    fuzzed: dict[str, Any] = {"image": "etl:1", produce_field: value}
+    with contextlib.suppress(DataLocalityError), DAG("fuzz", schedule=None):
+        produce_chunks(task_id="extract", replica_overrides=[override], **fuzzed)
+    fuzzed = {"image": "merge:1", jobs_field: value}
+    with contextlib.suppress(DataLocalityError):
+        RepartitionOperator(
+            task_id="repartition", operations=[OPERATION], requests=requests, cmds=cmds, **fuzzed
+        )
