@@ -26,7 +26,7 @@ from kubernetes.client import models as k8s  # type: ignore[import-untyped]
 
 from datalocality.errors import SpecError
 from datalocality.kube.names import LABEL_REPLICA
-from datalocality.model.names import check_label_key, check_label_value, check_text
+from datalocality.model.names import check_label_key, check_label_value
 from datalocality.model.produced import parse_report
 from datalocality.operators.failures import final_failures
 from datalocality.operators.rerun import RerunSafePodOperator
@@ -67,10 +67,9 @@ def _check_override(field: str, key: str, name: object, value: object) -> None:
     text values: a number here would reach the pod as a YAML/JSON type the API refuses."""
     if not isinstance(name, str) or not isinstance(value, str):
         raise SpecError(field, value, "keys and values must be strings")
-    if key == "env":
+    if key == "env":  # any text is a value (a PEM, a multi-line config): only the name
         if not _ENV_NAME.match(name):
             raise SpecError(field, name, "must be an environment variable name ([-._a-zA-Z0-9])")
-        check_text(field, value)
         return
     check_label_key(field, name)
     if key == "node_selector":
