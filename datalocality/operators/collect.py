@@ -29,6 +29,7 @@ from datalocality.model import DataSource
 from datalocality.model.data import ReclaimPolicy
 from datalocality.model.names import check_dns_label, check_text
 from datalocality.model.produced import build_produced_source, parse_report
+from datalocality.operators.context import literal_text
 from datalocality.operators.entries import PRODUCED_KEY
 from datalocality.operators.failures import final_failures
 from datalocality.operators.produce import ProduceChunksPodOperator, build_producer_replicas
@@ -108,8 +109,8 @@ class CollectChunksOperator(ClusterAccess, BaseOperator):
             if not isinstance(text, str) or not text:
                 raise SpecError(field, text, "must be a non-empty string")
             check_text(field, text)
-        if isinstance(data_source_name, str) and "{{" not in data_source_name:
-            check_text("data_source_name", data_source_name)  # a template: once rendered
+        if (literal := literal_text(data_source_name)) is not None:
+            check_text("data_source_name", literal)  # a template: once rendered
         self.replicas = replicas
         self.replica_count = replica_count
         self.system = system
@@ -215,9 +216,8 @@ def produce_chunks(
     events. ``group.output`` is what DataLocalityPlanOperator and ``locality_pods`` accept.
     """
     entries = build_producer_replicas(replicas, replica_overrides)
-    namespace = pod_kwargs.get("namespace")
-    if isinstance(namespace, str) and "{{" not in namespace:  # mapped: KPO's init runs late
-        check_dns_label("namespace", namespace)
+    if (namespace := literal_text(pod_kwargs.get("namespace"))) is not None:
+        check_dns_label("namespace", namespace)  # mapped: KPO's own init runs late
     cluster = KubeAccess(kubernetes_conn_id, config_file, cluster_context, in_cluster).kwargs()
     group = ProducedChunks(group_id=task_id)
     with group:

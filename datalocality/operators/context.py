@@ -26,3 +26,9 @@ def task_key_of(context: Context) -> TaskKey:
         task_id=ti.task_id,
         map_index=map_index if isinstance(map_index, int) and map_index >= 0 else -1,
     )
+
+
+def literal_text(value: object) -> str | None:
+    """``value`` when it is a string with no Jinja template in it, so checkable when the
+    DAG is parsed; None otherwise (a template is checked once rendered)."""
+    return value if isinstance(value, str) and "{{" not in value else None

@@ -33,7 +33,7 @@ from datalocality.kube.jobs import JobTemplate, build_operation_job
 from datalocality.kube.names import ANNOTATION_PLANNED_NODE, TaskKey
 from datalocality.kube.resources import JOBS
 from datalocality.model.names import check_dns_label
-from datalocality.operators.context import task_key_of
+from datalocality.operators.context import literal_text, task_key_of
 from datalocality.operators.entries import check_same_namespace
 from datalocality.operators.failures import final_failures
 from datalocality.operators.plan_store import parse_operation_entries
@@ -112,11 +112,11 @@ class OperationJobsOperator(ClusterAccess, BaseOperator):
         self.in_cluster = in_cluster
         self.cluster_context = cluster_context
 
-        if isinstance(namespace, str) and "{{" not in namespace:
-            check_dns_label("namespace", namespace)
+        if (literal := literal_text(namespace)) is not None:
+            check_dns_label("namespace", literal)
         check_seconds("job_poll_interval", job_poll_interval)
         check_seconds("job_timeout", job_timeout)
-        if isinstance(image, str) and "{{" not in image:
+        if literal_text(image) is not None:
             self.build_template()  # bad requests or image: the DAG's import error names them
 
     def get_hook(self) -> DataLocalityHook:

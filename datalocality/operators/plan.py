@@ -55,7 +55,7 @@ from datalocality.model import (
     WorkloadRef,
 )
 from datalocality.model.names import check_dns_label, check_dns_subdomain
-from datalocality.operators.context import task_key_of
+from datalocality.operators.context import literal_text, task_key_of
 from datalocality.operators.entries import (
     as_data_input,
     build_consumer,
@@ -193,7 +193,7 @@ class DataLocalityPlanOperator(ClusterAccess, BaseOperator):
             ("namespace", self.namespace),
         )
         for field, value in fields:
-            if not value or (templated and "{{" in value):
+            if not value or (templated and literal_text(value) is None):
                 continue
             if field == "namespace":
                 check_dns_label(field, value)

@@ -28,6 +28,7 @@ from airflow.providers.cncf.kubernetes.utils.container import (
 from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
 
 from datalocality.model.names import check_dns_label
+from datalocality.operators.context import literal_text
 from datalocality.operators.failures import refused_pod_requests
 from datalocality.operators.pod_request import build_restricted_pod_request
 
@@ -46,8 +47,8 @@ class RerunSafePodOperator(KubernetesPodOperator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if isinstance(self.namespace, str) and "{{" not in self.namespace:
-            check_dns_label("namespace", self.namespace)  # not the apiserver's 404 later
+        if (literal := literal_text(self.namespace)) is not None:
+            check_dns_label("namespace", literal)  # not the apiserver's 404 later
 
     def execute(self, context: Context) -> Any:
         """KPO's execute; a request the apiserver refuses for good (403 on pods/exec...)
