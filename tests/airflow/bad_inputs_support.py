@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -115,3 +115,19 @@ def our_refusal(exc: BaseException) -> str:
     if isinstance(exc, AirflowFailException) and quoted:
         return quoted.group(2)
     raise AssertionError(f"not our error: {type(exc).__name__}: {exc}") from exc
+
+
+def cluster_access(world: World) -> dict[str, Any]:
+    """The operators' arguments reaching the world's cluster as the provider's account."""
+    return {"config_file": str(world.cluster.kubeconfig_path), "kubernetes_conn_id": None}
+
+
+def check_refused_before_any_request(case: Case, world: World, run: Callable[[], Any]) -> None:
+    """``run`` raises our error naming ``case.named``, with no write and no request."""
+    writes, requests = world.writes(), len(Recorder.lines)
+    with pytest.raises(Exception) as caught:
+        run()
+    message = our_refusal(caught.value)
+    assert case.named in message.split(":", 1)[0], message
+    assert world.writes() == writes, f"{case.id} wrote to the apiserver"
+    assert len(Recorder.lines) == requests, Recorder.lines[requests:]

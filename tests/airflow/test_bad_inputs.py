@@ -26,10 +26,10 @@ from tests.airflow.bad_inputs_support import (
     LONG,
     NAMES,
     Case,
-    Recorder,
     World,
     an_input,
-    our_refusal,
+    check_refused_before_any_request,
+    cluster_access,
     resolvers_file,
     task_context,
     world,
@@ -142,10 +142,7 @@ def _run(case: Case, world: World) -> Callable[[], Any]:
         DataSourcePhaseSensor,
     )
 
-    access: dict[str, Any] = {
-        "config_file": str(world.cluster.kubeconfig_path),
-        "kubernetes_conn_id": None,
-    }
+    access = cluster_access(world)
     resolvers = resolvers_file(world, case.config)
     args = dict(case.arguments)
     if case.surface == "plan":
@@ -185,14 +182,7 @@ def _run(case: Case, world: World) -> Callable[[], Any]:
 def test_a_bad_value_is_refused_naming_its_field_before_any_request(
     case: Case, world: World
 ) -> None:
-    run = _run(case, world)
-    writes, requests = world.writes(), len(Recorder.lines)
-    with pytest.raises(Exception) as caught:
-        run()
-    message = our_refusal(caught.value)
-    assert case.named in message.split(":", 1)[0], message
-    assert world.writes() == writes, f"{case.id} wrote to the apiserver"
-    assert len(Recorder.lines) == requests, Recorder.lines[requests:]
+    check_refused_before_any_request(case, world, _run(case, world))
 
 
 STRING_FIELDS = (

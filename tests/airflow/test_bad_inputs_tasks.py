@@ -26,9 +26,9 @@ from tests.airflow.bad_inputs_support import (
     INJECTIONS,
     LONG,
     Case,
-    Recorder,
     World,
-    our_refusal,
+    check_refused_before_any_request,
+    cluster_access,
     task_context,
     world,
 )
@@ -123,10 +123,7 @@ def _run(case: Case, world: World) -> Callable[[], Any]:
         produce_chunks,
     )
 
-    access: dict[str, Any] = {
-        "config_file": str(world.cluster.kubeconfig_path),
-        "kubernetes_conn_id": None,
-    }
+    access = cluster_access(world)
     args = dict(case.arguments)
     if case.surface == "produce":
 
@@ -160,14 +157,7 @@ def _run(case: Case, world: World) -> Callable[[], Any]:
 def test_a_bad_task_value_is_refused_naming_its_field_before_any_request(
     case: Case, world: World
 ) -> None:
-    run = _run(case, world)
-    writes, requests = world.writes(), len(Recorder.lines)
-    with pytest.raises(Exception) as caught:
-        run()
-    message = our_refusal(caught.value)
-    assert case.named in message.split(":", 1)[0], message
-    assert world.writes() == writes, f"{case.id} wrote to the apiserver"
-    assert len(Recorder.lines) == requests, Recorder.lines[requests:]
+    check_refused_before_any_request(case, world, _run(case, world))
 
 
 CYCLE = """

@@ -21,6 +21,7 @@ from datalocality.kube.release import build_owner_references, release_run
 from datalocality.kube.resources import ALL_PODS, CLAIMS, CONFIGMAPS, SLICES, SOURCES, Resource
 from datalocality.model import Chunk, DataInput, DataSource, DataSourceClaim
 from datalocality.operators.plan_store import put_chunk_lists
+from datalocality_testcluster.sandbox.faults import Faults
 from tests.kube.support import PLAN, TOPOLOGY
 
 PROBABILITY = 0.2
@@ -215,3 +216,22 @@ def run_pipeline(client: KubeClient, api: Reads, run: Run) -> dict[str, int]:
     check_finished(api, run)
     sweep(api, run)
     return failed
+
+
+def run_seeded(
+    client: KubeClient, reads: Reads, faults: Faults, run: Run, hold: float
+) -> tuple[int, int]:
+    """One seeded run with ``faults`` in chaos mode: (task tries retried, faults fired);
+    a broken invariant names the seed to replay and the faults the run met."""
+    faults.chaos(run.seed, PROBABILITY, hold=hold)
+    before = len(faults.chaos_fired)
+    try:
+        retried = sum(run_pipeline(client, reads, run).values())
+    except AssertionError as exc:
+        fired = faults.chaos_fired[before:]
+        raise AssertionError(
+            f"seed {run.seed} (replay: SEEDS={run.seed}): {exc}; faults {fired}"
+        ) from exc
+    finally:
+        faults.clear()
+    return retried, len(faults.chaos_fired) - before

@@ -30,7 +30,7 @@ from datalocality.kube.client import KubeClient
 from datalocality_testcluster.sandbox import Sandbox
 from tests.kube.conftest import api_client_for
 from tests.kube.emulator import EmulatedApi, start_emulator
-from tests.kube.seeded_runs import HOLD, POLICY, PROBABILITY, Run, no_sleep, run_pipeline
+from tests.kube.seeded_runs import HOLD, POLICY, Run, no_sleep, run_seeded
 
 RUNS, BATCH = 1_000, 100  # a fresh emulator per batch keeps its lists short
 SEEDS = [int(s) for s in os.environ.get("SEEDS", "").split(",") if s]
@@ -68,18 +68,8 @@ def test_seeded_fault_runs_break_no_invariant(
     with api_client_for(sandbox) as api_client:
         client = KubeClient(api_client, policy=POLICY, sleep=no_sleep)
         for seed in seeds:
-            sandbox.faults.chaos(seed, PROBABILITY, hold=HOLD)
-            before = len(sandbox.faults.chaos_fired)
-            try:
-                retried += sum(run_pipeline(client, api, Run(seed)).values())
-            except AssertionError as exc:
-                fired = sandbox.faults.chaos_fired[before:]
-                raise AssertionError(
-                    f"seed {seed} (replay: SEEDS={seed}): {exc}; faults {fired}"
-                ) from exc
-            finally:
-                sandbox.faults.clear()
-            faulted += len(sandbox.faults.chaos_fired) - before
+            tries, fired = run_seeded(client, api, sandbox.faults, Run(seed), HOLD)
+            retried, faulted = retried + tries, faulted + fired
     kinds = Counter(kind for kind, _, _ in sandbox.faults.chaos_fired)
     print(  # the figures README quotes (pytest -s)
         f"seeds {seeds[0]}-{seeds[-1]}: {len(seeds)} runs completed, {faulted} faults "

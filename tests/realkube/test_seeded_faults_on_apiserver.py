@@ -27,7 +27,7 @@ from datalocality.kube.resources import ALL_PODS, Resource, resource_for
 from datalocality_testcluster import ControlPlane
 from datalocality_testcluster.faultproxy import FaultProxy, start_fault_proxy
 from datalocality_testcluster.tenancy import Tenant
-from tests.kube.seeded_runs import POLICY, PROBABILITY, Run, no_sleep, run_pipeline
+from tests.kube.seeded_runs import POLICY, Run, no_sleep, run_seeded
 
 RUNS = int(os.environ.get("APISERVER_RUNS", "100"))
 SEEDS = [int(s) for s in os.environ.get("SEEDS", "").split(",") if s] or list(range(RUNS))
@@ -87,18 +87,9 @@ def test_seeded_fault_runs_through_a_proxy_break_no_invariant(
     with _through(proxy, tenant) as api_client:
         client = KubeClient(api_client, policy=PROVIDER, sleep=no_sleep)
         for seed in SEEDS:
-            proxy.faults.chaos(seed, PROBABILITY, hold=HOLD)
-            before = len(proxy.faults.chaos_fired)
-            try:
-                retried += sum(run_pipeline(client, reads, Run(seed, tenant.namespace)).values())
-            except AssertionError as exc:
-                fired = proxy.faults.chaos_fired[before:]
-                raise AssertionError(
-                    f"seed {seed} (replay: SEEDS={seed}): {exc}; faults {fired}"
-                ) from exc
-            finally:
-                proxy.faults.clear()
-            faulted += len(proxy.faults.chaos_fired) - before
+            run = Run(seed, tenant.namespace)
+            tries, fired = run_seeded(client, reads, proxy.faults, run, HOLD)
+            retried, faulted = retried + tries, faulted + fired
     kinds = Counter(kind for kind, _, _ in proxy.faults.chaos_fired)
     print(  # the figures README quotes (pytest -s)
         f"real apiserver, seeds {SEEDS[0]}-{SEEDS[-1]}: {len(SEEDS)} runs completed, "
