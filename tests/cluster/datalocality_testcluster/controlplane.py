@@ -32,6 +32,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,13 @@ class AuditedRequest:
     resource: str  # with its subresource: "pods/exec"
     namespace: str
     code: int
+    seconds: float = 0.0  # received to answered, as the apiserver measured it
+
+
+def _audit_seconds(event: dict[str, Any]) -> float:
+    """How long the apiserver took over one audited request (its own timestamps)."""
+    began = datetime.fromisoformat(event["requestReceivedTimestamp"])
+    return (datetime.fromisoformat(event["stageTimestamp"]) - began).total_seconds()
 
 
 @dataclass
@@ -149,6 +157,7 @@ class ControlPlane:
                     resource=resource,
                     namespace=ref.get("namespace", ""),
                     code=int((event.get("responseStatus") or {}).get("code", 0)),
+                    seconds=_audit_seconds(event),
                 )
             )
         return found
@@ -399,7 +408,12 @@ def _start(
 
     plane = ControlPlane(workdir, server, kubeconfig, pki.ca_cert, token, timings, components)
     api = plane.api_client()
-    _apply_crds(api, [_load(p) for p in sorted((bin_dir.parent / "crds").glob("*.yaml"))])
+    # the caller's CRDs with kwok's, early: the apiserver delays their creates for a while
+    # after they are Established (see _wait_creates_undelayed), while the rest starts
+    applied = [_load(p) for p in sorted((bin_dir.parent / "crds").glob("*.yaml"))] + list(
+        crds or []
+    )
+    _apply_crds(api, applied)
 
     root = workdir / "kwok-root"
     (root / "kwok").mkdir(parents=True)
@@ -489,8 +503,7 @@ def _start(
     )
     for pod in reserved:
         core.create_namespaced_pod(pod["metadata"]["namespace"], pod)
-    if crds:
-        _apply_crds(api, crds)
+    _wait_creates_undelayed(api, applied)
     timings["total"] = time.monotonic() - began
     return plane
 
@@ -552,6 +565,28 @@ def _scheduler_config(workdir: Path, kubeconfig: Path) -> Path:
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+# kube-apiserver sleeps 2 s in every create of a custom resource whose CRD became
+# Established less than 2 s ago (apiextensions-apiserver's customresource_handler.go, for
+# HA consistency, kubernetes#99199): a test's first creates would stall past its client's
+# short timeout and land after it gave up. lastTransitionTime has whole seconds: +1.
+CREATE_DELAY_AFTER_ESTABLISHED = 2.0 + 1.0
+
+
+def _wait_creates_undelayed(api: client.ApiClient, crds: list[Obj]) -> None:
+    """Wait until no CRD of ``crds`` is recent enough for the apiserver to delay creates."""
+    extensions = client.ApiextensionsV1Api(api)
+    latest = None
+    for crd in crds:
+        got = extensions.read_custom_resource_definition(crd["metadata"]["name"])
+        for condition in got.status.conditions or []:
+            if condition.type == "Established" and condition.last_transition_time:
+                when = condition.last_transition_time
+                latest = when if latest is None or when > latest else latest
+    if latest is not None:
+        age = (datetime.now(UTC) - latest).total_seconds()
+        time.sleep(max(0.0, CREATE_DELAY_AFTER_ESTABLISHED - age))
 
 
 def _apply_crds(api: client.ApiClient, crds: list[Obj]) -> None:

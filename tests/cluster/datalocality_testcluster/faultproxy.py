@@ -84,6 +84,8 @@ class _Server(ThreadingHTTPServer):
         self.upstream, self.tls, self.faults = upstream, tls, faults
         self.forwarded = 0
         self.errors: list[str] = []
+        self.slow_after: float | None = None
+        self.slow: list[str] = []  # unfaulted answers slower than slow_after
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -140,6 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _forward(self, body: bytes, fault: Fault | None) -> None:
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
         upstream = self._connection()
+        began = time.monotonic()
         try:
             upstream.request(self.command, self.path, body=body or None, headers=headers)
             answer = upstream.getresponse()
@@ -152,6 +155,10 @@ class _Handler(BaseHTTPRequestHandler):
         if answer.getheader("Transfer-Encoding", "").lower() == "chunked" and fault is None:
             return self._stream(answer, passed)  # a watch (or a long list): relayed as read
         payload = answer.read()
+        took = time.monotonic() - began
+        limit = self.server.slow_after
+        if fault is None and limit is not None and took > limit:
+            self.server.slow.append(f"{self.command} {self.path}: {took:.2f} s")
         if fault is not None and fault.hold:
             time.sleep(fault.hold)  # the client gives up first: a timeout
         if fault is not None and fault.drop:
@@ -202,18 +209,27 @@ class FaultProxy:
         return self._server.forwarded
 
     @property
+    def slow(self) -> list[str]:
+        """Unfaulted answers the apiserver took longer than ``slow_after`` to give."""
+        return self._server.slow
+
+    @property
     def errors(self) -> list[str]:
         """Proxy failures that were not a fault's (a test asserts there are none)."""
         return self._server.errors
 
 
 @contextmanager
-def start_fault_proxy(server: str, ca_path: Path) -> Iterator[FaultProxy]:
-    """A fault proxy in front of the apiserver at ``server`` (https://host:port)."""
+def start_fault_proxy(
+    server: str, ca_path: Path, *, slow_after: float | None = None
+) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the apiserver at ``server`` (https://host:port); answers
+    slower than ``slow_after`` seconds that no fault held are recorded in ``slow``."""
     url = urlsplit(server)
     tls = ssl.create_default_context(cafile=str(ca_path))
     faults = Faults()
     proxy = _Server((url.hostname or "127.0.0.1", url.port or 443), tls, faults)
+    proxy.slow_after = slow_after
     thread = threading.Thread(target=proxy.serve_forever, name="fault-proxy", daemon=True)
     thread.start()
     try:
