@@ -106,13 +106,6 @@ class AuditedRequest:
     resource: str  # with its subresource: "pods/exec"
     namespace: str
     code: int
-    seconds: float = 0.0  # received to answered, as the apiserver measured it
-
-
-def _audit_seconds(event: dict[str, Any]) -> float:
-    """How long the apiserver took over one audited request (its own timestamps)."""
-    began = datetime.fromisoformat(event["requestReceivedTimestamp"])
-    return (datetime.fromisoformat(event["stageTimestamp"]) - began).total_seconds()
 
 
 @dataclass
@@ -157,7 +150,6 @@ class ControlPlane:
                     resource=resource,
                     namespace=ref.get("namespace", ""),
                     code=int((event.get("responseStatus") or {}).get("code", 0)),
-                    seconds=_audit_seconds(event),
                 )
             )
         return found
